@@ -1,0 +1,210 @@
+//! The dataset definition file as users write it (`datasets/*.toml` or `*.json`).
+//!
+//! These structs only describe the file format; [`super::Dataset`] is the validated, compiled form the
+//! engine runs on. Every field carries a doc comment because the README's reference is written from them.
+
+use serde::Deserialize;
+
+/// One dataset: which raw objects belong to it, how each record maps to columns, how rows are
+/// partitioned, and how the output is written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetFile {
+    /// Dataset name (`[a-z0-9_-]`), used in execution names, logs, metrics and output file names.
+    pub name: String,
+    /// Glue Data Catalog database the table lives in.
+    pub database: String,
+    /// Glue Data Catalog / Athena table name.
+    pub table: String,
+    /// Which raw objects belong to this dataset.
+    pub source: SourceConfig,
+    /// Output columns, in table order.
+    pub fields: Vec<FieldConfig>,
+    /// Hive partition keys, outermost first. May be empty.
+    #[serde(default)]
+    pub partitions: Vec<PartitionConfig>,
+    /// Parquet output settings.
+    #[serde(default)]
+    pub output: OutputConfig,
+    /// When an object counts as failed because of rejected records.
+    #[serde(default)]
+    pub quality: QualityConfig,
+}
+
+/// Which objects in the raw bucket belong to the dataset.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Key prefix in the raw bucket, e.g. `iot/`. Empty matches every key.
+    pub prefix: String,
+    /// Accepted key endings. Gzip is detected from the content, so `.gz` only decides matching.
+    #[serde(default = "default_suffixes")]
+    pub suffixes: Vec<String>,
+}
+
+fn default_suffixes() -> Vec<String> {
+    [".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// A source path: `"location.lat"` (dot-separated) or `["meta.v1", "lat"]` when keys contain dots.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum PathConfig {
+    /// Dot-separated path.
+    Dotted(String),
+    /// One entry per key, for keys that contain dots themselves.
+    Segments(Vec<String>),
+}
+
+/// One output column.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldConfig {
+    /// Column name in the table (`[a-z_][a-z0-9_]*`).
+    pub column: String,
+    /// Where the value is in the source record. Defaults to the column name.
+    pub path: Option<PathConfig>,
+    /// Column type.
+    #[serde(rename = "type")]
+    pub kind: FieldType,
+    /// A missing or null value rejects the record.
+    #[serde(default)]
+    pub required: bool,
+    /// What to do with a value that cannot be cast to `type` (Glue's "choice" type).
+    #[serde(default)]
+    pub on_type_mismatch: MismatchPolicy,
+    /// How strings (and numbers) are read as points in time, for `timestamp`, `date` and `int64` with
+    /// `epoch_unit`: `auto` (ISO 8601 / RFC 3339 strings, epoch numbers), `iso8601`, `epoch_seconds`,
+    /// `epoch_millis`, `epoch_micros`, or a chrono strftime pattern such as `%d/%m/%Y %H:%M`.
+    pub format: Option<String>,
+    /// Unit of epoch numbers in the input; on an `int64` column it also makes the column a point in
+    /// time stored in that unit (so it can feed time partitions and accept date strings).
+    pub epoch_unit: Option<EpochUnit>,
+    /// Smallest accepted value (numeric columns).
+    pub min: Option<f64>,
+    /// Largest accepted value (numeric columns).
+    pub max: Option<f64>,
+    /// Accepted values (string, integer and boolean columns).
+    pub allowed: Option<Vec<toml::Value>>,
+}
+
+/// Column types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    /// UTF-8 text (Athena `string`).
+    String,
+    /// 32-bit integer (Athena `int`).
+    #[serde(alias = "int")]
+    Int32,
+    /// 64-bit integer (Athena `bigint`).
+    #[serde(alias = "bigint")]
+    Int64,
+    /// 64-bit float (Athena `double`).
+    #[serde(alias = "float64")]
+    Double,
+    /// true/false (Athena `boolean`).
+    #[serde(alias = "bool")]
+    Boolean,
+    /// Instant in UTC, microsecond precision (Athena `timestamp`).
+    Timestamp,
+    /// Calendar date (Athena `date`).
+    Date,
+}
+
+/// What a value that cannot be cast does to its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MismatchPolicy {
+    /// Reject the record with reason `type_mismatch`.
+    #[default]
+    Reject,
+    /// Write null instead (a required field still rejects).
+    Null,
+}
+
+/// Unit of epoch numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EpochUnit {
+    /// Seconds since 1970-01-01T00:00:00Z.
+    Seconds,
+    /// Milliseconds since the epoch.
+    Millis,
+    /// Microseconds since the epoch.
+    Micros,
+}
+
+/// One Hive partition key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionConfig {
+    /// Partition column name (`[a-z_][a-z0-9_]*`).
+    pub name: String,
+    /// The field (by column name) the value comes from.
+    pub from: String,
+    /// Take this part of a point-in-time field (zero-padded, UTC). Without it the field's value is used.
+    pub part: Option<TimePart>,
+}
+
+/// Parts of a point in time usable as partition values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimePart {
+    /// `2020`
+    Year,
+    /// `06`
+    Month,
+    /// `09`
+    Day,
+    /// `07`
+    Hour,
+}
+
+/// Parquet output settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// `snappy` (default), `zstd` or `none`.
+    pub compression: Compression,
+    /// Largest row group, in rows.
+    pub row_group_rows: usize,
+    /// A partition's file is closed and a new one started once it passes this size.
+    pub target_file_mb: u64,
+    /// Rows buffered across all partitions before the largest are flushed as row groups.
+    pub memory_budget_mb: u64,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        Self {
+            compression: Compression::Snappy,
+            row_group_rows: 1_000_000,
+            target_file_mb: 256,
+            memory_budget_mb: 48,
+        }
+    }
+}
+
+/// Parquet compression codecs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// Fast, Athena's default.
+    Snappy,
+    /// Smaller files, a little more CPU.
+    Zstd,
+    /// Uncompressed.
+    None,
+}
+
+/// When an object counts as failed because of its rejected records (Glue's stageThreshold).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualityConfig {
+    /// Largest accepted share of rejected records (0.0 to 1.0). Unset: the object fails only when
+    /// it had records and every one was rejected.
+    pub max_rejected_fraction: Option<f64>,
+}

@@ -1,0 +1,413 @@
+//! Dataset definitions: loading, validating and compiling `datasets/*.toml|json` into the form the
+//! engine runs on. A bad definition fails here, naming the file and the key, never mid-stream.
+
+pub mod config;
+mod error;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+pub use config::{
+    Compression, DatasetFile, EpochUnit, FieldType, MismatchPolicy, PartitionConfig, TimePart,
+};
+pub use error::DatasetError;
+
+use crate::timefmt::TimeFormat;
+
+/// A validated dataset definition.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Where the definition came from (a path, or a label for embedded definitions).
+    pub origin: String,
+    /// Dataset name.
+    pub name: String,
+    /// Glue database.
+    pub database: String,
+    /// Glue table.
+    pub table: String,
+    /// Raw key prefix.
+    pub prefix: String,
+    /// Accepted raw key endings.
+    pub suffixes: Vec<String>,
+    /// Columns, in table order (including those that only feed partitions).
+    pub fields: Vec<Field>,
+    /// Partition keys, outermost first.
+    pub partitions: Vec<Partition>,
+    /// Parquet settings.
+    pub output: config::OutputConfig,
+    /// Share of rejected records above which the object fails; `None`: only when all are rejected.
+    pub max_rejected_fraction: Option<f64>,
+}
+
+/// A validated column.
+#[derive(Debug, Clone)]
+pub struct Field {
+    /// Column name.
+    pub column: String,
+    /// Key path in the source record.
+    pub path: Vec<String>,
+    /// Column type.
+    pub kind: FieldType,
+    /// Missing/null rejects the record.
+    pub required: bool,
+    /// Failed casts reject or null.
+    pub on_type_mismatch: MismatchPolicy,
+    /// How points in time are read, for time-valued fields.
+    pub time_format: TimeFormat,
+    /// Set on `int64` columns that hold epoch values in this unit.
+    pub epoch_unit: Option<EpochUnit>,
+    /// Inclusive lower bound.
+    pub min: Option<f64>,
+    /// Inclusive upper bound.
+    pub max: Option<f64>,
+    /// Accepted values in their canonical text form.
+    pub allowed: Option<HashSet<String>>,
+    /// False when a value partition of the same name carries this column instead (Athena forbids
+    /// a partition column that is also a data column).
+    pub in_file: bool,
+}
+
+impl Field {
+    /// Whether the column holds a point in time (and so can feed time partitions).
+    pub fn is_time(&self) -> bool {
+        matches!(self.kind, FieldType::Timestamp | FieldType::Date)
+            || (self.kind == FieldType::Int64 && self.epoch_unit.is_some())
+    }
+
+    /// The path as users write it, for messages.
+    pub fn path_display(&self) -> String {
+        self.path.join(".")
+    }
+}
+
+/// A validated partition key.
+#[derive(Debug, Clone)]
+pub struct Partition {
+    /// Partition column name.
+    pub name: String,
+    /// Index into [`Dataset::fields`].
+    pub field: usize,
+    /// A time part, or the field's own value.
+    pub part: Option<TimePart>,
+}
+
+impl Dataset {
+    /// Loads a definition file; `.json` is read as JSON, anything else as TOML.
+    pub fn load(path: &Path) -> Result<Self, DatasetError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| DatasetError::Io {
+            file: origin.clone(),
+            source: e,
+        })?;
+        if path.extension().is_some_and(|e| e == "json") {
+            Self::from_json_str(&text, &origin)
+        } else {
+            Self::from_toml_str(&text, &origin)
+        }
+    }
+
+    /// Loads every `*.toml` / `*.json` definition in a folder, sorted by file name, and checks that
+    /// dataset names are unique.
+    pub fn load_dir(dir: &Path) -> Result<Vec<Self>, DatasetError> {
+        let entries = std::fs::read_dir(dir).map_err(|e| DatasetError::Io {
+            file: dir.display().to_string(),
+            source: e,
+        })?;
+        let mut paths: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "toml" || e == "json"))
+            .collect();
+        paths.sort();
+        let datasets = paths
+            .iter()
+            .map(|p| Self::load(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        check_unique_names(&datasets)?;
+        Ok(datasets)
+    }
+
+    /// Parses and validates a TOML definition.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, DatasetError> {
+        let file: DatasetFile = toml::from_str(text).map_err(|e| DatasetError::Parse {
+            file: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        Self::compile(file, origin)
+    }
+
+    /// Parses and validates a JSON definition.
+    pub fn from_json_str(text: &str, origin: &str) -> Result<Self, DatasetError> {
+        let file: DatasetFile = serde_json::from_str(text).map_err(|e| DatasetError::Parse {
+            file: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        Self::compile(file, origin)
+    }
+
+    /// Validates a parsed definition.
+    pub fn compile(file: DatasetFile, origin: &str) -> Result<Self, DatasetError> {
+        let invalid = |key: String, message: String| DatasetError::Invalid {
+            file: origin.to_string(),
+            key,
+            message,
+        };
+        if !is_dataset_name(&file.name) {
+            return Err(invalid(
+                "name".into(),
+                format!("{:?} must be 1-64 characters of a-z, 0-9, '_' or '-'", file.name),
+            ));
+        }
+        check_identifier(&file.database).map_err(|m| invalid("database".into(), m))?;
+        check_identifier(&file.table).map_err(|m| invalid("table".into(), m))?;
+        if file.source.suffixes.is_empty() {
+            return Err(invalid(
+                "source.suffixes".into(),
+                "must list at least one key ending, e.g. \".json\"".into(),
+            ));
+        }
+        if file.fields.is_empty() {
+            return Err(invalid("fields".into(), "must define at least one column".into()));
+        }
+
+        let mut fields = Vec::with_capacity(file.fields.len());
+        let mut by_column: HashMap<String, usize> = HashMap::new();
+        for (i, f) in file.fields.iter().enumerate() {
+            let key = |k: &str| format!("fields[{i}].{k}");
+            check_identifier(&f.column).map_err(|m| invalid(key("column"), m))?;
+            if by_column.insert(f.column.clone(), i).is_some() {
+                return Err(invalid(
+                    key("column"),
+                    format!("duplicate column {:?}", f.column),
+                ));
+            }
+            fields.push(compile_field(f, &key).map_err(|(k, m)| invalid(k, m))?);
+        }
+
+        let mut partitions = Vec::with_capacity(file.partitions.len());
+        let mut partition_names = HashSet::new();
+        for (i, p) in file.partitions.iter().enumerate() {
+            let key = |k: &str| format!("partitions[{i}].{k}");
+            check_identifier(&p.name).map_err(|m| invalid(key("name"), m))?;
+            if !partition_names.insert(p.name.clone()) {
+                return Err(invalid(
+                    key("name"),
+                    format!("duplicate partition {:?}", p.name),
+                ));
+            }
+            let Some(&field) = by_column.get(&p.from) else {
+                return Err(invalid(
+                    key("from"),
+                    format!(
+                        "no field with column {:?}; partitions are taken from fields (known: {})",
+                        p.from,
+                        file.fields
+                            .iter()
+                            .map(|f| f.column.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            };
+            if p.part.is_some() && !fields[field].is_time() {
+                return Err(invalid(
+                    key("part"),
+                    format!(
+                        "field {:?} is not a point in time; use a timestamp or date field, or an int64 with epoch_unit",
+                        p.from
+                    ),
+                ));
+            }
+            if p.part.is_none() && p.name == p.from {
+                // The partition carries the column; Athena rejects a name used twice.
+                fields[field].in_file = false;
+            } else if by_column.contains_key(&p.name) {
+                return Err(invalid(
+                    key("name"),
+                    format!(
+                        "{:?} is also a column; Athena rejects a partition column with a data column's name",
+                        p.name
+                    ),
+                ));
+            }
+            partitions.push(Partition {
+                name: p.name.clone(),
+                field,
+                part: p.part,
+            });
+        }
+        if !fields.iter().any(|f| f.in_file) {
+            return Err(invalid(
+                "fields".into(),
+                "every column is a partition; Parquet files need at least one data column".into(),
+            ));
+        }
+
+        let out = &file.output;
+        if out.row_group_rows == 0 || out.target_file_mb == 0 || out.memory_budget_mb == 0 {
+            return Err(invalid(
+                "output".into(),
+                "row_group_rows, target_file_mb and memory_budget_mb must be greater than 0".into(),
+            ));
+        }
+        if let Some(f) = file.quality.max_rejected_fraction {
+            if !(0.0..=1.0).contains(&f) {
+                return Err(invalid(
+                    "quality.max_rejected_fraction".into(),
+                    format!("{f} is not between 0.0 and 1.0"),
+                ));
+            }
+        }
+
+        Ok(Dataset {
+            origin: origin.to_string(),
+            name: file.name,
+            database: file.database,
+            table: file.table,
+            prefix: file.source.prefix,
+            suffixes: file.source.suffixes,
+            fields,
+            partitions,
+            output: file.output,
+            max_rejected_fraction: file.quality.max_rejected_fraction,
+        })
+    }
+
+    /// Whether a raw object key belongs to this dataset.
+    pub fn matches_key(&self, key: &str) -> bool {
+        key.starts_with(&self.prefix) && self.suffixes.iter().any(|s| key.ends_with(s.as_str()))
+    }
+
+    /// The columns written inside the Parquet files, in order.
+    pub fn file_fields(&self) -> impl Iterator<Item = &Field> {
+        self.fields.iter().filter(|f| f.in_file)
+    }
+}
+
+/// Picks the dataset a raw key belongs to: the longest matching prefix wins.
+pub fn dataset_for_key<'a>(datasets: &'a [Dataset], key: &str) -> Option<&'a Dataset> {
+    datasets
+        .iter()
+        .filter(|d| d.matches_key(key))
+        .max_by_key(|d| d.prefix.len())
+}
+
+fn check_unique_names(datasets: &[Dataset]) -> Result<(), DatasetError> {
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    for d in datasets {
+        if let Some(first) = seen.insert(&d.name, &d.origin) {
+            return Err(DatasetError::Invalid {
+                file: d.origin.clone(),
+                key: "name".into(),
+                message: format!("dataset name {:?} is already used by {first}", d.name),
+            });
+        }
+    }
+    Ok(())
+}
+
+type KeyedError = (String, String);
+
+fn compile_field(f: &config::FieldConfig, key: &dyn Fn(&str) -> String) -> Result<Field, KeyedError> {
+    let err = |k: &str, m: String| (key(k), m);
+    let path = match &f.path {
+        None => vec![f.column.clone()],
+        Some(config::PathConfig::Dotted(p)) => p.split('.').map(String::from).collect(),
+        Some(config::PathConfig::Segments(s)) => s.clone(),
+    };
+    if path.is_empty() || path.iter().any(|s| s.is_empty()) {
+        return Err(err("path", "empty key in path; use [\"a.b\", \"c\"] for keys with dots".into()));
+    }
+    let time_capable = matches!(f.kind, FieldType::Timestamp | FieldType::Date | FieldType::Int64);
+    if f.epoch_unit.is_some() && !matches!(f.kind, FieldType::Int64 | FieldType::Timestamp) {
+        return Err(err("epoch_unit", "only applies to int64 and timestamp columns".into()));
+    }
+    let time_format = match &f.format {
+        None => TimeFormat::Auto,
+        Some(_) if !time_capable => {
+            return Err(err("format", "only applies to timestamp, date and int64 columns".into()))
+        }
+        Some(s) => TimeFormat::parse(s).map_err(|m| err("format", m))?,
+    };
+    if f.format.is_some() && f.kind == FieldType::Int64 && f.epoch_unit.is_none() {
+        return Err(err(
+            "format",
+            "an int64 column reads times only with epoch_unit set (the unit it stores)".into(),
+        ));
+    }
+    let numeric = matches!(f.kind, FieldType::Int32 | FieldType::Int64 | FieldType::Double);
+    if (f.min.is_some() || f.max.is_some()) && !numeric {
+        return Err(err("min", "min/max apply to int32, int64 and double columns".into()));
+    }
+    if let (Some(lo), Some(hi)) = (f.min, f.max) {
+        if lo > hi {
+            return Err(err("min", format!("min {lo} is greater than max {hi}")));
+        }
+    }
+    let allowed = match &f.allowed {
+        None => None,
+        Some(values) => {
+            if !matches!(
+                f.kind,
+                FieldType::String | FieldType::Int32 | FieldType::Int64 | FieldType::Boolean
+            ) {
+                return Err(err("allowed", "applies to string, int32, int64 and boolean columns".into()));
+            }
+            let mut set = HashSet::new();
+            for v in values {
+                let text = match v {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    other => {
+                        return Err(err(
+                            "allowed",
+                            format!("{other} is not a string, integer or boolean"),
+                        ))
+                    }
+                };
+                set.insert(text);
+            }
+            Some(set)
+        }
+    };
+    Ok(Field {
+        column: f.column.clone(),
+        path,
+        kind: f.kind,
+        required: f.required,
+        on_type_mismatch: f.on_type_mismatch,
+        time_format,
+        epoch_unit: f.epoch_unit,
+        min: f.min,
+        max: f.max,
+        allowed,
+        in_file: true,
+    })
+}
+
+/// Athena/Glue identifiers: lower case so that Glue does not rewrite them behind our back.
+pub fn check_identifier(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let ok_first = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    let ok_rest = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok_first && ok_rest && name.len() <= 255 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a valid Athena identifier: use lower-case a-z, 0-9 and '_', starting with a letter or '_'"
+        ))
+    }
+}
+
+fn is_dataset_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,582 @@
+//! A JSON scanner that validates a whole record but materialises only the configured paths.
+//!
+//! Why not `serde_json::Value`: building a tree for every record costs more than the rest of the
+//! transform. This scanner walks the bytes once, borrows strings and number text from the input
+//! buffer, and hands the engine one [`Slot`] per configured field. Everything else is validated
+//! and skipped; keys nobody asked for are reported as unknown fields (schema drift).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// What the record held at one configured path.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Slot<'a> {
+    /// The path is not in the record.
+    Missing,
+    /// `null`
+    Null,
+    /// `true` / `false`
+    Bool(bool),
+    /// A number, as its JSON text.
+    Number(&'a str),
+    /// A string, unescaped.
+    Str(Cow<'a, str>),
+    /// An object where a scalar was expected.
+    Object,
+    /// An array where a scalar was expected.
+    Array,
+}
+
+impl Slot<'_> {
+    /// The JSON kind, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Slot::Missing => "missing",
+            Slot::Null => "null",
+            Slot::Bool(_) => "boolean",
+            Slot::Number(_) => "number",
+            Slot::Str(_) => "string",
+            Slot::Object => "object",
+            Slot::Array => "array",
+        }
+    }
+}
+
+/// The configured paths as a tree of keys; a node may be a field (leaf) and have children.
+#[derive(Debug, Clone, Default)]
+pub struct PathTree {
+    nodes: Vec<Node>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Node {
+    leaf: Option<usize>,
+    children: Vec<(Box<[u8]>, usize)>,
+}
+
+impl PathTree {
+    /// Builds the tree; `paths[i]` fills slot `i`.
+    pub fn new<'p>(paths: impl IntoIterator<Item = &'p [String]>) -> Self {
+        let mut tree = PathTree {
+            nodes: vec![Node::default()],
+        };
+        for (slot, path) in paths.into_iter().enumerate() {
+            let mut node = 0;
+            for key in path {
+                node = match tree.child(node, key.as_bytes()) {
+                    Some(n) => n,
+                    None => {
+                        tree.nodes.push(Node::default());
+                        let n = tree.nodes.len() - 1;
+                        tree.nodes[node].children.push((key.as_bytes().into(), n));
+                        n
+                    }
+                };
+            }
+            tree.nodes[node].leaf = Some(slot);
+        }
+        tree
+    }
+
+    fn child(&self, node: usize, key: &[u8]) -> Option<usize> {
+        self.nodes[node]
+            .children
+            .iter()
+            .find(|(k, _)| **k == *key)
+            .map(|&(_, n)| n)
+    }
+}
+
+/// Counts keys that no configured path asked for, by dotted path. Bounded: past
+/// [`UnknownFields::MAX_NAMES`] distinct names, further ones are counted under `"(other)"`.
+#[derive(Debug, Clone, Default)]
+pub struct UnknownFields {
+    /// Occurrences per dotted path.
+    pub counts: HashMap<String, u64>,
+    scratch: Vec<u8>,
+}
+
+impl UnknownFields {
+    /// Distinct names kept before counting the rest together.
+    pub const MAX_NAMES: usize = 1_000;
+
+    fn record(&mut self, parents: &[&[u8]], key: &[u8]) {
+        self.scratch.clear();
+        for p in parents {
+            self.scratch.extend_from_slice(p);
+            self.scratch.push(b'.');
+        }
+        self.scratch.extend_from_slice(key);
+        let name = String::from_utf8_lossy(&self.scratch);
+        if let Some(n) = self.counts.get_mut(name.as_ref()) {
+            *n += 1;
+        } else if self.counts.len() < Self::MAX_NAMES {
+            self.counts.insert(name.into_owned(), 1);
+        } else {
+            *self.counts.entry("(other)".into()).or_default() += 1;
+        }
+    }
+}
+
+/// Why a value could not be scanned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JsonError {
+    /// The buffer ended inside the value; more input may complete it.
+    Incomplete,
+    /// Not valid JSON at byte `at` of the buffer.
+    Invalid {
+        /// Offset in the buffer.
+        at: usize,
+        /// What was expected or found.
+        what: &'static str,
+    },
+}
+
+/// The top-level shape of a scanned record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// An object: slots are filled.
+    Object,
+    /// Some other JSON value (kind name).
+    Other(&'static str),
+}
+
+const MAX_DEPTH: usize = 128;
+
+/// Scans JSON values in `buf` starting at `pos`.
+pub struct Scanner<'a> {
+    buf: &'a [u8],
+    /// Current offset in `buf`.
+    pub pos: usize,
+    /// Whether `buf` ends the input (so running out of bytes is an error, not "need more").
+    eof: bool,
+}
+
+// Bytes that end the fast path of a string scan: quote, backslash, newline (a raw newline inside a
+// string is invalid JSON and, in NDJSON, always means a truncated line).
+static STRING_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[b'\n' as usize] = true;
+    t
+};
+
+impl<'a> Scanner<'a> {
+    /// A scanner over `buf` from `pos`; `eof` says no more bytes will follow.
+    pub fn new(buf: &'a [u8], pos: usize, eof: bool) -> Self {
+        Self { buf, pos, eof }
+    }
+
+    fn short(&self) -> JsonError {
+        if self.eof {
+            JsonError::Invalid {
+                at: self.buf.len(),
+                what: "more input (the input ends inside a value)",
+            }
+        } else {
+            JsonError::Incomplete
+        }
+    }
+
+    fn invalid(&self, what: &'static str) -> JsonError {
+        JsonError::Invalid { at: self.pos, what }
+    }
+
+    /// Skips JSON whitespace.
+    #[inline]
+    pub fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.buf.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    /// The next byte, without consuming it.
+    #[inline]
+    pub fn peek(&self) -> Result<u8, JsonError> {
+        self.buf.get(self.pos).copied().ok_or_else(|| self.short())
+    }
+
+    /// Scans one record (any JSON value); for an object, fills `slots` from `tree`.
+    pub fn record(
+        &mut self,
+        tree: &PathTree,
+        slots: &mut [Slot<'a>],
+        unknown: &mut UnknownFields,
+    ) -> Result<Shape, JsonError> {
+        match self.peek()? {
+            b'{' => {
+                let mut parents = Vec::new();
+                self.object(tree, 0, slots, unknown, &mut parents, 0)?;
+                Ok(Shape::Object)
+            }
+            _ => {
+                let kind = self.skip_value(0)?;
+                Ok(Shape::Other(kind))
+            }
+        }
+    }
+
+    fn object(
+        &mut self,
+        tree: &PathTree,
+        node: usize,
+        slots: &mut [Slot<'a>],
+        unknown: &mut UnknownFields,
+        parents: &mut Vec<&'a [u8]>,
+        depth: usize,
+    ) -> Result<(), JsonError> {
+        if depth >= MAX_DEPTH {
+            return Err(self.invalid("nesting no deeper than 128 levels"));
+        }
+        self.pos += 1; // '{'
+        self.skip_ws();
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            if self.peek()? != b'"' {
+                return Err(self.invalid("a '\"' to start an object key"));
+            }
+            let (start, end, escaped) = self.string_span()?;
+            let raw_key = &self.buf[start..end];
+            let child = if escaped {
+                let key = unescape(raw_key).ok_or(JsonError::Invalid {
+                    at: start,
+                    what: "a valid escape sequence in the key",
+                })?;
+                tree.child(node, key.as_bytes())
+            } else {
+                tree.child(node, raw_key)
+            };
+            self.skip_ws();
+            if self.peek()? != b':' {
+                return Err(self.invalid("':' after an object key"));
+            }
+            self.pos += 1;
+            self.skip_ws();
+            match child {
+                Some(c) => {
+                    let has_children = !tree.nodes[c].children.is_empty();
+                    let leaf = tree.nodes[c].leaf;
+                    if has_children && self.peek()? == b'{' {
+                        parents.push(raw_key);
+                        self.object(tree, c, slots, unknown, parents, depth + 1)?;
+                        parents.pop();
+                        if let Some(i) = leaf {
+                            slots[i] = Slot::Object;
+                        }
+                    } else if let Some(i) = leaf {
+                        slots[i] = self.scalar(depth)?;
+                    } else {
+                        // A branch of configured paths holds a non-object: its fields stay Missing.
+                        self.skip_value(depth)?;
+                    }
+                }
+                None => {
+                    unknown.record(parents, raw_key);
+                    self.skip_value(depth)?;
+                }
+            }
+            self.skip_ws();
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.invalid("',' or '}' after an object value")),
+            }
+        }
+    }
+
+    fn scalar(&mut self, depth: usize) -> Result<Slot<'a>, JsonError> {
+        Ok(match self.peek()? {
+            b'"' => {
+                let (start, end, escaped) = self.string_span()?;
+                let raw = &self.buf[start..end];
+                if escaped {
+                    Slot::Str(Cow::Owned(unescape(raw).ok_or(JsonError::Invalid {
+                        at: start,
+                        what: "valid escape sequences and UTF-8 in a string",
+                    })?))
+                } else {
+                    Slot::Str(Cow::Borrowed(std::str::from_utf8(raw).map_err(|_| {
+                        JsonError::Invalid {
+                            at: start,
+                            what: "valid UTF-8 in a string",
+                        }
+                    })?))
+                }
+            }
+            b'-' | b'0'..=b'9' => Slot::Number(self.number()?),
+            b't' => {
+                self.literal(b"true")?;
+                Slot::Bool(true)
+            }
+            b'f' => {
+                self.literal(b"false")?;
+                Slot::Bool(false)
+            }
+            b'n' => {
+                self.literal(b"null")?;
+                Slot::Null
+            }
+            b'{' => {
+                self.skip_value(depth)?;
+                Slot::Object
+            }
+            b'[' => {
+                self.skip_value(depth)?;
+                Slot::Array
+            }
+            _ => return Err(self.invalid("a JSON value")),
+        })
+    }
+
+    /// Skips one value, validating it; returns its kind.
+    pub fn skip_value(&mut self, depth: usize) -> Result<&'static str, JsonError> {
+        match self.peek()? {
+            b'"' => {
+                self.string_span()?;
+                Ok("string")
+            }
+            b'-' | b'0'..=b'9' => {
+                self.number()?;
+                Ok("number")
+            }
+            b't' => self.literal(b"true").map(|_| "boolean"),
+            b'f' => self.literal(b"false").map(|_| "boolean"),
+            b'n' => self.literal(b"null").map(|_| "null"),
+            open @ (b'{' | b'[') => {
+                if depth >= MAX_DEPTH {
+                    return Err(self.invalid("nesting no deeper than 128 levels"));
+                }
+                self.pos += 1;
+                let close = if open == b'{' { b'}' } else { b']' };
+                self.skip_ws();
+                if self.peek()? == close {
+                    self.pos += 1;
+                } else {
+                    loop {
+                        self.skip_ws();
+                        if open == b'{' {
+                            if self.peek()? != b'"' {
+                                return Err(self.invalid("a '\"' to start an object key"));
+                            }
+                            self.string_span()?;
+                            self.skip_ws();
+                            if self.peek()? != b':' {
+                                return Err(self.invalid("':' after an object key"));
+                            }
+                            self.pos += 1;
+                            self.skip_ws();
+                        }
+                        self.skip_value(depth + 1)?;
+                        self.skip_ws();
+                        match self.peek()? {
+                            b',' => self.pos += 1,
+                            c if c == close => {
+                                self.pos += 1;
+                                break;
+                            }
+                            _ if open == b'{' => {
+                                return Err(self.invalid("',' or '}' after an object value"))
+                            }
+                            _ => return Err(self.invalid("',' or ']' after an array element")),
+                        }
+                    }
+                }
+                Ok(if open == b'{' { "object" } else { "array" })
+            }
+            _ => Err(self.invalid("a JSON value")),
+        }
+    }
+
+    /// Scans a string at `pos` (on its opening quote); returns the span between the quotes and
+    /// whether it contains escapes.
+    fn string_span(&mut self) -> Result<(usize, usize, bool), JsonError> {
+        let start = self.pos + 1;
+        let mut i = start;
+        let mut escaped = false;
+        loop {
+            while i < self.buf.len() && !STRING_STOP[self.buf[i] as usize] {
+                i += 1;
+            }
+            match self.buf.get(i) {
+                None => {
+                    self.pos = i;
+                    return Err(self.short());
+                }
+                Some(b'"') => {
+                    self.pos = i + 1;
+                    return Ok((start, i, escaped));
+                }
+                Some(b'\\') => {
+                    escaped = true;
+                    match self.buf.get(i + 1) {
+                        None => {
+                            self.pos = i;
+                            return Err(self.short());
+                        }
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                        Some(b'u') => {
+                            let Some(hex) = self.buf.get(i + 2..i + 6) else {
+                                self.pos = i;
+                                return Err(self.short());
+                            };
+                            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                return Err(JsonError::Invalid {
+                                    at: i,
+                                    what: "four hex digits after \\u",
+                                });
+                            }
+                            i += 6;
+                        }
+                        Some(_) => {
+                            return Err(JsonError::Invalid {
+                                at: i,
+                                what: "a valid escape sequence (\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)",
+                            })
+                        }
+                    }
+                }
+                Some(_) => {
+                    return Err(JsonError::Invalid {
+                        at: i,
+                        what: "a closing '\"' before the end of the line",
+                    })
+                }
+            }
+        }
+    }
+
+    /// Scans a number; returns its text.
+    fn number(&mut self) -> Result<&'a str, JsonError> {
+        let b = self.buf;
+        let start = self.pos;
+        let mut i = start;
+        let digits = |i: &mut usize| {
+            let s = *i;
+            while *i < b.len() && b[*i].is_ascii_digit() {
+                *i += 1;
+            }
+            *i - s
+        };
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        match b.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => {
+                digits(&mut i);
+            }
+            Some(_) => return Err(JsonError::Invalid { at: i, what: "a digit" }),
+            None => return Err(self.short()),
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            if digits(&mut i) == 0 {
+                return self.number_end(i, "a digit after '.'");
+            }
+        }
+        if let Some(b'e' | b'E') = b.get(i) {
+            i += 1;
+            if let Some(b'+' | b'-') = b.get(i) {
+                i += 1;
+            }
+            if digits(&mut i) == 0 {
+                return self.number_end(i, "a digit in the exponent");
+            }
+        }
+        if i == b.len() && !self.eof {
+            // More digits may follow in the next read.
+            return Err(JsonError::Incomplete);
+        }
+        self.pos = i;
+        // Only ASCII digits and signs were accepted above.
+        Ok(std::str::from_utf8(&b[start..i]).expect("number text is ASCII"))
+    }
+
+    fn number_end(&self, i: usize, what: &'static str) -> Result<&'a str, JsonError> {
+        if i == self.buf.len() && !self.eof {
+            Err(JsonError::Incomplete)
+        } else {
+            Err(JsonError::Invalid { at: i, what })
+        }
+    }
+
+    fn literal(&mut self, word: &'static [u8]) -> Result<(), JsonError> {
+        let end = self.pos + word.len();
+        match self.buf.get(self.pos..end) {
+            Some(w) if w == word => {
+                self.pos = end;
+                Ok(())
+            }
+            Some(_) => Err(self.invalid("true, false or null")),
+            None if word.starts_with(&self.buf[self.pos..]) => Err(self.short()),
+            None => Err(self.invalid("true, false or null")),
+        }
+    }
+}
+
+/// Decodes a JSON string body with escapes; `None` on a bad escape, lone surrogate or bad UTF-8.
+pub fn unescape(raw: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let c = raw[i];
+        if c != b'\\' {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let e = *raw.get(i + 1)?;
+        i += 2;
+        let simple = match e {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'u' => {
+                let hi = hex4(raw.get(i..i + 4)?)?;
+                i += 4;
+                let code = if (0xD800..0xDC00).contains(&hi) {
+                    if raw.get(i..i + 2)? != b"\\u" {
+                        return None;
+                    }
+                    let lo = hex4(raw.get(i + 2..i + 6)?)?;
+                    if !(0xDC00..0xE000).contains(&lo) {
+                        return None;
+                    }
+                    i += 6;
+                    0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                } else {
+                    hi
+                };
+                let ch = char::from_u32(code)?;
+                let mut tmp = [0u8; 4];
+                out.extend_from_slice(ch.encode_utf8(&mut tmp).as_bytes());
+                continue;
+            }
+            _ => return None,
+        };
+        out.push(simple);
+    }
+    String::from_utf8(out).ok()
+}
+
+fn hex4(h: &[u8]) -> Option<u32> {
+    std::str::from_utf8(h)
+        .ok()
+        .and_then(|s| u32::from_str_radix(s, 16).ok())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,140 @@
+use super::*;
+
+fn tree(paths: &[&[&str]]) -> PathTree {
+    let owned: Vec<Vec<String>> = paths
+        .iter()
+        .map(|p| p.iter().map(|s| s.to_string()).collect())
+        .collect();
+    PathTree::new(owned.iter().map(|p| p.as_slice()))
+}
+
+fn scan<'a>(input: &'a str, tree: &PathTree, n: usize) -> (Result<Shape, JsonError>, Vec<Slot<'a>>, UnknownFields, usize) {
+    let mut slots = vec![Slot::Missing; n];
+    let mut unknown = UnknownFields::default();
+    let mut s = Scanner::new(input.as_bytes(), 0, true);
+    let r = s.record(tree, &mut slots, &mut unknown);
+    (r, slots, unknown, s.pos)
+}
+
+#[test]
+fn extracts_nested_paths_and_borrows_text() {
+    let t = tree(&[&["device_id"], &["location", "lat"], &["location", "long"], &["temp"]]);
+    let input = r#"{"device_id":"A","timestamp":1593007044,"location":{"lat":"35.698362","long":139.77},"temp":-1.5e2}"#;
+    let (r, slots, unknown, end) = scan(input, &t, 4);
+    assert_eq!(r, Ok(Shape::Object));
+    assert_eq!(end, input.len());
+    assert_eq!(slots[0], Slot::Str(Cow::Borrowed("A")));
+    assert!(matches!(slots[0], Slot::Str(Cow::Borrowed(_))));
+    assert_eq!(slots[1], Slot::Str("35.698362".into()));
+    assert_eq!(slots[2], Slot::Number("139.77"));
+    assert_eq!(slots[3], Slot::Number("-1.5e2"));
+    assert_eq!(unknown.counts.get("timestamp"), Some(&1));
+}
+
+#[test]
+fn keys_with_dots_escapes_and_unicode() {
+    let t = tree(&[&["meta.v1", "x"], &["name"]]);
+    let input = r#"{"meta.v1":{"x":true,"y":null},"n\u0061me":"caf\u00e9 \ud83d\ude00 \"q\""}"#;
+    let (r, slots, unknown, _) = scan(input, &t, 2);
+    assert_eq!(r, Ok(Shape::Object));
+    assert_eq!(slots[0], Slot::Bool(true));
+    assert_eq!(slots[1], Slot::Str("café 😀 \"q\"".into()));
+    assert_eq!(unknown.counts.get("meta.v1.y"), Some(&1));
+}
+
+#[test]
+fn composite_values_where_scalars_are_expected() {
+    let t = tree(&[&["a"], &["b"], &["c", "d"]]);
+    let (_, slots, _, _) = scan(r#"{"a":{"x":[1,{"y":2}]},"b":[1,2],"c":"flat"}"#, &t, 3);
+    assert_eq!(slots, vec![Slot::Object, Slot::Array, Slot::Missing]);
+}
+
+#[test]
+fn last_duplicate_key_wins_and_null_is_kept() {
+    let t = tree(&[&["a"], &["b"]]);
+    let (_, slots, _, _) = scan(r#"{"a":1,"a":2,"b":null}"#, &t, 2);
+    assert_eq!(slots, vec![Slot::Number("2"), Slot::Null]);
+}
+
+#[test]
+fn non_object_records_are_scanned_whole() {
+    let t = tree(&[&["a"]]);
+    for (input, kind) in [("[1,2,{\"a\":1}]", "array"), ("42", "number"), ("\"s\"", "string"), ("null", "null")] {
+        let (r, slots, _, end) = scan(input, &t, 1);
+        assert_eq!(r, Ok(Shape::Other(kind)), "{input}");
+        assert_eq!(end, input.len());
+        assert_eq!(slots[0], Slot::Missing);
+    }
+}
+
+#[test]
+fn invalid_json_names_what_was_expected() {
+    let t = tree(&[&["a"]]);
+    let cases = [
+        (r#"{"a":1,}"#, "a '\"' to start an object key"),
+        (r#"{"a" 1}"#, "':' after an object key"),
+        (r#"{"a":1 "b":2}"#, "',' or '}' after an object value"),
+        (r#"{"a":tru}"#, "true, false or null"),
+        (r#"{"a":01}"#, "',' or '}' after an object value"),
+        (r#"{"a":1.}"#, "a digit after '.'"),
+        (r#"{"a":"x\q"}"#, "a valid escape sequence (\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)"),
+        ("{\"a\":\"line\nbreak\"}", "a closing '\"' before the end of the line"),
+        (r#"{"z":[1 2]}"#, "',' or ']' after an array element"),
+        (r#"{"a":"#, "more input (the input ends inside a value)"),
+        (r#"{"a":nul"#, "more input (the input ends inside a value)"),
+    ];
+    for (input, expected) in cases {
+        let (r, _, _, _) = scan(input, &t, 1);
+        match r {
+            Err(JsonError::Invalid { what, .. }) => assert_eq!(what, expected, "{input}"),
+            other => panic!("{input}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn invalid_utf8_in_a_wanted_string_is_invalid() {
+    let t = tree(&[&["a"]]);
+    let input = b"{\"a\":\"\xff\"}";
+    let mut slots = vec![Slot::Missing];
+    let mut s = Scanner::new(input, 0, true);
+    let r = s.record(&t, &mut slots, &mut UnknownFields::default());
+    assert!(matches!(r, Err(JsonError::Invalid { what: "valid UTF-8 in a string", .. })));
+}
+
+#[test]
+fn truncated_input_asks_for_more_unless_at_eof() {
+    let t = tree(&[&["a"]]);
+    let full = r#"{"a":"xyz","b":[1,2,3],"c":12345}"#;
+    for cut in 1..full.len() {
+        let part = &full.as_bytes()[..cut];
+        let mut slots = vec![Slot::Missing];
+        let mut s = Scanner::new(part, 0, false);
+        let r = s.record(&t, &mut slots, &mut UnknownFields::default());
+        assert_eq!(r, Err(JsonError::Incomplete), "cut at {cut}");
+    }
+}
+
+#[test]
+fn deep_nesting_is_refused_not_overflowed() {
+    let t = tree(&[&["a"]]);
+    let input = format!("{{\"z\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000));
+    let (r, _, _, _) = scan(&input, &t, 1);
+    assert!(matches!(r, Err(JsonError::Invalid { what: "nesting no deeper than 128 levels", .. })));
+}
+
+#[test]
+fn unescape_rejects_lone_surrogates() {
+    assert_eq!(unescape(br"\ud83d").as_deref(), None);
+    assert_eq!(unescape(br"a\/b").as_deref(), Some("a/b"));
+}
+
+#[test]
+fn unknown_names_are_bounded() {
+    let mut u = UnknownFields::default();
+    for i in 0..UnknownFields::MAX_NAMES + 10 {
+        u.record(&[], format!("k{i}").as_bytes());
+    }
+    assert_eq!(u.counts.len(), UnknownFields::MAX_NAMES + 1);
+    assert_eq!(u.counts.get("(other)"), Some(&10));
+}

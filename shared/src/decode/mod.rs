@@ -1,0 +1,434 @@
+//! Turning a raw object's byte stream into records, without holding the object in memory.
+//!
+//! Accepted layouts, detected from the bytes and mixable in one object: newline-delimited JSON,
+//! concatenated JSON (`{..}{..}`, what Firehose writes), and JSON arrays of records. Gzip is
+//! detected by its magic bytes (multi-member streams too); a UTF-8 BOM and CRLF line ends are
+//! tolerated.
+//!
+//! Failure policy: a top-level record that is not valid JSON is handed to the caller as
+//! [`Record::Invalid`] and reading resumes at the next line that starts a record. Inside a JSON
+//! array there is no safe place to resume, so a syntax error there fails the whole object with
+//! its position ([`DecodeError::Malformed`]).
+
+pub mod json;
+
+use std::io::{self, BufRead, BufReader, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use json::{JsonError, PathTree, Scanner, Shape, Slot, UnknownFields};
+
+/// Bytes read from the input per refill.
+const READ_CHUNK: usize = 4 << 20;
+/// A single record larger than this fails the object (it would not fit a Lambda's budget).
+pub const MAX_RECORD_BYTES: usize = 64 << 20;
+
+/// An object that cannot be read as records at all.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// Reading the input failed (including a corrupt gzip stream).
+    #[error("cannot read the input: {0}")]
+    Io(#[from] io::Error),
+    /// A syntax error inside a JSON array; records after it cannot be located safely.
+    #[error("the JSON array is broken at line {line}, column {column} (byte {offset}): expected {expected}")]
+    Malformed {
+        /// 1-based line.
+        line: u64,
+        /// 1-based column, in bytes.
+        column: u64,
+        /// 0-based byte offset in the decompressed input.
+        offset: u64,
+        /// What the parser expected there.
+        expected: &'static str,
+    },
+    /// A record too large to buffer.
+    #[error("the record starting at line {line} is larger than {} MiB; split the input into smaller records", MAX_RECORD_BYTES >> 20)]
+    RecordTooLarge {
+        /// 1-based line where the record starts.
+        line: u64,
+    },
+}
+
+/// Where a record starts in the (decompressed) input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordPos {
+    /// 1-based record number.
+    pub index: u64,
+    /// 1-based line number.
+    pub line: u64,
+    /// 0-based byte offset.
+    pub offset: u64,
+}
+
+/// One record handed to the caller.
+#[derive(Debug)]
+pub enum Record<'a, 's> {
+    /// Valid JSON. For an object, `slots` holds the configured paths.
+    Parsed {
+        /// Position.
+        pos: RecordPos,
+        /// The record's text.
+        raw: &'a [u8],
+        /// Object or another kind of value.
+        shape: Shape,
+        /// One slot per configured path.
+        slots: &'s [Slot<'a>],
+    },
+    /// Not valid JSON; `raw` holds the text up to the next record.
+    Invalid {
+        /// Position.
+        pos: RecordPos,
+        /// The text that was skipped.
+        raw: &'a [u8],
+        /// What was wrong, with line and column.
+        error: String,
+    },
+}
+
+/// Byte counters of an input, shared with the reader chain.
+#[derive(Debug, Clone, Default)]
+pub struct InputStats {
+    raw_bytes: Arc<AtomicU64>,
+    /// Whether gzip was detected.
+    pub gzip: bool,
+}
+
+impl InputStats {
+    /// Bytes read from the underlying source (compressed size for gzip).
+    pub fn raw_bytes(&self) -> u64 {
+        self.raw_bytes.load(Ordering::Relaxed)
+    }
+}
+
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Wraps a raw object stream, decompressing it when it starts with the gzip magic bytes.
+pub fn open_input<'r>(reader: impl Read + Send + 'r) -> io::Result<(Box<dyn Read + Send + 'r>, InputStats)> {
+    let mut stats = InputStats::default();
+    let mut buffered = BufReader::with_capacity(
+        256 << 10,
+        Counting {
+            inner: reader,
+            count: stats.raw_bytes.clone(),
+        },
+    );
+    let head = buffered.fill_buf()?;
+    stats.gzip = head.starts_with(&[0x1f, 0x8b]);
+    let input: Box<dyn Read + Send + 'r> = if stats.gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(buffered))
+    } else {
+        Box::new(buffered)
+    };
+    Ok((input, stats))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    TopLevel,
+    /// Inside `[`: expecting the first element or `]`.
+    ArrayStart,
+    /// Inside `[`, after a `,`.
+    ArrayElement,
+    /// Inside `[`, after an element.
+    ArrayAfterElement,
+}
+
+/// Position bookkeeping, kept apart from the buffer so scanning can borrow both.
+struct Cursor {
+    /// Next unconsumed byte in the buffer.
+    pos: usize,
+    /// Absolute offset of buffer byte 0.
+    base: u64,
+    /// Newlines before `line_pos` have been counted into `line` (1-based line at `line_pos`).
+    line: u64,
+    line_pos: usize,
+    /// Absolute offset of the start of the current line, for columns.
+    line_start: u64,
+    records: u64,
+    mode: Mode,
+}
+
+impl Cursor {
+    fn line_at(&mut self, buf: &[u8], to: usize) -> u64 {
+        if to > self.line_pos {
+            let slice = &buf[self.line_pos..to];
+            let mut last = None;
+            for i in memchr::memchr_iter(b'\n', slice) {
+                self.line += 1;
+                last = Some(i);
+            }
+            if let Some(i) = last {
+                self.line_start = self.base + (self.line_pos + i + 1) as u64;
+            }
+            self.line_pos = to;
+        }
+        self.line
+    }
+
+    fn record_pos(&mut self, buf: &[u8], start: usize) -> RecordPos {
+        self.records += 1;
+        RecordPos {
+            index: self.records,
+            line: self.line_at(buf, start),
+            offset: self.base + start as u64,
+        }
+    }
+
+    /// (line, column) of a buffer offset.
+    fn line_col(&mut self, buf: &[u8], at: usize) -> (u64, u64) {
+        let line = self.line_at(buf, at);
+        (line, self.base + at as u64 - self.line_start + 1)
+    }
+}
+
+enum Progress {
+    NeedMore,
+    Done,
+}
+
+/// Reads records from a decoded byte stream.
+pub struct RecordReader<'r> {
+    input: Box<dyn Read + Send + 'r>,
+    buf: Vec<u8>,
+    len: usize,
+    eof: bool,
+    started: bool,
+    cursor: Cursor,
+}
+
+impl<'r> RecordReader<'r> {
+    /// A reader over an already decompressed stream (see [`open_input`]).
+    pub fn new(input: Box<dyn Read + Send + 'r>) -> Self {
+        Self {
+            input,
+            buf: Vec::new(),
+            len: 0,
+            eof: false,
+            started: false,
+            cursor: Cursor {
+                pos: 0,
+                base: 0,
+                line: 1,
+                line_pos: 0,
+                line_start: 0,
+                records: 0,
+                mode: Mode::TopLevel,
+            },
+        }
+    }
+
+    /// Decompressed bytes consumed so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.cursor.base + self.len as u64
+    }
+
+    /// Calls `f` for every record, in order. `tree` selects the paths that fill the slots.
+    pub fn for_each<E: From<DecodeError>>(
+        &mut self,
+        tree: &PathTree,
+        slot_count: usize,
+        unknown: &mut UnknownFields,
+        mut f: impl FnMut(Record<'_, '_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        loop {
+            self.fill()?;
+            let progress = scan_buffer(
+                &self.buf[..self.len],
+                self.eof,
+                &mut self.cursor,
+                tree,
+                slot_count,
+                unknown,
+                &mut f,
+            )?;
+            if let Progress::Done = progress {
+                return Ok(());
+            }
+            if self.eof {
+                // The scanner only asks for more when it is not at the end of the input.
+                unreachable!("scanner asked for more input after end of input");
+            }
+        }
+    }
+
+    /// Drops consumed bytes and reads more, growing the buffer for records that span it.
+    fn fill(&mut self) -> Result<(), DecodeError> {
+        if self.eof {
+            return Ok(());
+        }
+        let c = &mut self.cursor;
+        if c.pos > 0 {
+            c.line_at(&self.buf[..self.len], c.pos);
+            self.buf.copy_within(c.pos..self.len, 0);
+            self.len -= c.pos;
+            c.base += c.pos as u64;
+            c.line_pos -= c.pos;
+            c.pos = 0;
+        }
+        let wanted = self.len + READ_CHUNK;
+        if wanted > MAX_RECORD_BYTES + READ_CHUNK {
+            return Err(DecodeError::RecordTooLarge {
+                line: c.line_at(&self.buf[..self.len], 0),
+            });
+        }
+        if self.buf.len() < wanted {
+            self.buf.resize(wanted, 0);
+        }
+        while self.len < self.buf.len() {
+            match self.input.read(&mut self.buf[self.len..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => self.len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !self.started {
+            self.started = true;
+            if self.buf[..self.len].starts_with(b"\xEF\xBB\xBF") {
+                self.cursor.pos = 3;
+                self.cursor.line_pos = 3;
+                self.cursor.line_start = 3;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn scan_buffer<'a, E: From<DecodeError>>(
+    buf: &'a [u8],
+    eof: bool,
+    c: &mut Cursor,
+    tree: &PathTree,
+    slot_count: usize,
+    unknown: &mut UnknownFields,
+    f: &mut impl FnMut(Record<'a, '_>) -> Result<(), E>,
+) -> Result<Progress, E> {
+    let mut slots: Vec<Slot<'a>> = vec![Slot::Missing; slot_count];
+    loop {
+        let mut s = Scanner::new(buf, c.pos, eof);
+        s.skip_ws();
+        if s.pos == buf.len() {
+            c.pos = s.pos;
+            if !eof {
+                return Ok(Progress::NeedMore);
+            }
+            if c.mode != Mode::TopLevel {
+                let (line, column) = c.line_col(buf, s.pos);
+                return Err(DecodeError::Malformed {
+                    line,
+                    column,
+                    offset: c.base + s.pos as u64,
+                    expected: "']' to close the JSON array (the input ends inside it)",
+                }
+                .into());
+            }
+            return Ok(Progress::Done);
+        }
+        let start = s.pos;
+        match c.mode {
+            Mode::TopLevel if buf[start] == b'[' => {
+                c.mode = Mode::ArrayStart;
+                c.pos = start + 1;
+                continue;
+            }
+            Mode::ArrayStart | Mode::ArrayAfterElement if buf[start] == b']' => {
+                c.mode = Mode::TopLevel;
+                c.pos = start + 1;
+                continue;
+            }
+            Mode::ArrayAfterElement if buf[start] == b',' => {
+                c.mode = Mode::ArrayElement;
+                c.pos = start + 1;
+                continue;
+            }
+            Mode::ArrayAfterElement => {
+                return Err(malformed(c, buf, start, "',' or ']' after an array element").into())
+            }
+            Mode::TopLevel | Mode::ArrayStart | Mode::ArrayElement => {}
+        }
+        slots.iter_mut().for_each(|s| *s = Slot::Missing);
+        match s.record(tree, &mut slots, unknown) {
+            Ok(shape) => {
+                let end = s.pos;
+                let pos = c.record_pos(buf, start);
+                c.pos = end;
+                if c.mode != Mode::TopLevel {
+                    c.mode = Mode::ArrayAfterElement;
+                }
+                f(Record::Parsed {
+                    pos,
+                    raw: &buf[start..end],
+                    shape,
+                    slots: &slots,
+                })?;
+            }
+            Err(JsonError::Incomplete) => {
+                c.pos = start;
+                return Ok(Progress::NeedMore);
+            }
+            Err(JsonError::Invalid { at, what }) => {
+                if c.mode != Mode::TopLevel {
+                    return Err(malformed(c, buf, at, what).into());
+                }
+                let Some(resume) = next_record_line(buf, start, eof) else {
+                    c.pos = start;
+                    return Ok(Progress::NeedMore);
+                };
+                let pos = c.record_pos(buf, start);
+                let (line, column) = c.line_col(buf, at);
+                c.pos = resume;
+                f(Record::Invalid {
+                    pos,
+                    raw: buf[start..resume].trim_ascii_end(),
+                    error: format!("invalid JSON at line {line}, column {column}: expected {what}"),
+                })?;
+            }
+        }
+    }
+}
+
+fn malformed(c: &mut Cursor, buf: &[u8], at: usize, expected: &'static str) -> DecodeError {
+    let (line, column) = c.line_col(buf, at);
+    DecodeError::Malformed {
+        line,
+        column,
+        offset: c.base + at as u64,
+        expected,
+    }
+}
+
+/// Where reading resumes after an invalid top-level record: the next line whose first
+/// non-blank byte opens an object. `None` when the buffer ends first and more input may follow.
+fn next_record_line(buf: &[u8], start: usize, eof: bool) -> Option<usize> {
+    let mut from = start;
+    while let Some(nl) = memchr::memchr(b'\n', &buf[from..]) {
+        let line_start = from + nl + 1;
+        let first = buf[line_start..]
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'\r'));
+        match first {
+            Some(i) if buf[line_start + i] == b'{' => return Some(line_start),
+            Some(_) => from = line_start,
+            None if eof => return Some(buf.len()),
+            None => return None,
+        }
+    }
+    eof.then_some(buf.len())
+}
+
+#[cfg(test)]
+mod tests;

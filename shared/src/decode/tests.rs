@@ -1,0 +1,162 @@
+use super::*;
+use std::io::Write;
+
+/// (index, line, ok/err, raw text, first slot as text)
+type Seen = Vec<(u64, u64, bool, String, String)>;
+
+fn read_all(bytes: Vec<u8>) -> Result<Seen, DecodeError> {
+    let (input, _) = open_input(std::io::Cursor::new(bytes)).unwrap();
+    let mut reader = RecordReader::new(input);
+    let tree = PathTree::new([vec!["id".to_string()]].iter().map(|p| p.as_slice()));
+    let mut seen = Vec::new();
+    let mut unknown = UnknownFields::default();
+    reader.for_each(&tree, 1, &mut unknown, |r| {
+        match r {
+            Record::Parsed { pos, raw, slots, .. } => seen.push((
+                pos.index,
+                pos.line,
+                true,
+                String::from_utf8_lossy(raw).into_owned(),
+                format!("{:?}", slots[0]),
+            )),
+            Record::Invalid { pos, raw, error } => seen.push((
+                pos.index,
+                pos.line,
+                false,
+                String::from_utf8_lossy(raw).into_owned(),
+                error,
+            )),
+        }
+        Ok::<(), DecodeError>(())
+    })?;
+    Ok(seen)
+}
+
+fn ids(seen: &Seen) -> Vec<String> {
+    seen.iter().filter(|s| s.2).map(|s| s.4.clone()).collect()
+}
+
+const THREE: [&str; 3] = ["Number(\"1\")", "Number(\"2\")", "Number(\"3\")"];
+
+#[test]
+fn ndjson_concatenated_and_array_layouts_agree() {
+    for input in [
+        "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n",
+        "{\"id\":1}\r\n{\"id\":2}\r\n{\"id\":3}",
+        "{\"id\":1}{\"id\":2}{\"id\":3}",
+        "{\"id\":1} {\"id\":2}\t{\"id\":3}",
+        "[{\"id\":1},{\"id\":2},\n{\"id\":3}]",
+        "[\n  {\"id\": 1},\n  {\"id\": 2}\n]\n[{\"id\":3}]",
+        "\u{feff}{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n",
+        "{\n  \"id\": 1\n}\n{\n  \"id\": 2\n}\n{\"id\":3}",
+    ] {
+        let seen = read_all(input.as_bytes().to_vec()).unwrap();
+        assert_eq!(ids(&seen), THREE, "{input:?}");
+        assert_eq!(seen.len(), 3, "{input:?}");
+    }
+}
+
+#[test]
+fn gzip_is_detected_by_magic_bytes_including_multi_member() {
+    let mut bytes = Vec::new();
+    for part in ["{\"id\":1}\n{\"id\":2}\n", "{\"id\":3}\n"] {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(part.as_bytes()).unwrap();
+        bytes.extend(gz.finish().unwrap());
+    }
+    assert_eq!(ids(&read_all(bytes).unwrap()), THREE);
+}
+
+#[test]
+fn corrupt_gzip_is_an_io_error() {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&[b'{'; 10_000]).unwrap();
+    let mut bytes = gz.finish().unwrap();
+    let n = bytes.len();
+    bytes[n / 2..].iter_mut().for_each(|b| *b ^= 0x5a);
+    assert!(matches!(read_all(bytes), Err(DecodeError::Io(_))));
+}
+
+#[test]
+fn invalid_ndjson_lines_are_reported_and_reading_goes_on() {
+    let input = "{\"id\":1}\nnot json\n{\"id\":\"unterminated\n{\"id\":2}\n[1,2]\n{\"id\":3,}\n{\"id\":3}\n";
+    let seen = read_all(input.as_bytes().to_vec()).unwrap();
+    let summary: Vec<(u64, u64, bool, &str)> =
+        seen.iter().map(|s| (s.0, s.1, s.2, s.3.as_str())).collect();
+    assert_eq!(
+        summary,
+        vec![
+            (1, 1, true, "{\"id\":1}"),
+            (2, 2, false, "not json"),
+            (3, 3, false, "{\"id\":\"unterminated"),
+            (4, 4, true, "{\"id\":2}"),
+            // A top-level array is a list of records: two records, neither an object.
+            (5, 5, true, "1"),
+            (6, 5, true, "2"),
+            (7, 6, false, "{\"id\":3,}"),
+            (8, 7, true, "{\"id\":3}"),
+        ]
+    );
+    assert_eq!(seen[1].4, "invalid JSON at line 2, column 1: expected true, false or null");
+    assert_eq!(
+        seen[6].4,
+        "invalid JSON at line 6, column 9: expected a '\"' to start an object key"
+    );
+}
+
+#[test]
+fn a_broken_pretty_printed_object_is_one_rejection() {
+    let input = "{\n  \"id\": 1,\n  \"x\": oops\n}\n{\n  \"id\": 2\n}\n";
+    let seen = read_all(input.as_bytes().to_vec()).unwrap();
+    assert_eq!(seen.len(), 2);
+    assert!(!seen[0].2);
+    assert_eq!(seen[0].3, "{\n  \"id\": 1,\n  \"x\": oops\n}");
+    assert!(seen[0].4.contains("line 3, column 8"), "{}", seen[0].4);
+    assert_eq!((seen[1].1, seen[1].4.as_str()), (5, "Number(\"2\")"));
+}
+
+#[test]
+fn a_truncated_last_line_is_rejected_not_fatal() {
+    let seen = read_all(b"{\"id\":1}\n{\"id\":2".to_vec()).unwrap();
+    assert_eq!(seen.len(), 2);
+    assert!(!seen[1].2);
+}
+
+#[test]
+fn a_broken_array_fails_the_object_with_its_position() {
+    let err = read_all(b"[{\"id\":1},\n {\"id\":2} {\"id\":3}]".to_vec()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the JSON array is broken at line 2, column 11 (byte 21): expected ',' or ']' after an array element"
+    );
+    let err = read_all(b"[{\"id\":1},{\"id\":".to_vec()).unwrap_err();
+    assert!(matches!(err, DecodeError::Malformed { .. }), "{err}");
+    let err = read_all(b"[{\"id\":1},".to_vec()).unwrap_err();
+    assert!(err.to_string().contains("']' to close the JSON array"), "{err}");
+    let err = read_all(b"[{\"id\":1},]".to_vec()).unwrap_err();
+    assert!(err.to_string().contains("expected a JSON value"), "{err}");
+}
+
+#[test]
+fn records_spanning_read_chunks_are_reassembled() {
+    // Records straddle the 4 MiB refill boundary many times over; line numbers stay exact.
+    let mut input = String::new();
+    let pad = "x".repeat(1000);
+    let n = 10_000;
+    for i in 0..n {
+        input.push_str(&format!("{{\"id\":{i},\"pad\":\"{pad}\"}}\n"));
+    }
+    let seen = read_all(input.into_bytes()).unwrap();
+    assert_eq!(seen.len(), n);
+    for (i, s) in seen.iter().enumerate() {
+        assert_eq!((s.0, s.1), (i as u64 + 1, i as u64 + 1));
+        assert_eq!(s.4, format!("Number(\"{i}\")"));
+    }
+}
+
+#[test]
+fn empty_and_blank_inputs_have_no_records() {
+    for input in ["", "\n\n  \r\n", "[]", "[ ]\n"] {
+        assert!(read_all(input.as_bytes().to_vec()).unwrap().is_empty(), "{input:?}");
+    }
+}

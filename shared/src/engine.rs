@@ -1,0 +1,539 @@
+//! The transform: one source object's bytes in, Hive-partitioned Parquet, rejected records and an
+//! exact [`Summary`] out. Used by the transform Lambda, the local runner and the `etl` CLI alike.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
+
+use serde::Serialize;
+
+use crate::dataset::Dataset;
+use crate::decode::json::{PathTree, Shape, Slot, UnknownFields};
+use crate::decode::{open_input, DecodeError, Record, RecordPos, RecordReader};
+use crate::hive;
+use crate::mapping::{map_field, value_micros, write_text, Reason, Rejection, Value};
+use crate::output::{OutputError, OutputFile, OutputStore};
+use crate::parquet_out::{file_schema, writer_properties, FileSettings, PartitionOut, WriteError};
+use crate::summary::{Quality, Summary};
+use crate::dataset::{Partition, TimePart};
+
+/// The identity of a source object: it names the output files, so processing the same object
+/// again overwrites its earlier output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceObject {
+    /// Bucket (or `local` for files).
+    pub bucket: String,
+    /// Key (or path).
+    pub key: String,
+    /// S3 version id, or ETag when unversioned.
+    pub version: Option<String>,
+}
+
+impl SourceObject {
+    /// `s3://bucket/key`
+    pub fn uri(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// The transform could not process the object; nothing it wrote is left behind.
+#[derive(Debug, thiserror::Error)]
+pub enum TransformError {
+    /// The input is unreadable as a whole (broken JSON array, corrupt gzip, read failure).
+    #[error("{object}: {source}")]
+    Input {
+        /// Source URI.
+        object: String,
+        /// Why.
+        #[source]
+        source: DecodeError,
+    },
+    /// Writing output failed.
+    #[error("{object}: {source}")]
+    Output {
+        /// Source URI.
+        object: String,
+        /// Why.
+        #[source]
+        source: WriteError,
+    },
+}
+
+impl TransformError {
+    /// Whether trying again may succeed (a storage hiccup, not the data).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            TransformError::Input { source: DecodeError::Io(e), .. } => {
+                // A gzip stream that does not inflate is the data's fault.
+                e.kind() != std::io::ErrorKind::InvalidInput && e.kind() != std::io::ErrorKind::InvalidData
+            }
+            TransformError::Input { .. } => false,
+            TransformError::Output { source: WriteError::Output(e), .. } => e.is_retryable(),
+            TransformError::Output { .. } => false,
+        }
+    }
+}
+
+enum Failure {
+    Decode(DecodeError),
+    Write(WriteError),
+}
+
+impl From<DecodeError> for Failure {
+    fn from(e: DecodeError) -> Self {
+        Failure::Decode(e)
+    }
+}
+
+impl From<WriteError> for Failure {
+    fn from(e: WriteError) -> Self {
+        Failure::Write(e)
+    }
+}
+
+impl From<OutputError> for Failure {
+    fn from(e: OutputError) -> Self {
+        Failure::Write(WriteError::Output(e))
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::Write(WriteError::Output(OutputError::Io {
+            key: "rejected records".into(),
+            source: e,
+        }))
+    }
+}
+
+/// A dataset compiled for transforming: built once (per Lambda cold start), used for many objects.
+pub struct Engine<'d> {
+    dataset: &'d Dataset,
+    tree: PathTree,
+    partition_names: Vec<String>,
+    file_columns: Vec<usize>,
+    schema: arrow_schema::SchemaRef,
+    props: parquet::file::properties::WriterProperties,
+}
+
+impl<'d> Engine<'d> {
+    /// Compiles the dataset's paths and Parquet settings.
+    pub fn new(dataset: &'d Dataset) -> Self {
+        Self {
+            dataset,
+            tree: PathTree::new(dataset.fields.iter().map(|f| f.path.as_slice())),
+            partition_names: dataset.partitions.iter().map(|p| p.name.clone()).collect(),
+            file_columns: (0..dataset.fields.len())
+                .filter(|&i| dataset.fields[i].in_file)
+                .collect(),
+            schema: file_schema(dataset),
+            props: writer_properties(dataset),
+        }
+    }
+
+    /// The dataset.
+    pub fn dataset(&self) -> &Dataset {
+        self.dataset
+    }
+
+    /// Transforms one object. Parquet goes to `data` under Hive partition paths, rejected records
+    /// to `rejected`. On error, and when the error threshold is crossed, the Parquet files already
+    /// written are deleted again.
+    pub fn transform(
+        &self,
+        input: impl Read + Send,
+        source: &SourceObject,
+        data: &dyn OutputStore,
+        rejected: &dyn OutputStore,
+    ) -> Result<Summary, TransformError> {
+        let mut run = Run::new(self, source, data, rejected);
+        let outcome = run.read_all(input);
+        match outcome {
+            Ok(()) => Ok(run.into_summary()),
+            Err(failure) => {
+                run.discard();
+                let object = source.uri();
+                Err(match failure {
+                    Failure::Decode(source) => TransformError::Input { object, source },
+                    Failure::Write(source) => TransformError::Output { object, source },
+                })
+            }
+        }
+    }
+}
+
+/// The state of one transform.
+struct Run<'e, 'd> {
+    engine: &'e Engine<'d>,
+    source_uri: String,
+    source_id: String,
+    data: &'e dyn OutputStore,
+    rejected_store: &'e dyn OutputStore,
+    settings: FileSettings,
+    partitions: HashMap<String, PartitionOut>,
+    buffered_bytes: usize,
+    budget_bytes: usize,
+    rejected_file: Option<(String, Box<dyn OutputFile>)>,
+    rejected_key: Option<String>,
+    records_in: u64,
+    records_written: u64,
+    rejected_by_reason: BTreeMap<Reason, u64>,
+    rejected_by_field: BTreeMap<String, u64>,
+    unknown: UnknownFields,
+    bytes_in: u64,
+    bytes_decoded: u64,
+    threshold_crossed: bool,
+}
+
+impl<'e, 'd> Run<'e, 'd> {
+    fn new(
+        engine: &'e Engine<'d>,
+        source: &'e SourceObject,
+        data: &'e dyn OutputStore,
+        rejected_store: &'e dyn OutputStore,
+    ) -> Self {
+        let out = &engine.dataset.output;
+        let source_id = hive::source_id(&source.bucket, &source.key, source.version.as_deref());
+        Self {
+            engine,
+            source_uri: source.uri(),
+            data,
+            rejected_store,
+            settings: FileSettings {
+                schema: engine.schema.clone(),
+                props: engine.props.clone(),
+                source_id: source_id.clone(),
+                compression: out.compression,
+                row_group_rows: out.row_group_rows,
+                target_file_bytes: out.target_file_mb << 20,
+            },
+            source_id,
+            partitions: HashMap::new(),
+            buffered_bytes: 0,
+            budget_bytes: (out.memory_budget_mb as usize) << 20,
+            rejected_file: None,
+            rejected_key: None,
+            records_in: 0,
+            records_written: 0,
+            rejected_by_reason: BTreeMap::new(),
+            rejected_by_field: BTreeMap::new(),
+            unknown: UnknownFields::default(),
+            bytes_in: 0,
+            bytes_decoded: 0,
+            threshold_crossed: false,
+        }
+    }
+
+    fn read_all(&mut self, input: impl Read + Send) -> Result<(), Failure> {
+        let (decoded, stats) = open_input(input).map_err(DecodeError::Io)?;
+        let mut reader = RecordReader::new(decoded);
+        let engine = self.engine;
+        let mut unknown = std::mem::take(&mut self.unknown);
+        let mut scratch = Scratch::default();
+        let result = reader.for_each(
+            &engine.tree,
+            engine.dataset.fields.len(),
+            &mut unknown,
+            |record| -> Result<(), Failure> {
+                self.records_in += 1;
+                match record {
+                    Record::Invalid { pos, raw, error } => {
+                        self.reject(pos, raw, false, Reason::InvalidJson, None, &error)
+                    }
+                    Record::Parsed { pos, raw, shape: Shape::Other(kind), .. } => {
+                        let msg = format!("the record is a JSON {kind}, not an object");
+                        self.reject(pos, raw, true, Reason::NotAnObject, None, &msg)
+                    }
+                    Record::Parsed { pos, raw, slots, .. } => {
+                        self.accept(pos, raw, slots, &mut scratch)
+                    }
+                }
+            },
+        );
+        self.unknown = unknown;
+        self.bytes_in = stats.raw_bytes();
+        self.bytes_decoded = reader.bytes_read();
+        result?;
+        self.finish()
+    }
+
+    fn accept(
+        &mut self,
+        pos: RecordPos,
+        raw: &[u8],
+        slots: &[Slot<'_>],
+        scratch: &mut Scratch,
+    ) -> Result<(), Failure> {
+        let dataset = self.engine.dataset;
+        let mut row = recycle(std::mem::take(&mut scratch.row));
+        for (field, slot) in dataset.fields.iter().zip(slots) {
+            match map_field(field, slot) {
+                Ok(v) => row.push(v),
+                Err(rejection) => {
+                    scratch.row = recycle(row);
+                    return self.reject_mapped(pos, raw, rejection, Some(&field.column));
+                }
+            }
+        }
+
+        let path = &mut scratch.path;
+        path.clear();
+        for p in &dataset.partitions {
+            path.push_str(&p.name);
+            path.push('=');
+            scratch.text.clear();
+            let present = partition_text(dataset, p, &row, &mut scratch.text);
+            hive::escape_value(present.then_some(scratch.text.as_str()), path);
+            path.push('/');
+        }
+
+        let partition = match self.partitions.get_mut(path.as_str()) {
+            Some(p) => p,
+            None => {
+                let values = dataset
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        let mut text = String::new();
+                        partition_text(dataset, p, &row, &mut text).then_some(text)
+                    })
+                    .collect();
+                let out = PartitionOut::new(dataset, values, path.clone());
+                self.partitions.entry(path.clone()).or_insert(out)
+            }
+        };
+        self.buffered_bytes += partition.push_row(self.engine.file_columns.iter().map(|&i| row[i]));
+        self.records_written += 1;
+        scratch.row = recycle(row);
+        if partition.row_group_full(&self.settings) {
+            self.buffered_bytes -= partition.flush(self.data, &self.settings)?;
+        }
+        if self.buffered_bytes > self.budget_bytes {
+            self.relieve_memory()?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the partitions holding the most buffered rows until half the budget is free.
+    fn relieve_memory(&mut self) -> Result<(), Failure> {
+        let mut by_size: Vec<(usize, &String)> = self
+            .partitions
+            .iter()
+            .map(|(k, p)| (p.buffered_bytes(), k))
+            .collect();
+        by_size.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        let keys: Vec<String> = by_size.into_iter().map(|(_, k)| k.clone()).collect();
+        for key in keys {
+            if self.buffered_bytes <= self.budget_bytes / 2 {
+                break;
+            }
+            let p = self.partitions.get_mut(&key).expect("key was just listed");
+            self.buffered_bytes -= p.flush(self.data, &self.settings)?;
+        }
+        Ok(())
+    }
+
+    fn reject_mapped(
+        &mut self,
+        pos: RecordPos,
+        raw: &[u8],
+        rejection: Rejection,
+        column: Option<&str>,
+    ) -> Result<(), Failure> {
+        self.reject(pos, raw, true, rejection.reason, column, &rejection.message)
+    }
+
+    /// Writes a rejected record with its reason and position, and counts it.
+    fn reject(
+        &mut self,
+        pos: RecordPos,
+        raw: &[u8],
+        valid_json: bool,
+        reason: Reason,
+        column: Option<&str>,
+        message: &str,
+    ) -> Result<(), Failure> {
+        *self.rejected_by_reason.entry(reason).or_default() += 1;
+        if let Some(c) = column {
+            *self.rejected_by_field.entry(c.to_string()).or_default() += 1;
+        }
+        if self.rejected_file.is_none() {
+            let key = hive::rejected_file_name(&self.engine.dataset.name, &self.source_id);
+            let file = self.rejected_store.create(&key)?;
+            self.rejected_file = Some((key, file));
+        }
+        let (_, file) = self.rejected_file.as_mut().expect("opened above");
+        let meta = RejectedMeta {
+            source: &self.source_uri,
+            record: pos.index,
+            line: pos.line,
+            offset: pos.offset,
+            reason: reason.code(),
+            field: column,
+            message,
+        };
+        let mut line = serde_json::to_vec(&meta).expect("plain struct serialises");
+        line.pop(); // the closing brace: the record itself is appended
+        match (valid_json, one_line_json(raw)) {
+            (true, Some(compact)) => {
+                line.extend_from_slice(b",\"record\":");
+                line.extend_from_slice(&compact);
+            }
+            _ => {
+                line.extend_from_slice(b",\"raw\":");
+                let text = String::from_utf8_lossy(raw);
+                line.extend(serde_json::to_vec(&text).expect("strings serialise"));
+            }
+        }
+        line.extend_from_slice(b"}\n");
+        file.write_all(&line)?;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), Failure> {
+        let mut keys: Vec<String> = self.partitions.keys().cloned().collect();
+        keys.sort();
+        for key in keys {
+            let p = self.partitions.get_mut(&key).expect("key was just listed");
+            p.finish(self.data, &self.settings)?;
+        }
+        self.buffered_bytes = 0;
+        if let Some((key, file)) = self.rejected_file.take() {
+            file.commit()?;
+            self.rejected_key = Some(key);
+        }
+        let rejected = self.records_in - self.records_written;
+        self.threshold_crossed = match self.engine.dataset.max_rejected_fraction {
+            _ if self.records_in == 0 => false,
+            None => self.records_written == 0,
+            Some(max) => rejected as f64 / self.records_in as f64 > max,
+        };
+        if self.threshold_crossed {
+            // The object failed its quality bar: its rows must not reach the table.
+            self.delete_data_files();
+        }
+        Ok(())
+    }
+
+    fn delete_data_files(&mut self) {
+        for p in self.partitions.values() {
+            for key in p.committed_keys() {
+                // Best effort: the object is failing anyway and its files carry deterministic
+                // names, so a reprocess overwrites whatever could not be deleted.
+                let _ = self.data.delete(key);
+            }
+        }
+    }
+
+    /// Takes back everything this run wrote (on a failure of the object as a whole).
+    fn discard(&mut self) {
+        // Dropping uncommitted files discards them.
+        for p in self.partitions.values_mut() {
+            p.abandon();
+        }
+        self.delete_data_files();
+        self.rejected_file = None;
+        if let Some(key) = self.rejected_key.take() {
+            let _ = self.rejected_store.delete(&key);
+        }
+    }
+
+    fn into_summary(self) -> Summary {
+        let records_rejected = self.records_in - self.records_written;
+        let mut partitions: Vec<_> = if self.threshold_crossed {
+            Vec::new()
+        } else {
+            self.partitions
+                .values()
+                .map(|p| p.summary(&self.engine.partition_names))
+                .collect()
+        };
+        partitions.sort_by(|a, b| a.path.cmp(&b.path));
+        Summary {
+            dataset: self.engine.dataset.name.clone(),
+            source: self.source_uri,
+            bytes_in: self.bytes_in,
+            bytes_decoded: self.bytes_decoded,
+            records_in: self.records_in,
+            records_written: if self.threshold_crossed { 0 } else { self.records_written },
+            records_rejected,
+            rejected_by_reason: self
+                .rejected_by_reason
+                .iter()
+                .map(|(r, n)| (r.code().to_string(), *n))
+                .collect(),
+            rejected_by_field: self.rejected_by_field,
+            unknown_fields: self.unknown.counts.into_iter().collect(),
+            quality: Quality {
+                rejected_fraction: if self.records_in == 0 {
+                    0.0
+                } else {
+                    records_rejected as f64 / self.records_in as f64
+                },
+                max_rejected_fraction: self.engine.dataset.max_rejected_fraction,
+                threshold_crossed: self.threshold_crossed,
+            },
+            rejected_file: self.rejected_key.map(|k| self.rejected_store.uri(&k)),
+            partitions,
+        }
+    }
+}
+
+/// Buffers reused from record to record.
+#[derive(Default)]
+struct Scratch {
+    row: Vec<Value<'static>>,
+    path: String,
+    text: String,
+}
+
+/// Empties a row and gives its allocation a new lifetime (std collects in place: no reallocation).
+fn recycle<'b>(mut row: Vec<Value<'_>>) -> Vec<Value<'b>> {
+    row.clear();
+    row.into_iter().map(|_| Value::Null).collect()
+}
+
+/// The raw text of a partition value; false when it is null (the default partition).
+fn partition_text(dataset: &Dataset, p: &Partition, row: &[Value<'_>], out: &mut String) -> bool {
+    use std::fmt::Write as _;
+    let value = row[p.field];
+    if value == Value::Null {
+        return false;
+    }
+    let Some(part) = p.part else {
+        write_text(value, out);
+        return !out.is_empty();
+    };
+    let micros = value_micros(&dataset.fields[p.field], value).expect("time partitions use time fields");
+    let (y, m, d, h) = crate::timefmt::utc_parts(micros);
+    let _ = match part {
+        TimePart::Year => write!(out, "{y:04}"),
+        TimePart::Month => write!(out, "{m:02}"),
+        TimePart::Day => write!(out, "{d:02}"),
+        TimePart::Hour => write!(out, "{h:02}"),
+    };
+    true
+}
+
+/// The record as one line of JSON (records may be pretty-printed across lines).
+fn one_line_json(raw: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
+    if !raw.iter().any(|&b| b < 0x20) {
+        return Some(raw.into());
+    }
+    let value: serde_json::Value = serde_json::from_slice(raw).ok()?;
+    serde_json::to_vec(&value).ok().map(Into::into)
+}
+
+#[derive(Serialize)]
+struct RejectedMeta<'a> {
+    source: &'a str,
+    record: u64,
+    line: u64,
+    offset: u64,
+    reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    message: &'a str,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,160 @@
+//! Hive partition paths and output file names: one function each, so layout rules live in one place.
+
+use sha2::{Digest, Sha256};
+
+use crate::dataset::Compression;
+
+/// The value Hive, Glue and Athena use for a null or empty partition value.
+pub const DEFAULT_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
+
+/// Escapes a partition value for a path segment the way Hive's `FileUtils.escapePathName` does, so
+/// data can never add directories (`/`), fake a key (`=`) or break the layout. `None` and `""`
+/// become [`DEFAULT_PARTITION`].
+pub fn escape_value(value: Option<&str>, out: &mut String) {
+    let value = match value {
+        None | Some("") => {
+            out.push_str(DEFAULT_PARTITION);
+            return;
+        }
+        Some(v) => v,
+    };
+    for ch in value.chars() {
+        if needs_escape(ch) {
+            let mut buf = [0u8; 4];
+            for b in ch.encode_utf8(&mut buf).bytes() {
+                out.push('%');
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0xf)]));
+            }
+        } else {
+            out.push(ch);
+        }
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+fn needs_escape(ch: char) -> bool {
+    matches!(
+        ch,
+        '\u{00}'..='\u{1F}'
+            | '"' | '#' | '%' | '\'' | '*' | '/' | ':' | '=' | '?' | '\\' | '\u{7F}' | '{' | '[' | ']' | '^'
+    )
+}
+
+/// Reverses [`escape_value`] (for reading layouts back); `None` for the default partition.
+pub fn unescape_value(segment: &str) -> Option<String> {
+    if segment == DEFAULT_PARTITION {
+        return None;
+    }
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |at: usize| bytes.get(at).and_then(|&c| char::from(c).to_digit(16));
+        if let (b'%', Some(hi), Some(lo)) = (bytes[i], hex(i + 1), hex(i + 2)) {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// `year=2020/month=06/device_id=A/` for partition names and values (empty for no partitions).
+pub fn partition_path<'v>(names: &[String], values: impl IntoIterator<Item = Option<&'v str>>) -> String {
+    let mut out = String::new();
+    for (name, value) in names.iter().zip(values) {
+        out.push_str(name);
+        out.push('=');
+        escape_value(value, &mut out);
+        out.push('/');
+    }
+    out
+}
+
+/// A short, stable id for a source object: the same object (bucket, key, version or ETag) always
+/// gives the same output names, so processing it again overwrites instead of duplicating.
+pub fn source_id(bucket: &str, key: &str, version: Option<&str>) -> String {
+    let mut h = Sha256::new();
+    for part in [bucket, key, version.unwrap_or("")] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    h.finalize()[..10].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Name of the `seq`-th Parquet file a source object writes into one partition.
+pub fn data_file_name(source_id: &str, seq: u32, compression: Compression) -> String {
+    let codec = match compression {
+        Compression::Snappy => ".snappy",
+        Compression::Zstd => ".zstd",
+        Compression::None => "",
+    };
+    format!("part-{source_id}-{seq:05}{codec}.parquet")
+}
+
+/// Name of the rejected-records file of a source object.
+pub fn rejected_file_name(dataset: &str, source_id: &str) -> String {
+    format!("{dataset}/rejected-{source_id}.jsonl")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn esc(v: Option<&str>) -> String {
+        let mut s = String::new();
+        escape_value(v, &mut s);
+        s
+    }
+
+    #[test]
+    fn escapes_like_hive() {
+        assert_eq!(esc(Some("dev-0042")), "dev-0042");
+        assert_eq!(esc(Some("a/b")), "a%2Fb");
+        assert_eq!(esc(Some("k=v")), "k%3Dv");
+        assert_eq!(esc(Some("100%")), "100%25");
+        assert_eq!(esc(Some("it's \"x\"")), "it%27s %22x%22");
+        assert_eq!(esc(Some("tab\there\n")), "tab%09here%0A");
+        assert_eq!(esc(Some("..")), "..");
+        assert_eq!(esc(Some("café")), "café");
+        assert_eq!(esc(Some("")), DEFAULT_PARTITION);
+        assert_eq!(esc(None), DEFAULT_PARTITION);
+    }
+
+    #[test]
+    fn paths_and_names() {
+        let names = ["year", "month", "device_id"].map(String::from);
+        assert_eq!(
+            partition_path(&names, [Some("2020"), Some("06"), Some("A/B")]),
+            "year=2020/month=06/device_id=A%2FB/"
+        );
+        assert_eq!(partition_path(&[], []), "");
+        let id = source_id("raw", "iot/a.json", Some("v1"));
+        assert_eq!(id.len(), 20);
+        assert_eq!(id, source_id("raw", "iot/a.json", Some("v1")));
+        assert_ne!(id, source_id("raw", "iot/a.json", Some("v2")));
+        assert_ne!(source_id("ab", "c", None), source_id("a", "bc", None));
+        assert_eq!(
+            data_file_name("abc", 3, Compression::Snappy),
+            "part-abc-00003.snappy.parquet"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn escaped_values_stay_one_segment_and_round_trip(v in any::<String>()) {
+            let s = esc(Some(&v));
+            prop_assert!(!s.contains('/'));
+            prop_assert!(!s.contains('='));
+            prop_assert!(!s.chars().any(|c| c.is_control()));
+            prop_assert!(!s.is_empty());
+            let back = unescape_value(&s);
+            if v.is_empty() { prop_assert_eq!(back, None) } else { prop_assert_eq!(back, Some(v)) }
+        }
+    }
+}

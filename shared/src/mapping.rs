@@ -1,0 +1,303 @@
+//! Casting a scanned JSON value to its column's type and checking the field's rules: the
+//! declarative counterpart of Glue's ApplyMapping and ResolveChoice.
+//!
+//! Casts accept what real feeds send: numbers inside strings (`"35.698362"` → double), numbers
+//! where strings are expected, booleans as `"true"` / `1`, times as epoch numbers or ISO 8601.
+
+use std::fmt::Write as _;
+
+use crate::dataset::{EpochUnit, Field, FieldType, MismatchPolicy};
+use crate::decode::json::Slot;
+use crate::timefmt::{micros_to_days, unit_micros};
+
+/// A typed value ready for its column.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'s> {
+    /// No value.
+    Null,
+    /// Text, borrowed from the input.
+    Str(&'s str),
+    /// int32
+    I32(i32),
+    /// int64 (for `epoch_unit` columns: epoch in that unit).
+    I64(i64),
+    /// double
+    F64(f64),
+    /// boolean
+    Bool(bool),
+    /// timestamp, UTC microseconds
+    Micros(i64),
+    /// date, days since 1970-01-01
+    Days(i32),
+}
+
+/// Why a record was rejected: a stable code for counting and alarms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    /// The record is not valid JSON.
+    InvalidJson,
+    /// The record is valid JSON but not an object.
+    NotAnObject,
+    /// A required field is missing or null.
+    MissingRequiredField,
+    /// A value cannot be cast to its column type.
+    TypeMismatch,
+    /// A value is outside `min`/`max`.
+    OutOfRange,
+    /// A value is not in `allowed`.
+    NotAllowed,
+}
+
+impl Reason {
+    /// The code written to rejected records and summaries.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::InvalidJson => "invalid_json",
+            Reason::NotAnObject => "not_an_object",
+            Reason::MissingRequiredField => "missing_required_field",
+            Reason::TypeMismatch => "type_mismatch",
+            Reason::OutOfRange => "out_of_range",
+            Reason::NotAllowed => "not_allowed",
+        }
+    }
+}
+
+/// A field-level rejection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    /// The reason code.
+    pub reason: Reason,
+    /// What was wrong, for a person.
+    pub message: String,
+}
+
+fn reject(reason: Reason, message: String) -> Rejection {
+    Rejection { reason, message }
+}
+
+/// Casts and validates one field's slot.
+pub fn map_field<'s>(field: &Field, slot: &'s Slot<'_>) -> Result<Value<'s>, Rejection> {
+    let value = match slot {
+        Slot::Missing | Slot::Null => Value::Null,
+        _ => match cast(field, slot) {
+            Some(v) => v,
+            None if field.on_type_mismatch == MismatchPolicy::Null && !field.required => Value::Null,
+            None => {
+                return Err(reject(
+                    Reason::TypeMismatch,
+                    format!(
+                        "{} at {} cannot be read as {}: {}",
+                        slot.kind(),
+                        field.path_display(),
+                        type_name(field),
+                        preview(slot)
+                    ),
+                ))
+            }
+        },
+    };
+    if value == Value::Null {
+        if field.required {
+            let state = if matches!(slot, Slot::Missing) { "missing" } else { "null" };
+            return Err(reject(
+                Reason::MissingRequiredField,
+                format!("required field {} is {state}", field.path_display()),
+            ));
+        }
+        return Ok(value);
+    }
+    check_rules(field, value)?;
+    Ok(value)
+}
+
+fn check_rules(field: &Field, value: Value<'_>) -> Result<(), Rejection> {
+    if field.min.is_some() || field.max.is_some() {
+        let n = match value {
+            Value::I32(v) => f64::from(v),
+            Value::I64(v) => v as f64,
+            Value::F64(v) => v,
+            _ => return Ok(()),
+        };
+        let below = field.min.is_some_and(|lo| n < lo);
+        let above = field.max.is_some_and(|hi| n > hi);
+        if below || above {
+            let bound = |b: Option<f64>| b.map_or("-".to_string(), |b| b.to_string());
+            return Err(reject(
+                Reason::OutOfRange,
+                format!(
+                    "{} = {n} is outside [{}, {}]",
+                    field.path_display(),
+                    bound(field.min),
+                    bound(field.max)
+                ),
+            ));
+        }
+    }
+    if let Some(allowed) = &field.allowed {
+        let mut text = String::new();
+        write_text(value, &mut text);
+        if !allowed.contains(&text) {
+            return Err(reject(
+                Reason::NotAllowed,
+                format!("{} = {text:?} is not one of the allowed values", field.path_display()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn type_name(field: &Field) -> &'static str {
+    match field.kind {
+        FieldType::String => "string",
+        FieldType::Int32 => "int32",
+        FieldType::Int64 if field.epoch_unit.is_some() => "a point in time (int64 epoch)",
+        FieldType::Int64 => "int64",
+        FieldType::Double => "double",
+        FieldType::Boolean => "boolean",
+        FieldType::Timestamp => "timestamp",
+        FieldType::Date => "date",
+    }
+}
+
+fn preview(slot: &Slot<'_>) -> String {
+    let text: &str = match slot {
+        Slot::Str(s) => s,
+        Slot::Number(n) => n,
+        Slot::Bool(true) => "true",
+        Slot::Bool(false) => "false",
+        other => other.kind(),
+    };
+    let mut out: String = text.chars().take(64).collect();
+    if text.chars().count() > 64 {
+        out.push('…');
+    }
+    format!("{out:?}")
+}
+
+/// Casts a present, non-null slot; `None` when it cannot be read as the column's type.
+fn cast<'s>(field: &Field, slot: &'s Slot<'_>) -> Option<Value<'s>> {
+    match field.kind {
+        FieldType::String => match slot {
+            Slot::Str(s) => Some(Value::Str(s)),
+            Slot::Number(n) => Some(Value::Str(n)),
+            Slot::Bool(b) => Some(Value::Str(if *b { "true" } else { "false" })),
+            _ => None,
+        },
+        FieldType::Int64 if field.epoch_unit.is_some() => {
+            let unit = field.epoch_unit.unwrap_or(EpochUnit::Seconds);
+            let micros = time_micros(field, slot, unit)?;
+            Some(Value::I64(micros.div_euclid(unit_micros(unit))))
+        }
+        FieldType::Int64 => int_text(slot).and_then(parse_int).map(Value::I64),
+        FieldType::Int32 => int_text(slot)
+            .and_then(parse_int)
+            .and_then(|v| i32::try_from(v).ok())
+            .map(Value::I32),
+        FieldType::Double => {
+            let text = match slot {
+                Slot::Number(n) => n,
+                Slot::Str(s) => s.trim(),
+                _ => return None,
+            };
+            // Rust also parses "inf" and "NaN"; neither is a measurement.
+            text.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .map(Value::F64)
+        }
+        FieldType::Boolean => match slot {
+            Slot::Bool(b) => Some(Value::Bool(*b)),
+            Slot::Number("1") => Some(Value::Bool(true)),
+            Slot::Number("0") => Some(Value::Bool(false)),
+            Slot::Str(s) => parse_bool(s.trim()).map(Value::Bool),
+            _ => None,
+        },
+        FieldType::Timestamp => {
+            time_micros(field, slot, field.epoch_unit.unwrap_or(EpochUnit::Seconds)).map(Value::Micros)
+        }
+        FieldType::Date => time_micros(field, slot, field.epoch_unit.unwrap_or(EpochUnit::Seconds))
+            .and_then(|m| i32::try_from(micros_to_days(m)).ok())
+            .map(Value::Days),
+    }
+}
+
+fn time_micros(field: &Field, slot: &Slot<'_>, unit: EpochUnit) -> Option<i64> {
+    match slot {
+        Slot::Number(n) => field.time_format.read_number(n, unit),
+        Slot::Str(s) => field.time_format.read_str(s, unit),
+        _ => None,
+    }
+}
+
+fn int_text<'s>(slot: &'s Slot<'_>) -> Option<&'s str> {
+    match slot {
+        Slot::Number(n) => Some(n),
+        Slot::Str(s) => Some(s.trim()),
+        _ => None,
+    }
+}
+
+/// An integer, also from `42.0` or `4.2e1`; never silently truncating `42.5`.
+fn parse_int(text: &str) -> Option<i64> {
+    if let Ok(v) = text.parse::<i64>() {
+        return Some(v);
+    }
+    let f: f64 = text.parse().ok()?;
+    // 2^63 is exactly representable; anything at or past it overflows i64.
+    (f.fract() == 0.0 && f >= -9.223_372_036_854_775_808e18 && f < 9.223_372_036_854_775_808e18)
+        .then_some(f as i64)
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    const TRUE: [&str; 4] = ["true", "1", "yes", "y"];
+    const FALSE: [&str; 4] = ["false", "0", "no", "n"];
+    if TRUE.iter().any(|t| t.eq_ignore_ascii_case(s)) {
+        Some(true)
+    } else if FALSE.iter().any(|f| f.eq_ignore_ascii_case(s)) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// The canonical text of a value: used for value partitions and `allowed` checks.
+pub fn write_text(value: Value<'_>, out: &mut String) {
+    match value {
+        Value::Null => {}
+        Value::Str(s) => out.push_str(s),
+        Value::I32(v) => {
+            let _ = write!(out, "{v}");
+        }
+        Value::I64(v) => {
+            let _ = write!(out, "{v}");
+        }
+        Value::F64(v) => {
+            let _ = write!(out, "{v}");
+        }
+        Value::Bool(v) => out.push_str(if v { "true" } else { "false" }),
+        Value::Micros(m) => {
+            let (y, mo, d, h) = crate::timefmt::utc_parts(m);
+            let secs = m.rem_euclid(3_600_000_000) / 1_000_000;
+            let _ = write!(out, "{y:04}-{mo:02}-{d:02}T{h:02}:{:02}:{:02}Z", secs / 60, secs % 60);
+        }
+        Value::Days(days) => {
+            let (y, mo, d) = crate::timefmt::civil_from_days(i64::from(days));
+            let _ = write!(out, "{y:04}-{mo:02}-{d:02}");
+        }
+    }
+}
+
+/// The point in time a time-valued field holds, in UTC microseconds.
+pub fn value_micros(field: &Field, value: Value<'_>) -> Option<i64> {
+    match value {
+        Value::Micros(m) => Some(m),
+        Value::Days(d) => Some(i64::from(d) * 86_400_000_000),
+        Value::I64(v) => field
+            .epoch_unit
+            .and_then(|u| v.checked_mul(unit_micros(u))),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,316 @@
+//! Reading points in time the way real feeds send them, normalised to UTC microseconds.
+//!
+//! ISO 8601 / RFC 3339 and epoch numbers are parsed by hand (they are on the hot path); a custom
+//! strftime pattern goes through chrono.
+
+use crate::dataset::EpochUnit;
+
+/// How a field's text is read as a point in time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeFormat {
+    /// ISO 8601 / RFC 3339 strings, and epoch numbers (in the field's `epoch_unit`, else seconds).
+    Auto,
+    /// Only ISO 8601 / RFC 3339 strings.
+    Iso8601,
+    /// Only epoch numbers (JSON numbers or numeric strings) in this unit.
+    Epoch(EpochUnit),
+    /// A chrono strftime pattern; without an offset (`%z`) the time is taken as UTC.
+    Pattern(String),
+}
+
+impl TimeFormat {
+    /// Parses the `format` key of a field definition.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        Ok(match text {
+            "auto" => Self::Auto,
+            "iso8601" | "rfc3339" => Self::Iso8601,
+            "epoch_seconds" => Self::Epoch(EpochUnit::Seconds),
+            "epoch_millis" => Self::Epoch(EpochUnit::Millis),
+            "epoch_micros" => Self::Epoch(EpochUnit::Micros),
+            pattern if pattern.contains('%') => {
+                use chrono::format::{Item, StrftimeItems};
+                if StrftimeItems::new(pattern).any(|i| matches!(i, Item::Error)) {
+                    return Err(format!("{pattern:?} is not a valid strftime pattern"));
+                }
+                Self::Pattern(pattern.to_string())
+            }
+            other => {
+                return Err(format!(
+                    "unknown format {other:?}: use auto, iso8601, epoch_seconds, epoch_millis, epoch_micros or a strftime pattern like \"%d/%m/%Y %H:%M:%S\""
+                ))
+            }
+        })
+    }
+
+    /// Reads a JSON string as a point in time (UTC microseconds).
+    pub fn read_str(&self, s: &str, unit: EpochUnit) -> Option<i64> {
+        let s = s.trim();
+        match self {
+            Self::Auto => parse_iso8601(s).or_else(|| epoch_to_micros(s, unit)),
+            Self::Iso8601 => parse_iso8601(s),
+            Self::Epoch(u) => epoch_to_micros(s, *u),
+            Self::Pattern(p) => parse_pattern(s, p),
+        }
+    }
+
+    /// Reads a JSON number as a point in time (UTC microseconds).
+    pub fn read_number(&self, n: &str, unit: EpochUnit) -> Option<i64> {
+        match self {
+            Self::Auto => epoch_to_micros(n, unit),
+            Self::Epoch(u) => epoch_to_micros(n, *u),
+            Self::Iso8601 | Self::Pattern(_) => None,
+        }
+    }
+}
+
+const MICROS_PER_SECOND: i64 = 1_000_000;
+const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
+
+/// Microseconds per unit.
+pub fn unit_micros(unit: EpochUnit) -> i64 {
+    match unit {
+        EpochUnit::Seconds => MICROS_PER_SECOND,
+        EpochUnit::Millis => 1_000,
+        EpochUnit::Micros => 1,
+    }
+}
+
+/// An epoch number (integer, decimal or exponent form) in `unit`, as microseconds.
+pub fn epoch_to_micros(n: &str, unit: EpochUnit) -> Option<i64> {
+    let scale = unit_micros(unit);
+    if let Ok(i) = n.parse::<i64>() {
+        return i.checked_mul(scale);
+    }
+    let f: f64 = n.parse().ok()?;
+    let micros = (f * scale as f64).floor();
+    // Keep to the range where every micro is representable and dates stay four-digit years.
+    (f.is_finite() && micros.abs() < 2.5e17).then_some(micros as i64)
+}
+
+/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = month as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// (year, month, day) for days since 1970-01-01.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Calendar parts of a UTC instant given in microseconds: (year, month, day, hour).
+pub fn utc_parts(micros: i64) -> (i64, u32, u32, u32) {
+    let days = micros.div_euclid(MICROS_PER_DAY);
+    let hour = (micros.rem_euclid(MICROS_PER_DAY) / (3_600 * MICROS_PER_SECOND)) as u32;
+    let (y, m, d) = civil_from_days(days);
+    (y, m, d, hour)
+}
+
+/// Days since the epoch of a UTC instant in microseconds.
+pub fn micros_to_days(micros: i64) -> i64 {
+    micros.div_euclid(MICROS_PER_DAY)
+}
+
+fn digits(b: &[u8], at: usize, n: usize) -> Option<u32> {
+    let part = b.get(at..at + n)?;
+    part.iter().try_fold(0u32, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+    })
+}
+
+/// ISO 8601 / RFC 3339: `2020-04-16`, `2020-04-16 11:33:23`, `2020-04-16T11:33:23.5Z`,
+/// `2020-04-16T11:33:23+09:00`, `...+0900`. A time without an offset is taken as UTC.
+pub fn parse_iso8601(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let year = digits(b, 0, 4)?;
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+        return None;
+    }
+    let (month, day) = (digits(b, 5, 2)?, digits(b, 8, 2)?);
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    let days = days_from_civil(i64::from(year), month, day);
+    let mut micros = days * MICROS_PER_DAY;
+    if b.len() == 10 {
+        return Some(micros);
+    }
+    if !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let hour = digits(b, 11, 2)?;
+    if b.get(13) != Some(&b':') {
+        return None;
+    }
+    let minute = digits(b, 14, 2)?;
+    let mut i = 16;
+    let mut second = 0;
+    if b.get(i) == Some(&b':') {
+        second = digits(b, 17, 2)?;
+        i = 19;
+    }
+    // 60 tolerates a leap second, folded into the next minute as most systems do.
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    micros += i64::from(hour * 3600 + minute * 60 + second) * MICROS_PER_SECOND;
+    if matches!(b.get(i), Some(b'.' | b',')) {
+        i += 1;
+        let start = i;
+        let mut frac: i64 = 0;
+        let mut scale = 100_000;
+        while let Some(c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+            frac += i64::from(c - b'0') * scale;
+            scale /= 10;
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        micros += frac;
+    }
+    match b.get(i) {
+        None => Some(micros),
+        Some(b'Z' | b'z') if i + 1 == b.len() => Some(micros),
+        Some(&sign @ (b'+' | b'-')) => {
+            let oh = digits(b, i + 1, 2)?;
+            let rest = &b[i + 3..];
+            let om = match rest {
+                [] => 0,
+                [b':', ..] if rest.len() == 3 => digits(rest, 1, 2)?,
+                _ if rest.len() == 2 => digits(rest, 0, 2)?,
+                _ => return None,
+            };
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let offset = i64::from(oh * 3600 + om * 60) * MICROS_PER_SECOND;
+            Some(if sign == b'+' { micros - offset } else { micros + offset })
+        }
+        _ => None,
+    }
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+fn parse_pattern(s: &str, pattern: &str) -> Option<i64> {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime};
+    if let Ok(t) = DateTime::parse_from_str(s, pattern) {
+        return Some(t.timestamp_micros());
+    }
+    if let Ok(t) = NaiveDateTime::parse_from_str(s, pattern) {
+        return Some(t.and_utc().timestamp_micros());
+    }
+    NaiveDate::parse_from_str(s, pattern)
+        .ok()
+        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_micros())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: i64 = 1_593_007_044 * MICROS_PER_SECOND; // 2020-06-24T13:57:24Z
+
+    #[test]
+    fn iso8601_variants_normalise_to_utc() {
+        assert_eq!(parse_iso8601("2020-06-24T13:57:24Z"), Some(T));
+        assert_eq!(parse_iso8601("2020-06-24 13:57:24"), Some(T));
+        assert_eq!(parse_iso8601("2020-06-24t13:57:24z"), Some(T));
+        assert_eq!(parse_iso8601("2020-06-24T22:57:24+09:00"), Some(T));
+        assert_eq!(parse_iso8601("2020-06-24T22:57:24+0900"), Some(T));
+        assert_eq!(parse_iso8601("2020-06-24T08:57:24-05"), Some(T));
+        assert_eq!(parse_iso8601("2020-06-24T13:57:24.250Z"), Some(T + 250_000));
+        assert_eq!(parse_iso8601("2020-06-24T13:57:24.123456789Z"), Some(T + 123_456));
+        assert_eq!(parse_iso8601("2020-06-24T13:57"), Some(T - 24 * MICROS_PER_SECOND));
+        assert_eq!(
+            parse_iso8601("2020-06-24"),
+            Some(days_from_civil(2020, 6, 24) * MICROS_PER_DAY)
+        );
+    }
+
+    #[test]
+    fn iso8601_rejects_impossible_or_trailing_text() {
+        for bad in [
+            "2020-13-01",
+            "2020-02-30",
+            "2019-02-29",
+            "2020-06-24T24:00:00",
+            "2020-06-24T13:57:24Zjunk",
+            "2020-06-24T13:57:24.",
+            "2020-06-24X13:57:24",
+            "20-06-24",
+            "2020-06-24T13:57:24+9",
+            "",
+            "1593007044",
+        ] {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
+        }
+        assert!(parse_iso8601("2020-02-29").is_some());
+    }
+
+    #[test]
+    fn epoch_numbers_in_each_unit() {
+        assert_eq!(epoch_to_micros("1593007044", EpochUnit::Seconds), Some(T));
+        assert_eq!(epoch_to_micros("1593007044000", EpochUnit::Millis), Some(T));
+        assert_eq!(epoch_to_micros("1593007044.5", EpochUnit::Seconds), Some(T + 500_000));
+        assert_eq!(epoch_to_micros("1.593007044e9", EpochUnit::Seconds), Some(T));
+        assert_eq!(epoch_to_micros("-1", EpochUnit::Seconds), Some(-MICROS_PER_SECOND));
+        assert_eq!(epoch_to_micros("abc", EpochUnit::Seconds), None);
+        assert_eq!(epoch_to_micros("9223372036854775807", EpochUnit::Seconds), None);
+        assert_eq!(epoch_to_micros("1e300", EpochUnit::Seconds), None);
+    }
+
+    #[test]
+    fn formats_choose_what_they_accept() {
+        let s = EpochUnit::Seconds;
+        assert_eq!(TimeFormat::Auto.read_str("1593007044", s), Some(T));
+        assert_eq!(TimeFormat::Auto.read_str(" 2020-06-24T13:57:24Z ", s), Some(T));
+        assert_eq!(TimeFormat::Iso8601.read_str("1593007044", s), None);
+        assert_eq!(TimeFormat::Iso8601.read_number("1593007044", s), None);
+        let ms = TimeFormat::parse("epoch_millis").unwrap();
+        assert_eq!(ms.read_number("1593007044000", s), Some(T));
+        let pattern = TimeFormat::parse("%d/%m/%Y %H:%M:%S").unwrap();
+        assert_eq!(pattern.read_str("24/06/2020 13:57:24", s), Some(T));
+        let with_offset = TimeFormat::parse("%d/%m/%Y %H:%M:%S %z").unwrap();
+        assert_eq!(with_offset.read_str("24/06/2020 15:57:24 +0200", s), Some(T));
+        let date_only = TimeFormat::parse("%Y%m%d").unwrap();
+        assert_eq!(
+            date_only.read_str("20200624", s),
+            Some(days_from_civil(2020, 6, 24) * MICROS_PER_DAY)
+        );
+        assert!(TimeFormat::parse("yyyy-mm-dd").is_err());
+        assert!(TimeFormat::parse("%Q").is_err());
+    }
+
+    #[test]
+    fn civil_round_trip_and_parts() {
+        for days in [-719_468, -1, 0, 1, 18_437, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(utc_parts(T), (2020, 6, 24, 13));
+        assert_eq!(utc_parts(-1), (1969, 12, 31, 23));
+    }
+}
