@@ -1,1 +1,104 @@
+use super::*;
 
+const IOT: &str = include_str!("../../../datasets/iot_sensors.toml");
+
+fn load(text: &str) -> Result<Dataset, DatasetError> {
+    Dataset::from_toml_str(text, "datasets/x.toml")
+}
+
+/// A minimal valid definition with `extra` appended (TOML tables may follow).
+fn minimal(extra: &str) -> String {
+    format!(
+        "name = \"x\"\ndatabase = \"db\"\ntable = \"t\"\n[source]\nprefix = \"x/\"\n\
+         [[fields]]\ncolumn = \"id\"\ntype = \"string\"\n\
+         [[fields]]\ncolumn = \"ts\"\ntype = \"timestamp\"\n{extra}"
+    )
+}
+
+fn error_of(text: &str) -> String {
+    load(text).unwrap_err().to_string()
+}
+
+#[test]
+fn shipped_iot_dataset_compiles_as_documented() {
+    let d = load(IOT).unwrap();
+    assert_eq!((d.name.as_str(), d.database.as_str(), d.table.as_str()), ("iot_sensors", "iot", "sensor_readings"));
+    let columns: Vec<_> = d.file_fields().map(|f| f.column.as_str()).collect();
+    assert_eq!(columns, ["timestamp", "latitude", "longitude", "temperature", "humidity", "pressure"]);
+    assert_eq!(d.fields[2].path, ["location", "lat"]);
+    let parts: Vec<_> = d.partitions.iter().map(|p| (p.name.as_str(), p.part)).collect();
+    assert_eq!(
+        parts,
+        [("year", Some(TimePart::Year)), ("month", Some(TimePart::Month)), ("device_id", None)]
+    );
+    assert!(d.matches_key("iot/2020/06/a.json.gz"));
+    assert!(!d.matches_key("other/a.json"));
+    assert!(!d.matches_key("iot/a.csv"));
+}
+
+#[test]
+fn every_dataset_in_the_repository_loads() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets");
+    let all = Dataset::load_dir(&dir).unwrap();
+    assert!(all.iter().any(|d| d.name == "iot_sensors"));
+}
+
+#[test]
+fn paths_with_dotted_keys_and_defaults() {
+    let d = load(&minimal("[[fields]]\ncolumn = \"v\"\npath = [\"meta.v1\", \"x\"]\ntype = \"double\"\n")).unwrap();
+    assert_eq!(d.fields[2].path, ["meta.v1", "x"]);
+    assert_eq!(d.fields[0].path, ["id"]);
+    assert_eq!(d.output.compression, Compression::Snappy);
+    assert_eq!(d.max_rejected_fraction, None);
+}
+
+#[test]
+fn bad_definitions_name_the_file_and_key() {
+    let cases: &[(&str, &str)] = &[
+        ("[[fields]]\ncolumn = \"v\"\ntype = \"float\"\n", "unknown variant `float`"),
+        ("[[partitions]]\nname = \"p\"\nfrom = \"nope\"\n", "partitions[0].from: no field with column \"nope\""),
+        ("[[fields]]\ncolumn = \"id\"\ntype = \"string\"\n", "fields[2].column: duplicate column \"id\""),
+        ("[[fields]]\ncolumn = \"v\"\ntype = \"string\"\ncolour = 1\n", "unknown field `colour`"),
+        ("[[fields]]\ncolumn = \"Bad-Name\"\ntype = \"string\"\n", "fields[2].column: \"Bad-Name\" is not a valid Athena identifier"),
+        ("[[partitions]]\nname = \"year\"\nfrom = \"id\"\npart = \"year\"\n", "partitions[0].part: field \"id\" is not a point in time"),
+        ("[[partitions]]\nname = \"ts\"\nfrom = \"id\"\n", "partitions[0].name: \"ts\" is also a column"),
+        ("[[partitions]]\nname = \"p\"\nfrom = \"id\"\n[[partitions]]\nname = \"p\"\nfrom = \"ts\"\n", "partitions[1].name: duplicate partition \"p\""),
+        ("[[fields]]\ncolumn = \"v\"\ntype = \"double\"\nmin = 5\nmax = 1\n", "fields[2].min: min 5 is greater than max 1"),
+        ("[[fields]]\ncolumn = \"v\"\ntype = \"string\"\nmin = 1\n", "fields[2].min: min/max apply to"),
+        ("[[fields]]\ncolumn = \"v\"\ntype = \"timestamp\"\nformat = \"yyyy\"\n", "fields[2].format: unknown format \"yyyy\""),
+        ("[[fields]]\ncolumn = \"v\"\ntype = \"double\"\nallowed = [1.5]\n", "fields[2].allowed: applies to string"),
+        ("[[fields]]\ncolumn = \"v\"\ntype = \"string\"\npath = \"a..b\"\n", "fields[2].path: empty key in path"),
+        ("[quality]\nmax_rejected_fraction = 1.5\n", "quality.max_rejected_fraction: 1.5 is not between 0.0 and 1.0"),
+        ("[output]\nrow_group_rows = 0\n", "output: row_group_rows"),
+    ];
+    for (extra, expected) in cases {
+        let err = error_of(&minimal(extra));
+        assert!(err.starts_with("datasets/x.toml: "), "{err}");
+        assert!(err.contains(expected), "{extra:?}\n  got: {err}\n  wanted: {expected}");
+    }
+    let err = error_of(&minimal("").replace("name = \"x\"", "name = \"X Y\""));
+    assert!(err.contains("name: \"X Y\" must be"), "{err}");
+}
+
+#[test]
+fn json_definitions_are_accepted_too() {
+    let json = r#"{"name":"j","database":"db","table":"t","source":{"prefix":""},
+        "fields":[{"column":"id","type":"bigint","required":true}]}"#;
+    let d = Dataset::from_json_str(json, "datasets/j.json").unwrap();
+    assert_eq!(d.fields[0].kind, FieldType::Int64);
+    let err = Dataset::from_json_str(r#"{"name":"j"}"#, "datasets/j.json").unwrap_err();
+    assert!(err.to_string().starts_with("datasets/j.json: missing field"), "{err}");
+}
+
+#[test]
+fn longest_prefix_wins_and_names_are_unique() {
+    let a = load(&minimal("").replace("prefix = \"x/\"", "prefix = \"iot/\"")).unwrap();
+    let mut b = load(&minimal("").replace("prefix = \"x/\"", "prefix = \"iot/special/\"")).unwrap();
+    b.name = "y".into();
+    let all = [a, b];
+    assert_eq!(dataset_for_key(&all, "iot/special/a.json").unwrap().name, "y");
+    assert_eq!(dataset_for_key(&all, "iot/a.json").unwrap().name, "x");
+    assert!(dataset_for_key(&all, "else/a.json").is_none());
+    let dup = [all[0].clone(), all[0].clone()];
+    assert!(check_unique_names(&dup).unwrap_err().to_string().contains("already used"));
+}
