@@ -411,20 +411,19 @@ fn malformed(c: &mut Cursor, buf: &[u8], at: usize, expected: &'static str) -> D
     }
 }
 
-/// Where reading resumes after an invalid top-level record: the next line whose first
-/// non-blank byte opens an object. `None` when the buffer ends first and more input may follow.
+/// Where reading resumes after an invalid top-level record: the next line that starts at its
+/// first byte with something other than blank space or a closing bracket. In NDJSON that is simply
+/// the next line (every line is a record, even a garbage one); in pretty-printed JSON the indented
+/// rest of a broken object and its closing brace are skipped, so one broken object is one
+/// rejection. `None` when the buffer ends first and more input may follow.
 fn next_record_line(buf: &[u8], start: usize, eof: bool) -> Option<usize> {
     let mut from = start;
     while let Some(nl) = memchr::memchr(b'\n', &buf[from..]) {
         let line_start = from + nl + 1;
-        let first = buf[line_start..]
-            .iter()
-            .position(|b| !matches!(b, b' ' | b'\t' | b'\r'));
-        match first {
-            Some(i) if buf[line_start + i] == b'{' => return Some(line_start),
-            Some(_) => from = line_start,
-            None if eof => return Some(buf.len()),
-            None => return None,
+        match buf.get(line_start) {
+            None => break,
+            Some(b' ' | b'\t' | b'\r' | b'\n' | b'}' | b']' | b',') => from = line_start,
+            Some(_) => return Some(line_start),
         }
     }
     eof.then_some(buf.len())

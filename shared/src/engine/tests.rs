@@ -1,1 +1,339 @@
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{Array, RecordBatch};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use proptest::prelude::*;
+
+use super::*;
+use crate::output::LocalDir;
+
+const IOT: &str = include_str!("../../../datasets/iot_sensors.toml");
+
+fn iot() -> Dataset {
+    Dataset::from_toml_str(IOT, "datasets/iot_sensors.toml").unwrap()
+}
+
+fn source(key: &str) -> SourceObject {
+    SourceObject {
+        bucket: "raw".into(),
+        key: key.into(),
+        version: Some("v1".into()),
+    }
+}
+
+struct Out {
+    _dir: tempfile::TempDir,
+    data: LocalDir,
+    rejected: LocalDir,
+}
+
+fn out() -> Out {
+    let dir = tempfile::tempdir().unwrap();
+    Out {
+        data: LocalDir::new(dir.path().join("table")),
+        rejected: LocalDir::new(dir.path().join("rejected")),
+        _dir: dir,
+    }
+}
+
+fn run(dataset: &Dataset, input: &[u8], o: &Out) -> Result<Summary, TransformError> {
+    Engine::new(dataset).transform(input, &source("iot/a.json"), &o.data, &o.rejected)
+}
+
+/// Every file below `root`, relative, sorted.
+fn files(root: &Path) -> Vec<String> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = fs::read_dir(dir) else { return };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, root, out);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+fn read_parquet(path: PathBuf) -> Vec<RecordBatch> {
+    let file = fs::File::open(path).unwrap();
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// (timestamp, latitude, longitude, temperature) rows of every file in a partition folder.
+fn rows_in(dir: PathBuf) -> Vec<(i64, f64, f64, Option<f64>)> {
+    let mut rows = Vec::new();
+    for name in files(&dir) {
+        for b in read_parquet(dir.join(name)) {
+            let ts = b.column_by_name("timestamp").unwrap().as_primitive::<Int64Type>();
+            let lat = b.column_by_name("latitude").unwrap().as_primitive::<Float64Type>();
+            let lon = b.column_by_name("longitude").unwrap().as_primitive::<Float64Type>();
+            let temp = b.column_by_name("temperature").unwrap().as_primitive::<Float64Type>();
+            for i in 0..b.num_rows() {
+                let t = (!temp.is_null(i)).then(|| temp.value(i));
+                rows.push((ts.value(i), lat.value(i), lon.value(i), t));
+            }
+        }
+    }
+    rows
+}
+
+const SAMPLE: &str = r#"{"device_id":"A","timestamp":1593007044,"location":{"lat":"35.698362","long":"139.773288"},"temperature":30.1,"humidity":39.35,"pressure":1020.44}
+{"device_id":"A","timestamp":"2020-06-24T14:00:00Z","location":{"lat":35.7,"long":139.8},"temperature":"31","extra":1}
+{"device_id":"B","timestamp":1588291200,"location":{"lat":"-1.5","long":"2.5"}}
+{"device_id":"B","timestamp":1588291201,"location":{"lat":"95.0","long":"2.5"}}
+{"timestamp":1588291202,"location":{"lat":"1","long":"2"}}
+this is not json
+{"device_id":"A/..","timestamp":1588291203,"location":{"lat":"1","long":"2"}}
+"#;
+
+#[test]
+fn sample_is_partitioned_read_back_and_accounted() {
+    let o = out();
+    let s = run(&iot(), SAMPLE.as_bytes(), &o).unwrap();
+
+    assert_eq!((s.records_in, s.records_written, s.records_rejected), (7, 4, 3));
+    assert_eq!(s.records_in, s.records_written + s.records_rejected);
+    let reasons: BTreeMap<&str, u64> =
+        s.rejected_by_reason.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(
+        reasons,
+        BTreeMap::from([("invalid_json", 1), ("missing_required_field", 1), ("out_of_range", 1)])
+    );
+    assert_eq!(s.rejected_by_field.get("latitude"), Some(&1));
+    assert_eq!(s.unknown_fields, BTreeMap::from([("extra".to_string(), 1)]));
+    assert!(!s.quality.threshold_crossed);
+
+    let paths: Vec<&str> = s.partitions.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "year=2020/month=05/device_id=A%2F../",
+            "year=2020/month=05/device_id=B/",
+            "year=2020/month=06/device_id=A/",
+        ]
+    );
+    let a = &s.partitions[2];
+    assert_eq!(a.values[2].value.as_deref(), Some("A"));
+    assert_eq!(a.rows, 2);
+    assert_eq!(a.files.len(), 1);
+    assert!(a.files[0].key.starts_with("year=2020/month=06/device_id=A/part-"));
+    assert_eq!(a.bytes, fs::metadata(o.data.root().join(&a.files[0].key)).unwrap().len());
+
+    assert_eq!(
+        rows_in(o.data.root().join("year=2020/month=06/device_id=A")),
+        vec![
+            (1_593_007_044, 35.698362, 139.773288, Some(30.1)),
+            (1_593_007_200, 35.7, 139.8, Some(31.0)),
+        ]
+    );
+    assert_eq!(
+        rows_in(o.data.root().join("year=2020/month=05/device_id=B")),
+        vec![(1_588_291_200, -1.5, 2.5, None)]
+    );
+
+    // Partition columns are not repeated inside the files; types are as declared.
+    let batch = &read_parquet(o.data.root().join(&a.files[0].key))[0];
+    let schema = batch.schema();
+    let columns: Vec<_> = schema.fields().iter().map(|f| (f.name().as_str(), f.data_type().to_string(), f.is_nullable())).collect();
+    assert_eq!(
+        columns,
+        [
+            ("timestamp", "Int64".to_string(), false),
+            ("latitude", "Float64".to_string(), true),
+            ("longitude", "Float64".to_string(), true),
+            ("temperature", "Float64".to_string(), true),
+            ("humidity", "Float64".to_string(), true),
+            ("pressure", "Float64".to_string(), true),
+        ]
+    );
+
+    let rejected = fs::read_to_string(o.rejected.root().join(hive::rejected_file_name("iot_sensors", &hive::source_id("raw", "iot/a.json", Some("v1"))))).unwrap();
+    let lines: Vec<serde_json::Value> = rejected.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["reason"], "out_of_range");
+    assert_eq!(lines[0]["field"], "latitude");
+    assert_eq!(lines[0]["line"], 4);
+    assert_eq!(lines[0]["record"]["location"]["lat"], "95.0");
+    assert_eq!(lines[0]["source"], "s3://raw/iot/a.json");
+    assert_eq!(lines[1]["reason"], "missing_required_field");
+    assert_eq!(lines[1]["message"], "required field device_id is missing");
+    assert_eq!(lines[2]["reason"], "invalid_json");
+    assert_eq!(lines[2]["raw"], "this is not json");
+    assert_eq!(lines[2]["line"], 6);
+    assert!(s.rejected_file.as_deref().unwrap().starts_with("file://"));
+}
+
+#[test]
+fn processing_the_same_object_twice_overwrites() {
+    let o = out();
+    let first = run(&iot(), SAMPLE.as_bytes(), &o).unwrap();
+    let before = files(o.data.root());
+    let second = run(&iot(), SAMPLE.as_bytes(), &o).unwrap();
+    assert_eq!(files(o.data.root()), before);
+    assert_eq!(first, second);
+    assert_eq!(before.len(), 3);
+}
+
+#[test]
+fn layouts_and_gzip_give_the_same_rows() {
+    let records: Vec<&str> = SAMPLE.lines().filter(|l| l.starts_with('{')).collect();
+    let array = format!("[\n{}\n]", records.join(",\n"));
+    let concatenated = records.concat();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(records.join("\n").as_bytes()).unwrap();
+    let gzip = gz.finish().unwrap();
+    let mut results = Vec::new();
+    for input in [array.as_bytes(), concatenated.as_bytes(), records.join("\r\n").as_bytes(), &gzip] {
+        let o = out();
+        let s = run(&iot(), input, &o).unwrap();
+        assert_eq!((s.records_in, s.records_written), (6, 4));
+        results.push(rows_in(o.data.root().join("year=2020/month=06/device_id=A")));
+    }
+    assert!(results.windows(2).all(|w| w[0] == w[1]));
+}
+
+#[test]
+fn a_broken_array_fails_and_leaves_nothing_behind() {
+    let o = out();
+    let mut input = String::from("[");
+    for i in 0..5000 {
+        input.push_str(&format!(
+            "{{\"device_id\":\"d{}\",\"timestamp\":{},\"location\":{{\"lat\":1,\"long\":2}}}},\n",
+            i % 7,
+            1_593_007_044 + i
+        ));
+    }
+    input.push_str("{\"device_id\":\"x\" oops}]");
+    let mut d = iot();
+    d.output.row_group_rows = 100; // files are committed before the error is reached
+    let err = run(&d, input.as_bytes(), &o).unwrap_err();
+    assert!(!err.is_retryable());
+    let offset = input.find(" oops").unwrap() + 1;
+    assert_eq!(
+        err.to_string(),
+        format!("s3://raw/iot/a.json: the JSON array is broken at line 5001, column 18 (byte {offset}): expected ',' or '}}' after an object value")
+    );
+    assert_eq!(files(o.data.root()), Vec::<String>::new());
+    assert_eq!(files(o.rejected.root()), Vec::<String>::new());
+}
+
+#[test]
+fn crossing_the_error_threshold_discards_the_rows_but_keeps_the_reasons() {
+    let o = out();
+    let input = "{\"device_id\":\"A\",\"timestamp\":1}\nbad\nbad\n";
+    let s = run(&iot(), input.as_bytes(), &o).unwrap();
+    assert!(s.quality.threshold_crossed, "2 of 3 rejected > 0.5");
+    assert_eq!((s.records_in, s.records_written, s.records_rejected), (3, 0, 2));
+    assert!(s.partitions.is_empty());
+    assert_eq!(files(o.data.root()), Vec::<String>::new());
+    assert_eq!(files(o.rejected.root()).len(), 1);
+
+    // Default threshold: only an object whose every record is rejected fails.
+    let mut d = iot();
+    d.max_rejected_fraction = None;
+    let s = run(&d, input.as_bytes(), &out()).unwrap();
+    assert!(!s.quality.threshold_crossed);
+    let s = run(&d, b"bad\n", &out()).unwrap();
+    assert!(s.quality.threshold_crossed);
+    let s = run(&d, b"", &out()).unwrap();
+    assert!(!s.quality.threshold_crossed);
+    assert_eq!(s.records_in, 0);
+}
+
+#[test]
+fn a_small_budget_makes_more_row_groups_and_files_but_loses_nothing() {
+    let mut input = String::new();
+    for i in 0..20_000 {
+        input.push_str(&format!(
+            "{{\"device_id\":\"d{}\",\"timestamp\":{},\"location\":{{\"lat\":1,\"long\":2}},\"temperature\":{i}}}\n",
+            i % 3,
+            1_593_007_044 + i
+        ));
+    }
+    let mut d = iot();
+    d.output.memory_budget_mb = 1;
+    d.output.row_group_rows = 1000;
+    d.output.target_file_mb = 1;
+    let o = out();
+    let s = run(&d, input.as_bytes(), &o).unwrap();
+    assert_eq!(s.records_written, 20_000);
+    let in_files: u64 = s.partitions.iter().flat_map(|p| &p.files).map(|f| f.rows).sum();
+    assert_eq!(in_files, 20_000);
+    let dir = o.data.root().join("year=2020/month=06/device_id=d0");
+    let rows = rows_in(dir.clone());
+    assert_eq!(rows.len(), 6667);
+    assert!(rows.iter().enumerate().all(|(k, r)| r.3 == Some((3 * k) as f64)), "order kept");
+    let first = fs::File::open(dir.join(&files(&dir)[0])).unwrap();
+    let meta = ParquetRecordBatchReaderBuilder::try_new(first).unwrap();
+    assert!(meta.metadata().num_row_groups() > 1);
+    let stats = meta.metadata().row_group(0).column(0).statistics().unwrap();
+    assert!(stats.min_bytes_opt().is_some(), "statistics are written");
+}
+
+#[test]
+fn value_partitions_escape_and_default() {
+    let o = out();
+    let input = r#"{"device_id":"a=b","timestamp":1593007044}
+{"device_id":"","timestamp":1593007044}
+"#;
+    let s = run(&iot(), input.as_bytes(), &o).unwrap();
+    let paths: Vec<&str> = s.partitions.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["year=2020/month=06/device_id=__HIVE_DEFAULT_PARTITION__/", "year=2020/month=06/device_id=a%3Db/"]
+    );
+    assert_eq!(s.partitions[0].values[2].value, None);
+    assert_eq!(s.partitions[1].values[2].value.as_deref(), Some("a=b"));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Whatever mix of good, bad and broken lines comes in, every record is written or rejected.
+    #[test]
+    fn every_record_is_written_or_rejected(kinds in proptest::collection::vec(0u8..6, 0..60)) {
+        let mut input = String::new();
+        for (i, k) in kinds.iter().enumerate() {
+            let line = match k {
+                0 => format!("{{\"device_id\":\"d{}\",\"timestamp\":{}}}", i % 4, 1_593_007_044 + i),
+                1 => "{\"device_id\":\"x\"}".to_string(),
+                2 => "{\"device_id\":\"x\",\"timestamp\":1,\"location\":{\"lat\":\"north\"}}".to_string(),
+                3 => "{\"broken\":".to_string(),
+                4 => "[1, {\"device_id\":\"y\",\"timestamp\":5}]".to_string(),
+                _ => "   ".to_string(),
+            };
+            input.push_str(&line);
+            input.push('\n');
+        }
+        let mut d = iot();
+        d.max_rejected_fraction = Some(1.0);
+        let o = out();
+        let s = run(&d, input.as_bytes(), &o).unwrap();
+        prop_assert_eq!(s.records_in, s.records_written + s.records_rejected);
+        let by_reason: u64 = s.rejected_by_reason.values().sum();
+        prop_assert_eq!(by_reason, s.records_rejected);
+        let rejected_lines = files(o.rejected.root())
+            .iter()
+            .map(|f| fs::read_to_string(o.rejected.root().join(f)).unwrap().lines().count() as u64)
+            .sum::<u64>();
+        prop_assert_eq!(rejected_lines, s.records_rejected);
+        let written: u64 = s.partitions.iter().map(|p| p.rows).sum();
+        prop_assert_eq!(written, s.records_written);
+        let expected_in = kinds.iter().map(|k| match k { 4 => 2, 5 => 0, _ => 1 }).sum::<u64>();
+        prop_assert_eq!(s.records_in, expected_in);
+    }
+}
