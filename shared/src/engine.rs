@@ -7,6 +7,7 @@ use std::io::{Read, Write};
 use serde::Serialize;
 
 use crate::dataset::Dataset;
+use crate::dataset::{Partition, TimePart};
 use crate::decode::json::{PathTree, Shape, Slot, UnknownFields};
 use crate::decode::{open_input, DecodeError, Record, RecordPos, RecordReader};
 use crate::hive;
@@ -14,13 +15,12 @@ use crate::mapping::{map_field, value_micros, write_text, Reason, Rejection, Val
 use crate::output::{OutputError, OutputFile, OutputStore};
 use crate::parquet_out::{file_schema, writer_properties, FileSettings, PartitionOut, WriteError};
 use crate::summary::{Quality, Summary};
-use crate::dataset::{Partition, TimePart};
 
 /// The identity of a source object: it names the output files, so processing the same object
 /// again overwrites its earlier output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceObject {
-    /// Bucket (or `local` for files).
+    /// Bucket (empty for a local file).
     pub bucket: String,
     /// Key (or path).
     pub key: String,
@@ -29,9 +29,22 @@ pub struct SourceObject {
 }
 
 impl SourceObject {
-    /// `s3://bucket/key`
+    /// A local file (the `etl` CLI): identified by its path.
+    pub fn local_file(path: &str) -> Self {
+        Self {
+            bucket: String::new(),
+            key: path.to_string(),
+            version: None,
+        }
+    }
+
+    /// `s3://bucket/key`, or `file://path` for a local file.
     pub fn uri(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.key)
+        if self.bucket.is_empty() {
+            format!("file://{}", self.key)
+        } else {
+            format!("s3://{}/{}", self.bucket, self.key)
+        }
     }
 }
 
@@ -62,12 +75,19 @@ impl TransformError {
     /// Whether trying again may succeed (a storage hiccup, not the data).
     pub fn is_retryable(&self) -> bool {
         match self {
-            TransformError::Input { source: DecodeError::Io(e), .. } => {
+            TransformError::Input {
+                source: DecodeError::Io(e),
+                ..
+            } => {
                 // A gzip stream that does not inflate is the data's fault.
-                e.kind() != std::io::ErrorKind::InvalidInput && e.kind() != std::io::ErrorKind::InvalidData
+                e.kind() != std::io::ErrorKind::InvalidInput
+                    && e.kind() != std::io::ErrorKind::InvalidData
             }
             TransformError::Input { .. } => false,
-            TransformError::Output { source: WriteError::Output(e), .. } => e.is_retryable(),
+            TransformError::Output {
+                source: WriteError::Output(e),
+                ..
+            } => e.is_retryable(),
             TransformError::Output { .. } => false,
         }
     }
@@ -239,13 +259,18 @@ impl<'e, 'd> Run<'e, 'd> {
                     Record::Invalid { pos, raw, error } => {
                         self.reject(pos, raw, false, Reason::InvalidJson, None, &error)
                     }
-                    Record::Parsed { pos, raw, shape: Shape::Other(kind), .. } => {
+                    Record::Parsed {
+                        pos,
+                        raw,
+                        shape: Shape::Other(kind),
+                        ..
+                    } => {
                         let msg = format!("the record is a JSON {kind}, not an object");
                         self.reject(pos, raw, true, Reason::NotAnObject, None, &msg)
                     }
-                    Record::Parsed { pos, raw, slots, .. } => {
-                        self.accept(pos, raw, slots, &mut scratch)
-                    }
+                    Record::Parsed {
+                        pos, raw, slots, ..
+                    } => self.accept(pos, raw, slots, &mut scratch),
                 }
             },
         );
@@ -320,7 +345,7 @@ impl<'e, 'd> Run<'e, 'd> {
             .iter()
             .map(|(k, p)| (p.buffered_bytes(), k))
             .collect();
-        by_size.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        by_size.sort_unstable_by_key(|&(bytes, _)| std::cmp::Reverse(bytes));
         let keys: Vec<String> = by_size.into_iter().map(|(_, k)| k.clone()).collect();
         for key in keys {
             if self.buffered_bytes <= self.budget_bytes / 2 {
@@ -364,7 +389,7 @@ impl<'e, 'd> Run<'e, 'd> {
         let (_, file) = self.rejected_file.as_mut().expect("opened above");
         let meta = RejectedMeta {
             source: &self.source_uri,
-            record: pos.index,
+            record_number: pos.index,
             line: pos.line,
             offset: pos.offset,
             reason: reason.code(),
@@ -454,7 +479,11 @@ impl<'e, 'd> Run<'e, 'd> {
             bytes_in: self.bytes_in,
             bytes_decoded: self.bytes_decoded,
             records_in: self.records_in,
-            records_written: if self.threshold_crossed { 0 } else { self.records_written },
+            records_written: if self.threshold_crossed {
+                0
+            } else {
+                self.records_written
+            },
             records_rejected,
             rejected_by_reason: self
                 .rejected_by_reason
@@ -503,7 +532,8 @@ fn partition_text(dataset: &Dataset, p: &Partition, row: &[Value<'_>], out: &mut
         write_text(value, out);
         return !out.is_empty();
     };
-    let micros = value_micros(&dataset.fields[p.field], value).expect("time partitions use time fields");
+    let micros =
+        value_micros(&dataset.fields[p.field], value).expect("time partitions use time fields");
     let (y, m, d, h) = crate::timefmt::utc_parts(micros);
     let _ = match part {
         TimePart::Year => write!(out, "{y:04}"),
@@ -526,7 +556,7 @@ fn one_line_json(raw: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
 #[derive(Serialize)]
 struct RejectedMeta<'a> {
     source: &'a str,
-    record: u64,
+    record_number: u64,
     line: u64,
     offset: u64,
     reason: &'a str,

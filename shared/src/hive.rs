@@ -37,8 +37,23 @@ const HEX: &[u8; 16] = b"0123456789ABCDEF";
 fn needs_escape(ch: char) -> bool {
     matches!(
         ch,
-        '\u{00}'..='\u{1F}'
-            | '"' | '#' | '%' | '\'' | '*' | '/' | ':' | '=' | '?' | '\\' | '\u{7F}' | '{' | '[' | ']' | '^'
+        '\u{00}'
+            ..='\u{1F}'
+                | '"'
+                | '#'
+                | '%'
+                | '\''
+                | '*'
+                | '/'
+                | ':'
+                | '='
+                | '?'
+                | '\\'
+                | '\u{7F}'
+                | '{'
+                | '['
+                | ']'
+                | '^'
     )
 }
 
@@ -64,7 +79,10 @@ pub fn unescape_value(segment: &str) -> Option<String> {
 }
 
 /// `year=2020/month=06/device_id=A/` for partition names and values (empty for no partitions).
-pub fn partition_path<'v>(names: &[String], values: impl IntoIterator<Item = Option<&'v str>>) -> String {
+pub fn partition_path<'v>(
+    names: &[String],
+    values: impl IntoIterator<Item = Option<&'v str>>,
+) -> String {
     let mut out = String::new();
     for (name, value) in names.iter().zip(values) {
         out.push_str(name);
@@ -83,7 +101,10 @@ pub fn source_id(bucket: &str, key: &str, version: Option<&str>) -> String {
         h.update(part.as_bytes());
         h.update([0]);
     }
-    h.finalize()[..10].iter().map(|b| format!("{b:02x}")).collect()
+    h.finalize()[..10]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Name of the `seq`-th Parquet file a source object writes into one partition.

@@ -81,7 +81,9 @@ pub fn map_field<'s>(field: &Field, slot: &'s Slot<'_>) -> Result<Value<'s>, Rej
         Slot::Missing | Slot::Null => Value::Null,
         _ => match cast(field, slot) {
             Some(v) => v,
-            None if field.on_type_mismatch == MismatchPolicy::Null && !field.required => Value::Null,
+            None if field.on_type_mismatch == MismatchPolicy::Null && !field.required => {
+                Value::Null
+            }
             None => {
                 return Err(reject(
                     Reason::TypeMismatch,
@@ -98,7 +100,11 @@ pub fn map_field<'s>(field: &Field, slot: &'s Slot<'_>) -> Result<Value<'s>, Rej
     };
     if value == Value::Null {
         if field.required {
-            let state = if matches!(slot, Slot::Missing) { "missing" } else { "null" };
+            let state = if matches!(slot, Slot::Missing) {
+                "missing"
+            } else {
+                "null"
+            };
             return Err(reject(
                 Reason::MissingRequiredField,
                 format!("required field {} is {state}", field.path_display()),
@@ -139,7 +145,10 @@ fn check_rules(field: &Field, value: Value<'_>) -> Result<(), Rejection> {
         if !allowed.contains(&text) {
             return Err(reject(
                 Reason::NotAllowed,
-                format!("{} = {text:?} is not one of the allowed values", field.path_display()),
+                format!(
+                    "{} = {text:?} is not one of the allowed values",
+                    field.path_display()
+                ),
             ));
         }
     }
@@ -213,7 +222,8 @@ fn cast<'s>(field: &Field, slot: &'s Slot<'_>) -> Option<Value<'s>> {
             _ => None,
         },
         FieldType::Timestamp => {
-            time_micros(field, slot, field.epoch_unit.unwrap_or(EpochUnit::Seconds)).map(Value::Micros)
+            time_micros(field, slot, field.epoch_unit.unwrap_or(EpochUnit::Seconds))
+                .map(Value::Micros)
         }
         FieldType::Date => time_micros(field, slot, field.epoch_unit.unwrap_or(EpochUnit::Seconds))
             .and_then(|m| i32::try_from(micros_to_days(m)).ok())
@@ -243,9 +253,9 @@ fn parse_int(text: &str) -> Option<i64> {
         return Some(v);
     }
     let f: f64 = text.parse().ok()?;
-    // 2^63 is exactly representable; anything at or past it overflows i64.
-    (f.fract() == 0.0 && f >= -9.223_372_036_854_775_808e18 && f < 9.223_372_036_854_775_808e18)
-        .then_some(f as i64)
+    // 2^63 is exactly representable as f64; anything at or past it overflows i64.
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    (f.fract() == 0.0 && (-TWO_POW_63..TWO_POW_63).contains(&f)).then_some(f as i64)
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
@@ -278,7 +288,12 @@ pub fn write_text(value: Value<'_>, out: &mut String) {
         Value::Micros(m) => {
             let (y, mo, d, h) = crate::timefmt::utc_parts(m);
             let secs = m.rem_euclid(3_600_000_000) / 1_000_000;
-            let _ = write!(out, "{y:04}-{mo:02}-{d:02}T{h:02}:{:02}:{:02}Z", secs / 60, secs % 60);
+            let _ = write!(
+                out,
+                "{y:04}-{mo:02}-{d:02}T{h:02}:{:02}:{:02}Z",
+                secs / 60,
+                secs % 60
+            );
         }
         Value::Days(days) => {
             let (y, mo, d) = crate::timefmt::civil_from_days(i64::from(days));
@@ -292,9 +307,7 @@ pub fn value_micros(field: &Field, value: Value<'_>) -> Option<i64> {
     match value {
         Value::Micros(m) => Some(m),
         Value::Days(d) => Some(i64::from(d) * 86_400_000_000),
-        Value::I64(v) => field
-            .epoch_unit
-            .and_then(|u| v.checked_mul(unit_micros(u))),
+        Value::I64(v) => field.epoch_unit.and_then(|u| v.checked_mul(unit_micros(u))),
         _ => None,
     }
 }

@@ -178,7 +178,10 @@ mod tests {
         f.write_all(b"hello").unwrap();
         assert!(!dir.path().join("a=1/x.parquet").exists());
         assert_eq!(f.commit().unwrap(), 5);
-        assert_eq!(fs::read(dir.path().join("a=1/x.parquet")).unwrap(), b"hello");
+        assert_eq!(
+            fs::read(dir.path().join("a=1/x.parquet")).unwrap(),
+            b"hello"
+        );
 
         let mut g = store.create("a=1/y.parquet").unwrap();
         g.write_all(b"partial").unwrap();

@@ -228,7 +228,11 @@ impl PartitionOut {
     }
 
     /// Writes the buffered rows as a row group; returns the bytes released.
-    pub fn flush(&mut self, store: &dyn OutputStore, s: &FileSettings) -> Result<usize, WriteError> {
+    pub fn flush(
+        &mut self,
+        store: &dyn OutputStore,
+        s: &FileSettings,
+    ) -> Result<usize, WriteError> {
         if self.buffered_rows == 0 {
             return Ok(0);
         }
@@ -242,7 +246,11 @@ impl PartitionOut {
                 hive::data_file_name(&s.source_id, seq, s.compression)
             );
             let file = store.create(&self.current_key)?;
-            self.writer = Some(ArrowWriter::try_new(file, s.schema.clone(), Some(s.props.clone()))?);
+            self.writer = Some(ArrowWriter::try_new(
+                file,
+                s.schema.clone(),
+                Some(s.props.clone()),
+            )?);
         }
         let writer = self.writer.as_mut().expect("writer was just opened");
         writer.write(&batch)?;

@@ -59,7 +59,11 @@ pub fn literal(value: &str) -> String {
 }
 
 fn table_name(dataset: &Dataset) -> Result<String, SqlError> {
-    Ok(format!("{}.{}", ident(&dataset.database)?, ident(&dataset.table)?))
+    Ok(format!(
+        "{}.{}",
+        ident(&dataset.database)?,
+        ident(&dataset.table)?
+    ))
 }
 
 fn athena_type(kind: FieldType) -> &'static str {
@@ -175,7 +179,11 @@ mod tests {
             value: value.map(String::from),
         };
         PartitionSummary {
-            values: vec![v("year", Some(year)), v("month", Some(month)), v("device_id", device)],
+            values: vec![
+                v("year", Some(year)),
+                v("month", Some(month)),
+                v("device_id", device),
+            ],
             path: path.into(),
             files: vec![],
             rows: 1,
@@ -185,12 +193,17 @@ mod tests {
 
     /// Compares with a golden file; `UPDATE_GOLDEN=1 cargo test` rewrites it.
     fn golden(name: &str, actual: &str) {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(name);
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             std::fs::write(&path, actual).unwrap();
         }
         let expected = std::fs::read_to_string(&path).unwrap_or_default();
-        assert_eq!(actual, expected, "golden file {name} differs (UPDATE_GOLDEN=1 to accept)");
+        assert_eq!(
+            actual, expected,
+            "golden file {name} differs (UPDATE_GOLDEN=1 to accept)"
+        );
     }
 
     #[test]
@@ -202,11 +215,27 @@ mod tests {
     #[test]
     fn add_partitions_matches_golden_and_escapes_values() {
         let parts = [
-            partition("2020", "06", Some("dev-0001"), "year=2020/month=06/device_id=dev-0001/"),
-            partition("2020", "06", Some("it's\\x"), "year=2020/month=06/device_id=it%27s%5Cx/"),
-            partition("2020", "06", None, "year=2020/month=06/device_id=__HIVE_DEFAULT_PARTITION__/"),
+            partition(
+                "2020",
+                "06",
+                Some("dev-0001"),
+                "year=2020/month=06/device_id=dev-0001/",
+            ),
+            partition(
+                "2020",
+                "06",
+                Some("it's\\x"),
+                "year=2020/month=06/device_id=it%27s%5Cx/",
+            ),
+            partition(
+                "2020",
+                "06",
+                None,
+                "year=2020/month=06/device_id=__HIVE_DEFAULT_PARTITION__/",
+            ),
         ];
-        let sql = add_partitions(&iot(), "s3://curated-bucket/iot/sensor_readings/", &parts).unwrap();
+        let sql =
+            add_partitions(&iot(), "s3://curated-bucket/iot/sensor_readings/", &parts).unwrap();
         assert_eq!(sql.len(), 1);
         golden("add_partitions_iot_sensors.sql", &sql[0]);
     }
@@ -216,19 +245,29 @@ mod tests {
         let parts: Vec<_> = (0..5000)
             .map(|i| {
                 let d = format!("dev-{i:04}");
-                partition("2020", "06", Some(&d), &format!("year=2020/month=06/device_id={d}/"))
+                partition(
+                    "2020",
+                    "06",
+                    Some(&d),
+                    &format!("year=2020/month=06/device_id={d}/"),
+                )
             })
             .collect();
         let sql = add_partitions(&iot(), "s3://b/t/", &parts).unwrap();
         assert!(sql.len() > 1, "5000 partitions do not fit one query");
         assert!(sql.iter().all(|s| s.len() <= MAX_QUERY_BYTES));
-        let clauses: usize = sql.iter().map(|s| s.matches("\n  PARTITION (").count()).sum();
+        let clauses: usize = sql
+            .iter()
+            .map(|s| s.matches("\n  PARTITION (").count())
+            .sum();
         assert_eq!(clauses, 5000);
         let small = add_partitions_within(&iot(), "s3://b/t/", &parts[..3], 300).unwrap();
         assert_eq!(small.len(), 3);
         assert_eq!(
             add_partitions_within(&iot(), "s3://b/t/", &parts[..1], 100),
-            Err(SqlError::PartitionTooLarge("year=2020/month=06/device_id=dev-0000/".into()))
+            Err(SqlError::PartitionTooLarge(
+                "year=2020/month=06/device_id=dev-0000/".into()
+            ))
         );
         assert!(add_partitions(&iot(), "s3://b/t/", &[]).unwrap().is_empty());
     }
@@ -236,7 +275,10 @@ mod tests {
     #[test]
     fn literals_cannot_break_out() {
         assert_eq!(literal("a'b"), r"'a\'b'");
-        assert_eq!(literal(r"a\'); DROP TABLE x; --"), r"'a\\\'); DROP TABLE x; --'");
+        assert_eq!(
+            literal(r"a\'); DROP TABLE x; --"),
+            r"'a\\\'); DROP TABLE x; --'"
+        );
         assert_eq!(literal("line\nbreak"), r"'line\nbreak'");
     }
 

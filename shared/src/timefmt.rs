@@ -42,25 +42,50 @@ impl TimeFormat {
         })
     }
 
-    /// Reads a JSON string as a point in time (UTC microseconds).
+    /// Reads a JSON string as a point in time (UTC microseconds, years 0001 to 9999).
     pub fn read_str(&self, s: &str, unit: EpochUnit) -> Option<i64> {
         let s = s.trim();
-        match self {
-            Self::Auto => parse_iso8601(s).or_else(|| epoch_to_micros(s, unit)),
+        let micros = match self {
+            Self::Auto => parse_iso8601(s).or_else(|| auto_epoch_to_micros(s, unit)),
             Self::Iso8601 => parse_iso8601(s),
             Self::Epoch(u) => epoch_to_micros(s, *u),
             Self::Pattern(p) => parse_pattern(s, p),
-        }
+        };
+        micros.filter(|m| SUPPORTED_MICROS.contains(m))
     }
 
-    /// Reads a JSON number as a point in time (UTC microseconds).
+    /// Reads a JSON number as a point in time (UTC microseconds, years 0001 to 9999).
     pub fn read_number(&self, n: &str, unit: EpochUnit) -> Option<i64> {
-        match self {
-            Self::Auto => epoch_to_micros(n, unit),
+        let micros = match self {
+            Self::Auto => auto_epoch_to_micros(n, unit),
             Self::Epoch(u) => epoch_to_micros(n, *u),
             Self::Iso8601 | Self::Pattern(_) => None,
-        }
+        };
+        micros.filter(|m| SUPPORTED_MICROS.contains(m))
     }
+}
+
+/// 0001-01-01T00:00:00Z ..= 9999-12-31T23:59:59.999999Z: what Athena and most readers accept.
+const SUPPORTED_MICROS: std::ops::RangeInclusive<i64> =
+    -62_135_596_800_000_000..=253_402_300_799_999_999;
+
+/// Epoch numbers in `auto` mode: in `unit`, except that a "seconds" value too large to be seconds
+/// (10^11 s is the year 5138) is read as milliseconds, or microseconds past 10^14: feeds mix them.
+fn auto_epoch_to_micros(n: &str, unit: EpochUnit) -> Option<i64> {
+    if unit != EpochUnit::Seconds {
+        return epoch_to_micros(n, unit);
+    }
+    let digits = n
+        .trim_start_matches('-')
+        .split(['.', 'e', 'E'])
+        .next()?
+        .len();
+    let unit = match digits {
+        0..=11 => EpochUnit::Seconds,
+        12..=14 => EpochUnit::Millis,
+        _ => EpochUnit::Micros,
+    };
+    epoch_to_micros(n, unit)
 }
 
 const MICROS_PER_SECOND: i64 = 1_000_000;
@@ -199,7 +224,11 @@ pub fn parse_iso8601(s: &str) -> Option<i64> {
                 return None;
             }
             let offset = i64::from(oh * 3600 + om * 60) * MICROS_PER_SECOND;
-            Some(if sign == b'+' { micros - offset } else { micros + offset })
+            Some(if sign == b'+' {
+                micros - offset
+            } else {
+                micros + offset
+            })
         }
         _ => None,
     }
@@ -207,7 +236,9 @@ pub fn parse_iso8601(s: &str) -> Option<i64> {
 
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
+            29
+        }
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -222,9 +253,12 @@ fn parse_pattern(s: &str, pattern: &str) -> Option<i64> {
     if let Ok(t) = NaiveDateTime::parse_from_str(s, pattern) {
         return Some(t.and_utc().timestamp_micros());
     }
-    NaiveDate::parse_from_str(s, pattern)
-        .ok()
-        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_micros())
+    NaiveDate::parse_from_str(s, pattern).ok().map(|d| {
+        d.and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc()
+            .timestamp_micros()
+    })
 }
 
 #[cfg(test)]
@@ -242,8 +276,14 @@ mod tests {
         assert_eq!(parse_iso8601("2020-06-24T22:57:24+0900"), Some(T));
         assert_eq!(parse_iso8601("2020-06-24T08:57:24-05"), Some(T));
         assert_eq!(parse_iso8601("2020-06-24T13:57:24.250Z"), Some(T + 250_000));
-        assert_eq!(parse_iso8601("2020-06-24T13:57:24.123456789Z"), Some(T + 123_456));
-        assert_eq!(parse_iso8601("2020-06-24T13:57"), Some(T - 24 * MICROS_PER_SECOND));
+        assert_eq!(
+            parse_iso8601("2020-06-24T13:57:24.123456789Z"),
+            Some(T + 123_456)
+        );
+        assert_eq!(
+            parse_iso8601("2020-06-24T13:57"),
+            Some(T - 24 * MICROS_PER_SECOND)
+        );
         assert_eq!(
             parse_iso8601("2020-06-24"),
             Some(days_from_civil(2020, 6, 24) * MICROS_PER_DAY)
@@ -274,11 +314,23 @@ mod tests {
     fn epoch_numbers_in_each_unit() {
         assert_eq!(epoch_to_micros("1593007044", EpochUnit::Seconds), Some(T));
         assert_eq!(epoch_to_micros("1593007044000", EpochUnit::Millis), Some(T));
-        assert_eq!(epoch_to_micros("1593007044.5", EpochUnit::Seconds), Some(T + 500_000));
-        assert_eq!(epoch_to_micros("1.593007044e9", EpochUnit::Seconds), Some(T));
-        assert_eq!(epoch_to_micros("-1", EpochUnit::Seconds), Some(-MICROS_PER_SECOND));
+        assert_eq!(
+            epoch_to_micros("1593007044.5", EpochUnit::Seconds),
+            Some(T + 500_000)
+        );
+        assert_eq!(
+            epoch_to_micros("1.593007044e9", EpochUnit::Seconds),
+            Some(T)
+        );
+        assert_eq!(
+            epoch_to_micros("-1", EpochUnit::Seconds),
+            Some(-MICROS_PER_SECOND)
+        );
         assert_eq!(epoch_to_micros("abc", EpochUnit::Seconds), None);
-        assert_eq!(epoch_to_micros("9223372036854775807", EpochUnit::Seconds), None);
+        assert_eq!(
+            epoch_to_micros("9223372036854775807", EpochUnit::Seconds),
+            None
+        );
         assert_eq!(epoch_to_micros("1e300", EpochUnit::Seconds), None);
     }
 
@@ -286,7 +338,18 @@ mod tests {
     fn formats_choose_what_they_accept() {
         let s = EpochUnit::Seconds;
         assert_eq!(TimeFormat::Auto.read_str("1593007044", s), Some(T));
-        assert_eq!(TimeFormat::Auto.read_str(" 2020-06-24T13:57:24Z ", s), Some(T));
+        assert_eq!(TimeFormat::Auto.read_number("1593007044000", s), Some(T));
+        assert_eq!(TimeFormat::Auto.read_number("1593007044000000", s), Some(T));
+        assert_eq!(
+            TimeFormat::Epoch(s).read_number("1593007044000", s),
+            None,
+            "year 52385"
+        );
+        assert_eq!(TimeFormat::Auto.read_str("10000-01-01", s), None);
+        assert_eq!(
+            TimeFormat::Auto.read_str(" 2020-06-24T13:57:24Z ", s),
+            Some(T)
+        );
         assert_eq!(TimeFormat::Iso8601.read_str("1593007044", s), None);
         assert_eq!(TimeFormat::Iso8601.read_number("1593007044", s), None);
         let ms = TimeFormat::parse("epoch_millis").unwrap();
@@ -294,7 +357,10 @@ mod tests {
         let pattern = TimeFormat::parse("%d/%m/%Y %H:%M:%S").unwrap();
         assert_eq!(pattern.read_str("24/06/2020 13:57:24", s), Some(T));
         let with_offset = TimeFormat::parse("%d/%m/%Y %H:%M:%S %z").unwrap();
-        assert_eq!(with_offset.read_str("24/06/2020 15:57:24 +0200", s), Some(T));
+        assert_eq!(
+            with_offset.read_str("24/06/2020 15:57:24 +0200", s),
+            Some(T)
+        );
         let date_only = TimeFormat::parse("%Y%m%d").unwrap();
         assert_eq!(
             date_only.read_str("20200624", s),

@@ -43,9 +43,16 @@ pub struct SourceConfig {
 }
 
 fn default_suffixes() -> Vec<String> {
-    [".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz"]
-        .map(String::from)
-        .to_vec()
+    [
+        ".json",
+        ".jsonl",
+        ".ndjson",
+        ".json.gz",
+        ".jsonl.gz",
+        ".ndjson.gz",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// A source path: `"location.lat"` (dot-separated) or `["meta.v1", "lat"]` when keys contain dots.

@@ -154,7 +154,10 @@ impl Dataset {
         if !is_dataset_name(&file.name) {
             return Err(invalid(
                 "name".into(),
-                format!("{:?} must be 1-64 characters of a-z, 0-9, '_' or '-'", file.name),
+                format!(
+                    "{:?} must be 1-64 characters of a-z, 0-9, '_' or '-'",
+                    file.name
+                ),
             ));
         }
         check_identifier(&file.database).map_err(|m| invalid("database".into(), m))?;
@@ -166,7 +169,10 @@ impl Dataset {
             ));
         }
         if file.fields.is_empty() {
-            return Err(invalid("fields".into(), "must define at least one column".into()));
+            return Err(invalid(
+                "fields".into(),
+                "must define at least one column".into(),
+            ));
         }
 
         let mut fields = Vec::with_capacity(file.fields.len());
@@ -307,7 +313,10 @@ fn check_unique_names(datasets: &[Dataset]) -> Result<(), DatasetError> {
 
 type KeyedError = (String, String);
 
-fn compile_field(f: &config::FieldConfig, key: &dyn Fn(&str) -> String) -> Result<Field, KeyedError> {
+fn compile_field(
+    f: &config::FieldConfig,
+    key: &dyn Fn(&str) -> String,
+) -> Result<Field, KeyedError> {
     let err = |k: &str, m: String| (key(k), m);
     let path = match &f.path {
         None => vec![f.column.clone()],
@@ -315,16 +324,28 @@ fn compile_field(f: &config::FieldConfig, key: &dyn Fn(&str) -> String) -> Resul
         Some(config::PathConfig::Segments(s)) => s.clone(),
     };
     if path.is_empty() || path.iter().any(|s| s.is_empty()) {
-        return Err(err("path", "empty key in path; use [\"a.b\", \"c\"] for keys with dots".into()));
+        return Err(err(
+            "path",
+            "empty key in path; use [\"a.b\", \"c\"] for keys with dots".into(),
+        ));
     }
-    let time_capable = matches!(f.kind, FieldType::Timestamp | FieldType::Date | FieldType::Int64);
+    let time_capable = matches!(
+        f.kind,
+        FieldType::Timestamp | FieldType::Date | FieldType::Int64
+    );
     if f.epoch_unit.is_some() && !matches!(f.kind, FieldType::Int64 | FieldType::Timestamp) {
-        return Err(err("epoch_unit", "only applies to int64 and timestamp columns".into()));
+        return Err(err(
+            "epoch_unit",
+            "only applies to int64 and timestamp columns".into(),
+        ));
     }
     let time_format = match &f.format {
         None => TimeFormat::Auto,
         Some(_) if !time_capable => {
-            return Err(err("format", "only applies to timestamp, date and int64 columns".into()))
+            return Err(err(
+                "format",
+                "only applies to timestamp, date and int64 columns".into(),
+            ))
         }
         Some(s) => TimeFormat::parse(s).map_err(|m| err("format", m))?,
     };
@@ -334,9 +355,15 @@ fn compile_field(f: &config::FieldConfig, key: &dyn Fn(&str) -> String) -> Resul
             "an int64 column reads times only with epoch_unit set (the unit it stores)".into(),
         ));
     }
-    let numeric = matches!(f.kind, FieldType::Int32 | FieldType::Int64 | FieldType::Double);
+    let numeric = matches!(
+        f.kind,
+        FieldType::Int32 | FieldType::Int64 | FieldType::Double
+    );
     if (f.min.is_some() || f.max.is_some()) && !numeric {
-        return Err(err("min", "min/max apply to int32, int64 and double columns".into()));
+        return Err(err(
+            "min",
+            "min/max apply to int32, int64 and double columns".into(),
+        ));
     }
     if let (Some(lo), Some(hi)) = (f.min, f.max) {
         if lo > hi {
@@ -350,7 +377,10 @@ fn compile_field(f: &config::FieldConfig, key: &dyn Fn(&str) -> String) -> Resul
                 f.kind,
                 FieldType::String | FieldType::Int32 | FieldType::Int64 | FieldType::Boolean
             ) {
-                return Err(err("allowed", "applies to string, int32, int64 and boolean columns".into()));
+                return Err(err(
+                    "allowed",
+                    "applies to string, int32, int64 and boolean columns".into(),
+                ));
             }
             let mut set = HashSet::new();
             for v in values {

@@ -22,14 +22,35 @@ fn error_of(text: &str) -> String {
 #[test]
 fn shipped_iot_dataset_compiles_as_documented() {
     let d = load(IOT).unwrap();
-    assert_eq!((d.name.as_str(), d.database.as_str(), d.table.as_str()), ("iot_sensors", "iot", "sensor_readings"));
+    assert_eq!(
+        (d.name.as_str(), d.database.as_str(), d.table.as_str()),
+        ("iot_sensors", "iot", "sensor_readings")
+    );
     let columns: Vec<_> = d.file_fields().map(|f| f.column.as_str()).collect();
-    assert_eq!(columns, ["timestamp", "latitude", "longitude", "temperature", "humidity", "pressure"]);
+    assert_eq!(
+        columns,
+        [
+            "timestamp",
+            "latitude",
+            "longitude",
+            "temperature",
+            "humidity",
+            "pressure"
+        ]
+    );
     assert_eq!(d.fields[2].path, ["location", "lat"]);
-    let parts: Vec<_> = d.partitions.iter().map(|p| (p.name.as_str(), p.part)).collect();
+    let parts: Vec<_> = d
+        .partitions
+        .iter()
+        .map(|p| (p.name.as_str(), p.part))
+        .collect();
     assert_eq!(
         parts,
-        [("year", Some(TimePart::Year)), ("month", Some(TimePart::Month)), ("device_id", None)]
+        [
+            ("year", Some(TimePart::Year)),
+            ("month", Some(TimePart::Month)),
+            ("device_id", None)
+        ]
     );
     assert!(d.matches_key("iot/2020/06/a.json.gz"));
     assert!(!d.matches_key("other/a.json"));
@@ -45,7 +66,10 @@ fn every_dataset_in_the_repository_loads() {
 
 #[test]
 fn paths_with_dotted_keys_and_defaults() {
-    let d = load(&minimal("[[fields]]\ncolumn = \"v\"\npath = [\"meta.v1\", \"x\"]\ntype = \"double\"\n")).unwrap();
+    let d = load(&minimal(
+        "[[fields]]\ncolumn = \"v\"\npath = [\"meta.v1\", \"x\"]\ntype = \"double\"\n",
+    ))
+    .unwrap();
     assert_eq!(d.fields[2].path, ["meta.v1", "x"]);
     assert_eq!(d.fields[0].path, ["id"]);
     assert_eq!(d.output.compression, Compression::Snappy);
@@ -74,7 +98,10 @@ fn bad_definitions_name_the_file_and_key() {
     for (extra, expected) in cases {
         let err = error_of(&minimal(extra));
         assert!(err.starts_with("datasets/x.toml: "), "{err}");
-        assert!(err.contains(expected), "{extra:?}\n  got: {err}\n  wanted: {expected}");
+        assert!(
+            err.contains(expected),
+            "{extra:?}\n  got: {err}\n  wanted: {expected}"
+        );
     }
     let err = error_of(&minimal("").replace("name = \"x\"", "name = \"X Y\""));
     assert!(err.contains("name: \"X Y\" must be"), "{err}");
@@ -87,7 +114,11 @@ fn json_definitions_are_accepted_too() {
     let d = Dataset::from_json_str(json, "datasets/j.json").unwrap();
     assert_eq!(d.fields[0].kind, FieldType::Int64);
     let err = Dataset::from_json_str(r#"{"name":"j"}"#, "datasets/j.json").unwrap_err();
-    assert!(err.to_string().starts_with("datasets/j.json: missing field"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("datasets/j.json: missing field"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -96,9 +127,15 @@ fn longest_prefix_wins_and_names_are_unique() {
     let mut b = load(&minimal("").replace("prefix = \"x/\"", "prefix = \"iot/special/\"")).unwrap();
     b.name = "y".into();
     let all = [a, b];
-    assert_eq!(dataset_for_key(&all, "iot/special/a.json").unwrap().name, "y");
+    assert_eq!(
+        dataset_for_key(&all, "iot/special/a.json").unwrap().name,
+        "y"
+    );
     assert_eq!(dataset_for_key(&all, "iot/a.json").unwrap().name, "x");
     assert!(dataset_for_key(&all, "else/a.json").is_none());
     let dup = [all[0].clone(), all[0].clone()];
-    assert!(check_unique_names(&dup).unwrap_err().to_string().contains("already used"));
+    assert!(check_unique_names(&dup)
+        .unwrap_err()
+        .to_string()
+        .contains("already used"));
 }

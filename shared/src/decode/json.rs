@@ -473,7 +473,12 @@ impl<'a> Scanner<'a> {
             Some(b'1'..=b'9') => {
                 digits(&mut i);
             }
-            Some(_) => return Err(JsonError::Invalid { at: i, what: "a digit" }),
+            Some(_) => {
+                return Err(JsonError::Invalid {
+                    at: i,
+                    what: "a digit",
+                })
+            }
             None => return Err(self.short()),
         }
         if b.get(i) == Some(&b'.') {

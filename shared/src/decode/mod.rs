@@ -114,7 +114,9 @@ impl<R: Read> Read for Counting<R> {
 }
 
 /// Wraps a raw object stream, decompressing it when it starts with the gzip magic bytes.
-pub fn open_input<'r>(reader: impl Read + Send + 'r) -> io::Result<(Box<dyn Read + Send + 'r>, InputStats)> {
+pub fn open_input<'r>(
+    reader: impl Read + Send + 'r,
+) -> io::Result<(Box<dyn Read + Send + 'r>, InputStats)> {
     let mut stats = InputStats::default();
     let mut buffered = BufReader::with_capacity(
         256 << 10,
@@ -394,7 +396,11 @@ fn scan_buffer<'a, E: From<DecodeError>>(
                 f(Record::Invalid {
                     pos,
                     raw: buf[start..resume].trim_ascii_end(),
-                    error: format!("invalid JSON at line {line}, column {column}: expected {what}"),
+                    error: if line > pos.line {
+                        format!("invalid JSON at line {line}, column {column}: expected {what} (the record starting at line {} is not complete)", pos.line)
+                    } else {
+                        format!("invalid JSON at line {line}, column {column}: expected {what}")
+                    },
                 })?;
             }
         }

@@ -12,7 +12,9 @@ fn read_all(bytes: Vec<u8>) -> Result<Seen, DecodeError> {
     let mut unknown = UnknownFields::default();
     reader.for_each(&tree, 1, &mut unknown, |r| {
         match r {
-            Record::Parsed { pos, raw, slots, .. } => seen.push((
+            Record::Parsed {
+                pos, raw, slots, ..
+            } => seen.push((
                 pos.index,
                 pos.line,
                 true,
@@ -97,7 +99,10 @@ fn invalid_ndjson_lines_are_reported_and_reading_goes_on() {
             (8, 7, true, "{\"id\":3}"),
         ]
     );
-    assert_eq!(seen[1].4, "invalid JSON at line 2, column 1: expected true, false or null");
+    assert_eq!(
+        seen[1].4,
+        "invalid JSON at line 2, column 1: expected true, false or null"
+    );
     assert_eq!(
         seen[6].4,
         "invalid JSON at line 6, column 9: expected a '\"' to start an object key"
@@ -132,7 +137,10 @@ fn a_broken_array_fails_the_object_with_its_position() {
     let err = read_all(b"[{\"id\":1},{\"id\":".to_vec()).unwrap_err();
     assert!(matches!(err, DecodeError::Malformed { .. }), "{err}");
     let err = read_all(b"[{\"id\":1},".to_vec()).unwrap_err();
-    assert!(err.to_string().contains("']' to close the JSON array"), "{err}");
+    assert!(
+        err.to_string().contains("']' to close the JSON array"),
+        "{err}"
+    );
     let err = read_all(b"[{\"id\":1},]".to_vec()).unwrap_err();
     assert!(err.to_string().contains("expected a JSON value"), "{err}");
 }
@@ -157,6 +165,9 @@ fn records_spanning_read_chunks_are_reassembled() {
 #[test]
 fn empty_and_blank_inputs_have_no_records() {
     for input in ["", "\n\n  \r\n", "[]", "[ ]\n"] {
-        assert!(read_all(input.as_bytes().to_vec()).unwrap().is_empty(), "{input:?}");
+        assert!(
+            read_all(input.as_bytes().to_vec()).unwrap().is_empty(),
+            "{input:?}"
+        );
     }
 }

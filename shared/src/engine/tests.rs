@@ -48,7 +48,9 @@ fn run(dataset: &Dataset, input: &[u8], o: &Out) -> Result<Summary, TransformErr
 /// Every file below `root`, relative, sorted.
 fn files(root: &Path) -> Vec<String> {
     fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
-        let Ok(entries) = fs::read_dir(dir) else { return };
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
         for e in entries {
             let p = e.unwrap().path();
             if p.is_dir() {
@@ -79,10 +81,22 @@ fn rows_in(dir: PathBuf) -> Vec<(i64, f64, f64, Option<f64>)> {
     let mut rows = Vec::new();
     for name in files(&dir) {
         for b in read_parquet(dir.join(name)) {
-            let ts = b.column_by_name("timestamp").unwrap().as_primitive::<Int64Type>();
-            let lat = b.column_by_name("latitude").unwrap().as_primitive::<Float64Type>();
-            let lon = b.column_by_name("longitude").unwrap().as_primitive::<Float64Type>();
-            let temp = b.column_by_name("temperature").unwrap().as_primitive::<Float64Type>();
+            let ts = b
+                .column_by_name("timestamp")
+                .unwrap()
+                .as_primitive::<Int64Type>();
+            let lat = b
+                .column_by_name("latitude")
+                .unwrap()
+                .as_primitive::<Float64Type>();
+            let lon = b
+                .column_by_name("longitude")
+                .unwrap()
+                .as_primitive::<Float64Type>();
+            let temp = b
+                .column_by_name("temperature")
+                .unwrap()
+                .as_primitive::<Float64Type>();
             for i in 0..b.num_rows() {
                 let t = (!temp.is_null(i)).then(|| temp.value(i));
                 rows.push((ts.value(i), lat.value(i), lon.value(i), t));
@@ -106,13 +120,23 @@ fn sample_is_partitioned_read_back_and_accounted() {
     let o = out();
     let s = run(&iot(), SAMPLE.as_bytes(), &o).unwrap();
 
-    assert_eq!((s.records_in, s.records_written, s.records_rejected), (7, 4, 3));
+    assert_eq!(
+        (s.records_in, s.records_written, s.records_rejected),
+        (7, 4, 3)
+    );
     assert_eq!(s.records_in, s.records_written + s.records_rejected);
-    let reasons: BTreeMap<&str, u64> =
-        s.rejected_by_reason.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let reasons: BTreeMap<&str, u64> = s
+        .rejected_by_reason
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
     assert_eq!(
         reasons,
-        BTreeMap::from([("invalid_json", 1), ("missing_required_field", 1), ("out_of_range", 1)])
+        BTreeMap::from([
+            ("invalid_json", 1),
+            ("missing_required_field", 1),
+            ("out_of_range", 1)
+        ])
     );
     assert_eq!(s.rejected_by_field.get("latitude"), Some(&1));
     assert_eq!(s.unknown_fields, BTreeMap::from([("extra".to_string(), 1)]));
@@ -131,8 +155,15 @@ fn sample_is_partitioned_read_back_and_accounted() {
     assert_eq!(a.values[2].value.as_deref(), Some("A"));
     assert_eq!(a.rows, 2);
     assert_eq!(a.files.len(), 1);
-    assert!(a.files[0].key.starts_with("year=2020/month=06/device_id=A/part-"));
-    assert_eq!(a.bytes, fs::metadata(o.data.root().join(&a.files[0].key)).unwrap().len());
+    assert!(a.files[0]
+        .key
+        .starts_with("year=2020/month=06/device_id=A/part-"));
+    assert_eq!(
+        a.bytes,
+        fs::metadata(o.data.root().join(&a.files[0].key))
+            .unwrap()
+            .len()
+    );
 
     assert_eq!(
         rows_in(o.data.root().join("year=2020/month=06/device_id=A")),
@@ -149,7 +180,17 @@ fn sample_is_partitioned_read_back_and_accounted() {
     // Partition columns are not repeated inside the files; types are as declared.
     let batch = &read_parquet(o.data.root().join(&a.files[0].key))[0];
     let schema = batch.schema();
-    let columns: Vec<_> = schema.fields().iter().map(|f| (f.name().as_str(), f.data_type().to_string(), f.is_nullable())).collect();
+    let columns: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            (
+                f.name().as_str(),
+                f.data_type().to_string(),
+                f.is_nullable(),
+            )
+        })
+        .collect();
     assert_eq!(
         columns,
         [
@@ -162,8 +203,15 @@ fn sample_is_partitioned_read_back_and_accounted() {
         ]
     );
 
-    let rejected = fs::read_to_string(o.rejected.root().join(hive::rejected_file_name("iot_sensors", &hive::source_id("raw", "iot/a.json", Some("v1"))))).unwrap();
-    let lines: Vec<serde_json::Value> = rejected.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rejected = fs::read_to_string(o.rejected.root().join(hive::rejected_file_name(
+        "iot_sensors",
+        &hive::source_id("raw", "iot/a.json", Some("v1")),
+    )))
+    .unwrap();
+    let lines: Vec<serde_json::Value> = rejected
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["reason"], "out_of_range");
     assert_eq!(lines[0]["field"], "latitude");
@@ -198,11 +246,18 @@ fn layouts_and_gzip_give_the_same_rows() {
     gz.write_all(records.join("\n").as_bytes()).unwrap();
     let gzip = gz.finish().unwrap();
     let mut results = Vec::new();
-    for input in [array.as_bytes(), concatenated.as_bytes(), records.join("\r\n").as_bytes(), &gzip] {
+    for input in [
+        array.as_bytes(),
+        concatenated.as_bytes(),
+        records.join("\r\n").as_bytes(),
+        &gzip,
+    ] {
         let o = out();
         let s = run(&iot(), input, &o).unwrap();
         assert_eq!((s.records_in, s.records_written), (6, 4));
-        results.push(rows_in(o.data.root().join("year=2020/month=06/device_id=A")));
+        results.push(rows_in(
+            o.data.root().join("year=2020/month=06/device_id=A"),
+        ));
     }
     assert!(results.windows(2).all(|w| w[0] == w[1]));
 }
@@ -238,7 +293,10 @@ fn crossing_the_error_threshold_discards_the_rows_but_keeps_the_reasons() {
     let input = "{\"device_id\":\"A\",\"timestamp\":1}\nbad\nbad\n";
     let s = run(&iot(), input.as_bytes(), &o).unwrap();
     assert!(s.quality.threshold_crossed, "2 of 3 rejected > 0.5");
-    assert_eq!((s.records_in, s.records_written, s.records_rejected), (3, 0, 2));
+    assert_eq!(
+        (s.records_in, s.records_written, s.records_rejected),
+        (3, 0, 2)
+    );
     assert!(s.partitions.is_empty());
     assert_eq!(files(o.data.root()), Vec::<String>::new());
     assert_eq!(files(o.rejected.root()).len(), 1);
@@ -272,12 +330,22 @@ fn a_small_budget_makes_more_row_groups_and_files_but_loses_nothing() {
     let o = out();
     let s = run(&d, input.as_bytes(), &o).unwrap();
     assert_eq!(s.records_written, 20_000);
-    let in_files: u64 = s.partitions.iter().flat_map(|p| &p.files).map(|f| f.rows).sum();
+    let in_files: u64 = s
+        .partitions
+        .iter()
+        .flat_map(|p| &p.files)
+        .map(|f| f.rows)
+        .sum();
     assert_eq!(in_files, 20_000);
     let dir = o.data.root().join("year=2020/month=06/device_id=d0");
     let rows = rows_in(dir.clone());
     assert_eq!(rows.len(), 6667);
-    assert!(rows.iter().enumerate().all(|(k, r)| r.3 == Some((3 * k) as f64)), "order kept");
+    assert!(
+        rows.iter()
+            .enumerate()
+            .all(|(k, r)| r.3 == Some((3 * k) as f64)),
+        "order kept"
+    );
     let first = fs::File::open(dir.join(&files(&dir)[0])).unwrap();
     let meta = ParquetRecordBatchReaderBuilder::try_new(first).unwrap();
     assert!(meta.metadata().num_row_groups() > 1);
@@ -295,7 +363,10 @@ fn value_partitions_escape_and_default() {
     let paths: Vec<&str> = s.partitions.iter().map(|p| p.path.as_str()).collect();
     assert_eq!(
         paths,
-        ["year=2020/month=06/device_id=__HIVE_DEFAULT_PARTITION__/", "year=2020/month=06/device_id=a%3Db/"]
+        [
+            "year=2020/month=06/device_id=__HIVE_DEFAULT_PARTITION__/",
+            "year=2020/month=06/device_id=a%3Db/"
+        ]
     );
     assert_eq!(s.partitions[0].values[2].value, None);
     assert_eq!(s.partitions[1].values[2].value.as_deref(), Some("a=b"));

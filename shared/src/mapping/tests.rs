@@ -8,7 +8,10 @@ fn field(spec: &str) -> Field {
     let text = format!(
         "name = \"t\"\ndatabase = \"d\"\ntable = \"t\"\n[source]\nprefix = \"\"\n[[fields]]\ncolumn = \"c\"\n{spec}\n"
     );
-    Dataset::from_toml_str(&text, "test").unwrap().fields.remove(0)
+    Dataset::from_toml_str(&text, "test")
+        .unwrap()
+        .fields
+        .remove(0)
 }
 
 fn s(v: &str) -> Slot<'_> {
@@ -21,7 +24,14 @@ fn doubles_from_numbers_and_numeric_strings() {
     assert_eq!(map_field(&f, &s("35.698362")), Ok(Value::F64(35.698362)));
     assert_eq!(map_field(&f, &s(" 1e3 ")), Ok(Value::F64(1000.0)));
     assert_eq!(map_field(&f, &Slot::Number("-0.5")), Ok(Value::F64(-0.5)));
-    for bad in [s("abc"), s("NaN"), s("inf"), Slot::Bool(true), Slot::Object, Slot::Number("1e999")] {
+    for bad in [
+        s("abc"),
+        s("NaN"),
+        s("inf"),
+        Slot::Bool(true),
+        Slot::Object,
+        Slot::Number("1e999"),
+    ] {
         let err = map_field(&f, &bad).unwrap_err();
         assert_eq!(err.reason, Reason::TypeMismatch, "{bad:?}");
     }
@@ -75,19 +85,43 @@ fn booleans_from_text_and_bits() {
 fn times_normalise_to_utc() {
     let ts = field("type = \"timestamp\"");
     let t = 1_593_007_044_000_000;
-    assert_eq!(map_field(&ts, &Slot::Number("1593007044")), Ok(Value::Micros(t)));
-    assert_eq!(map_field(&ts, &s("2020-06-24 13:57:24")), Ok(Value::Micros(t)));
-    assert_eq!(map_field(&ts, &s("2020-06-24T15:57:24+02:00")), Ok(Value::Micros(t)));
+    assert_eq!(
+        map_field(&ts, &Slot::Number("1593007044")),
+        Ok(Value::Micros(t))
+    );
+    assert_eq!(
+        map_field(&ts, &s("2020-06-24 13:57:24")),
+        Ok(Value::Micros(t))
+    );
+    assert_eq!(
+        map_field(&ts, &s("2020-06-24T15:57:24+02:00")),
+        Ok(Value::Micros(t))
+    );
     let ms = field("type = \"timestamp\"\nformat = \"epoch_millis\"");
-    assert_eq!(map_field(&ms, &Slot::Number("1593007044000")), Ok(Value::Micros(t)));
+    assert_eq!(
+        map_field(&ms, &Slot::Number("1593007044000")),
+        Ok(Value::Micros(t))
+    );
     let epoch = field("type = \"int64\"\nepoch_unit = \"seconds\"");
-    assert_eq!(map_field(&epoch, &Slot::Number("1593007044")), Ok(Value::I64(1_593_007_044)));
-    assert_eq!(map_field(&epoch, &s("2020-06-24T13:57:24Z")), Ok(Value::I64(1_593_007_044)));
+    assert_eq!(
+        map_field(&epoch, &Slot::Number("1593007044")),
+        Ok(Value::I64(1_593_007_044))
+    );
+    assert_eq!(
+        map_field(&epoch, &s("2020-06-24T13:57:24Z")),
+        Ok(Value::I64(1_593_007_044))
+    );
     let epoch_ms = field("type = \"int64\"\nepoch_unit = \"millis\"");
-    assert_eq!(map_field(&epoch_ms, &s("2020-06-24T13:57:24.5Z")), Ok(Value::I64(1_593_007_044_500)));
+    assert_eq!(
+        map_field(&epoch_ms, &s("2020-06-24T13:57:24.5Z")),
+        Ok(Value::I64(1_593_007_044_500))
+    );
     let date = field("type = \"date\"");
     assert_eq!(map_field(&date, &s("2020-06-24")), Ok(Value::Days(18_437)));
-    assert_eq!(map_field(&date, &s("2020-06-24T23:59:59-01:00")), Ok(Value::Days(18_438)));
+    assert_eq!(
+        map_field(&date, &s("2020-06-24T23:59:59-01:00")),
+        Ok(Value::Days(18_438))
+    );
     assert_eq!(
         map_field(&ts, &s("24/06/2020")).unwrap_err().reason,
         Reason::TypeMismatch
@@ -101,23 +135,38 @@ fn mismatch_policy_null_keeps_the_record() {
     let f = field("type = \"double\"\non_type_mismatch = \"null\"");
     assert_eq!(map_field(&f, &s("str")), Ok(Value::Null));
     let required = field("type = \"double\"\non_type_mismatch = \"null\"\nrequired = true");
-    assert_eq!(map_field(&required, &s("str")).unwrap_err().reason, Reason::TypeMismatch);
+    assert_eq!(
+        map_field(&required, &s("str")).unwrap_err().reason,
+        Reason::TypeMismatch
+    );
 }
 
 #[test]
 fn required_range_and_allowed_rules() {
     let f = field("type = \"double\"\nrequired = true\nmin = -90\nmax = 90");
     let missing = map_field(&f, &Slot::Missing).unwrap_err();
-    assert_eq!((missing.reason, missing.message.as_str()), (Reason::MissingRequiredField, "required field c is missing"));
-    assert_eq!(map_field(&f, &Slot::Null).unwrap_err().message, "required field c is null");
+    assert_eq!(
+        (missing.reason, missing.message.as_str()),
+        (Reason::MissingRequiredField, "required field c is missing")
+    );
+    assert_eq!(
+        map_field(&f, &Slot::Null).unwrap_err().message,
+        "required field c is null"
+    );
     assert_eq!(map_field(&f, &Slot::Number("90")), Ok(Value::F64(90.0)));
     let out = map_field(&f, &Slot::Number("90.5")).unwrap_err();
-    assert_eq!((out.reason, out.message.as_str()), (Reason::OutOfRange, "c = 90.5 is outside [-90, 90]"));
+    assert_eq!(
+        (out.reason, out.message.as_str()),
+        (Reason::OutOfRange, "c = 90.5 is outside [-90, 90]")
+    );
     let optional = field("type = \"double\"");
     assert_eq!(map_field(&optional, &Slot::Missing), Ok(Value::Null));
     let set = field("type = \"string\"\nallowed = [\"A\", \"B\"]");
     assert_eq!(map_field(&set, &s("A")), Ok(Value::Str("A")));
-    assert_eq!(map_field(&set, &s("C")).unwrap_err().reason, Reason::NotAllowed);
+    assert_eq!(
+        map_field(&set, &s("C")).unwrap_err().reason,
+        Reason::NotAllowed
+    );
     let ints = field("type = \"int32\"\nallowed = [1, 2]");
     assert_eq!(map_field(&ints, &s("2")), Ok(Value::I32(2)));
     assert!(map_field(&ints, &Slot::Number("3")).is_err());
@@ -132,6 +181,9 @@ fn canonical_text() {
     };
     assert_eq!(text(Value::F64(35.5)), "35.5");
     assert_eq!(text(Value::I64(-3)), "-3");
-    assert_eq!(text(Value::Micros(1_593_007_044_000_000)), "2020-06-24T13:57:24Z");
+    assert_eq!(
+        text(Value::Micros(1_593_007_044_000_000)),
+        "2020-06-24T13:57:24Z"
+    );
     assert_eq!(text(Value::Days(18_437)), "2020-06-24");
 }

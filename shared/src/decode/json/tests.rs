@@ -8,7 +8,16 @@ fn tree(paths: &[&[&str]]) -> PathTree {
     PathTree::new(owned.iter().map(|p| p.as_slice()))
 }
 
-fn scan<'a>(input: &'a str, tree: &PathTree, n: usize) -> (Result<Shape, JsonError>, Vec<Slot<'a>>, UnknownFields, usize) {
+fn scan<'a>(
+    input: &'a str,
+    tree: &PathTree,
+    n: usize,
+) -> (
+    Result<Shape, JsonError>,
+    Vec<Slot<'a>>,
+    UnknownFields,
+    usize,
+) {
     let mut slots = vec![Slot::Missing; n];
     let mut unknown = UnknownFields::default();
     let mut s = Scanner::new(input.as_bytes(), 0, true);
@@ -18,7 +27,12 @@ fn scan<'a>(input: &'a str, tree: &PathTree, n: usize) -> (Result<Shape, JsonErr
 
 #[test]
 fn extracts_nested_paths_and_borrows_text() {
-    let t = tree(&[&["device_id"], &["location", "lat"], &["location", "long"], &["temp"]]);
+    let t = tree(&[
+        &["device_id"],
+        &["location", "lat"],
+        &["location", "long"],
+        &["temp"],
+    ]);
     let input = r#"{"device_id":"A","timestamp":1593007044,"location":{"lat":"35.698362","long":139.77},"temp":-1.5e2}"#;
     let (r, slots, unknown, end) = scan(input, &t, 4);
     assert_eq!(r, Ok(Shape::Object));
@@ -59,7 +73,12 @@ fn last_duplicate_key_wins_and_null_is_kept() {
 #[test]
 fn non_object_records_are_scanned_whole() {
     let t = tree(&[&["a"]]);
-    for (input, kind) in [("[1,2,{\"a\":1}]", "array"), ("42", "number"), ("\"s\"", "string"), ("null", "null")] {
+    for (input, kind) in [
+        ("[1,2,{\"a\":1}]", "array"),
+        ("42", "number"),
+        ("\"s\"", "string"),
+        ("null", "null"),
+    ] {
         let (r, slots, _, end) = scan(input, &t, 1);
         assert_eq!(r, Ok(Shape::Other(kind)), "{input}");
         assert_eq!(end, input.len());
@@ -77,8 +96,14 @@ fn invalid_json_names_what_was_expected() {
         (r#"{"a":tru}"#, "true, false or null"),
         (r#"{"a":01}"#, "',' or '}' after an object value"),
         (r#"{"a":1.}"#, "a digit after '.'"),
-        (r#"{"a":"x\q"}"#, "a valid escape sequence (\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)"),
-        ("{\"a\":\"line\nbreak\"}", "a closing '\"' before the end of the line"),
+        (
+            r#"{"a":"x\q"}"#,
+            "a valid escape sequence (\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)",
+        ),
+        (
+            "{\"a\":\"line\nbreak\"}",
+            "a closing '\"' before the end of the line",
+        ),
         (r#"{"z":[1 2]}"#, "',' or ']' after an array element"),
         (r#"{"a":"#, "more input (the input ends inside a value)"),
         (r#"{"a":nul"#, "more input (the input ends inside a value)"),
@@ -99,7 +124,13 @@ fn invalid_utf8_in_a_wanted_string_is_invalid() {
     let mut slots = vec![Slot::Missing];
     let mut s = Scanner::new(input, 0, true);
     let r = s.record(&t, &mut slots, &mut UnknownFields::default());
-    assert!(matches!(r, Err(JsonError::Invalid { what: "valid UTF-8 in a string", .. })));
+    assert!(matches!(
+        r,
+        Err(JsonError::Invalid {
+            what: "valid UTF-8 in a string",
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -120,7 +151,13 @@ fn deep_nesting_is_refused_not_overflowed() {
     let t = tree(&[&["a"]]);
     let input = format!("{{\"z\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000));
     let (r, _, _, _) = scan(&input, &t, 1);
-    assert!(matches!(r, Err(JsonError::Invalid { what: "nesting no deeper than 128 levels", .. })));
+    assert!(matches!(
+        r,
+        Err(JsonError::Invalid {
+            what: "nesting no deeper than 128 levels",
+            ..
+        })
+    ));
 }
 
 #[test]

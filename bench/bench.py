@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""`make bench`: the standard transform job on the generated IoT data set.
+
+Generates the data once (deterministic, `etl generate`), then runs `etl transform` on each
+variant several times and prints the median wall time, CPU time and peak RSS of the whole
+process (from wait4's rusage, so nothing is sampled or estimated).
+
+Environment: BENCH_RUNS (default 3), BENCH_RECORDS (default 2000000), BENCH_3GB=0 to skip the
+3 GB variant (20,000,000 records), BENCH_DATA (default bench/data).
+"""
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ETL = os.path.join(ROOT, "target", "release", "etl")
+DATASET = os.path.join(ROOT, "datasets", "iot_sensors.toml")
+DATA = os.environ.get("BENCH_DATA", os.path.join(ROOT, "bench", "data"))
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+RECORDS = int(os.environ.get("BENCH_RECORDS", "2000000"))
+WITH_3GB = os.environ.get("BENCH_3GB", "1") != "0"
+
+
+def generate(name, records, layout):
+    path = os.path.join(DATA, name)
+    marker = path + f".{records}.done"
+    if not os.path.exists(marker):
+        subprocess.run([ETL, "generate", "--records", str(records), "--layout", layout, "--out", path], check=True)
+        open(marker, "w").close()
+    return path
+
+
+def run_once(argv):
+    """(wall seconds, cpu seconds, peak RSS MiB, stdout) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(argv)}\n{err.decode()}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
+
+
+def transform(path, out_dir):
+    shutil.rmtree(out_dir, ignore_errors=True)
+    shutil.rmtree(out_dir + ".rejected", ignore_errors=True)
+    return run_once([ETL, "transform", "--dataset", DATASET, "--input", path, "--out", out_dir])
+
+
+def main():
+    os.makedirs(DATA, exist_ok=True)
+    variants = [
+        ("NDJSON", generate("iot.ndjson", RECORDS, "ndjson")),
+        ("gzip", generate("iot.ndjson.gz", RECORDS, "gzip")),
+        ("array", generate("iot-array.json", RECORDS, "array")),
+    ]
+    if WITH_3GB:
+        variants.append(("3 GB NDJSON", generate("iot-3gb.ndjson", RECORDS * 10, "ndjson")))
+    out_dir = os.path.join(DATA, "out", "iot")
+    rows = []
+    for name, path in variants:
+        runs = [transform(path, out_dir) for _ in range(RUNS if "3 GB" not in name else 1)]
+        summary = json.loads(runs[-1][3])
+        assert summary["records_in"] == summary["records_written"] + summary["records_rejected"]
+        wall = statistics.median(r[0] for r in runs)
+        cpu = statistics.median(r[1] for r in runs)
+        rss = max(r[2] for r in runs)
+        mb = summary["bytes_decoded"] / 1e6
+        rows.append((name, summary["records_in"], mb, wall, cpu, rss, mb / wall))
+    print()
+    print(f"etl transform, {RUNS} runs (median; peak RSS is the max), {os.cpu_count()} cores")
+    print(f"{'variant':<13} {'records':>10} {'MB in':>8} {'wall s':>7} {'CPU s':>7} {'peak MiB':>9} {'MB/s':>7}")
+    for name, records, mb, wall, cpu, rss, rate in rows:
+        print(f"{name:<13} {records:>10} {mb:>8.0f} {wall:>7.2f} {cpu:>7.2f} {rss:>9.1f} {rate:>7.0f}")
+
+
+if __name__ == "__main__":
+    main()
