@@ -1,0 +1,181 @@
+//! The `etl` binary end to end: exit codes, stdout summary, stderr messages, files on disk.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn etl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_etl"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .unwrap()
+}
+
+fn summary(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn count_files(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .map(|e| e.unwrap().path())
+        .map(|p| if p.is_dir() { count_files(&p) } else { 1 })
+        .sum()
+}
+
+#[test]
+fn transform_sample_prints_an_exact_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let table = tmp.path().join("iot");
+    let out = etl(&[
+        "transform",
+        "--dataset",
+        "datasets/iot_sensors.toml",
+        "--input",
+        "datasets/samples/iot_sensors.ndjson",
+        "--out",
+        table.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(&out);
+    assert_eq!(s["records_in"], 10);
+    assert_eq!(s["records_written"], 6);
+    assert_eq!(s["records_rejected"], 4);
+    assert_eq!(s["partitions"].as_array().unwrap().len(), 4);
+    assert_eq!(count_files(&table), 4);
+    assert_eq!(
+        count_files(&tmp.path().join("iot.rejected")),
+        1,
+        "rejected beside the table"
+    );
+}
+
+#[test]
+fn a_broken_array_exits_1_and_names_the_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("broken.json");
+    std::fs::write(
+        &input,
+        "[{\"device_id\":\"a\",\"timestamp\":1593007044},\n{\"device_id\":}]",
+    )
+    .unwrap();
+    let table = tmp.path().join("t");
+    let out = etl(&[
+        "transform",
+        "--dataset",
+        "datasets/iot_sensors.toml",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        table.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broken.json: the JSON array is broken at line 2, column 14"),
+        "{err}"
+    );
+    assert!(err.contains("Nothing was written"), "{err}");
+    assert_eq!(count_files(&table), 0);
+}
+
+#[test]
+fn crossing_the_threshold_exits_3_with_the_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("bad.ndjson");
+    std::fs::write(
+        &input,
+        "{\"device_id\":\"a\",\"timestamp\":1593007044}\nnope\nnope\n",
+    )
+    .unwrap();
+    let table = tmp.path().join("t");
+    let out = etl(&[
+        "transform",
+        "--dataset",
+        "datasets/iot_sensors.toml",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        table.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let s = summary(&out);
+    assert_eq!(s["quality"]["threshold_crossed"], true);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 of 3 records rejected"));
+    assert_eq!(count_files(&table), 0);
+}
+
+#[test]
+fn ddl_with_a_summary_adds_its_partitions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let table = tmp.path().join("iot");
+    let out = etl(&[
+        "transform",
+        "--dataset",
+        "datasets/iot_sensors.toml",
+        "--input",
+        "datasets/samples/iot_sensors.ndjson",
+        "--out",
+        table.to_str().unwrap(),
+    ]);
+    let summary_path = tmp.path().join("summary.json");
+    std::fs::write(&summary_path, &out.stdout).unwrap();
+    let out = etl(&[
+        "ddl",
+        "--dataset",
+        "datasets/iot_sensors.toml",
+        "--location",
+        "s3://curated/iot/",
+        "--summary",
+        summary_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let sql = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        sql.starts_with("CREATE EXTERNAL TABLE IF NOT EXISTS `iot`.`sensor_readings`"),
+        "{sql}"
+    );
+    assert_eq!(sql.matches("\n  PARTITION (").count(), 4);
+    assert!(
+        sql.contains("LOCATION 's3://curated/iot/year=2020/month=06/device_id=dev-0001/'"),
+        "{sql}"
+    );
+}
+
+#[test]
+fn check_reports_a_bad_definition_with_file_and_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("datasets/iot_sensors.toml"),
+        tmp.path().join("a.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("b.toml"),
+        "name = \"b\"\ndatabase = \"d\"\ntable = \"t\"\n[source]\nprefix = \"b/\"\n[[fields]]\ncolumn = \"x\"\ntype = \"decimal\"\n",
+    )
+    .unwrap();
+    let out = etl(&["check", "--datasets", tmp.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("b.toml") && err.contains("unknown variant `decimal`"),
+        "{err}"
+    );
+}
