@@ -1,7 +1,9 @@
 //! The transform: one source object's bytes in, Hive-partitioned Parquet, rejected records and an
 //! exact [`Summary`] out. Used by the transform Lambda, the local runner and the `etl` CLI alike.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use ahash::AHashMap;
 use std::io::{Read, Write};
 
 use serde::Serialize;
@@ -189,7 +191,7 @@ struct Run<'e, 'd> {
     data: &'e dyn OutputStore,
     rejected_store: &'e dyn OutputStore,
     settings: FileSettings,
-    partitions: HashMap<String, PartitionOut>,
+    partitions: AHashMap<String, PartitionOut>,
     buffered_bytes: usize,
     budget_bytes: usize,
     rejected_file: Option<(String, Box<dyn OutputFile>)>,
@@ -227,7 +229,7 @@ impl<'e, 'd> Run<'e, 'd> {
                 target_file_bytes: out.target_file_mb << 20,
             },
             source_id,
-            partitions: HashMap::new(),
+            partitions: AHashMap::new(),
             buffered_bytes: 0,
             budget_bytes: (out.memory_budget_mb as usize) << 20,
             rejected_file: None,
@@ -306,7 +308,7 @@ impl<'e, 'd> Run<'e, 'd> {
             path.push_str(&p.name);
             path.push('=');
             scratch.text.clear();
-            let present = partition_text(dataset, p, &row, &mut scratch.text);
+            let present = partition_text(dataset, p, &row, &mut scratch.calendar, &mut scratch.text);
             hive::escape_value(present.then_some(scratch.text.as_str()), path);
             path.push('/');
         }
@@ -319,7 +321,7 @@ impl<'e, 'd> Run<'e, 'd> {
                     .iter()
                     .map(|p| {
                         let mut text = String::new();
-                        partition_text(dataset, p, &row, &mut text).then_some(text)
+                        partition_text(dataset, p, &row, &mut scratch.calendar, &mut text).then_some(text)
                     })
                     .collect();
                 let out = PartitionOut::new(dataset, values, path.clone());
@@ -513,6 +515,7 @@ struct Scratch {
     row: Vec<Value<'static>>,
     path: String,
     text: String,
+    calendar: Calendar,
 }
 
 /// Empties a row and gives its allocation a new lifetime (std collects in place: no reallocation).
@@ -522,8 +525,13 @@ fn recycle<'b>(mut row: Vec<Value<'_>>) -> Vec<Value<'b>> {
 }
 
 /// The raw text of a partition value; false when it is null (the default partition).
-fn partition_text(dataset: &Dataset, p: &Partition, row: &[Value<'_>], out: &mut String) -> bool {
-    use std::fmt::Write as _;
+fn partition_text(
+    dataset: &Dataset,
+    p: &Partition,
+    row: &[Value<'_>],
+    calendar: &mut Calendar,
+    out: &mut String,
+) -> bool {
     let value = row[p.field];
     if value == Value::Null {
         return false;
@@ -532,16 +540,47 @@ fn partition_text(dataset: &Dataset, p: &Partition, row: &[Value<'_>], out: &mut
         write_text(value, out);
         return !out.is_empty();
     };
-    let micros =
-        value_micros(&dataset.fields[p.field], value).expect("time partitions use time fields");
-    let (y, m, d, h) = crate::timefmt::utc_parts(micros);
-    let _ = match part {
-        TimePart::Year => write!(out, "{y:04}"),
-        TimePart::Month => write!(out, "{m:02}"),
-        TimePart::Day => write!(out, "{d:02}"),
-        TimePart::Hour => write!(out, "{h:02}"),
-    };
+    let micros = value_micros(&dataset.fields[p.field], value).expect("time partitions use time fields");
+    let (year, month, day, hour) = calendar.parts(micros);
+    // Time values were range-checked when cast: the year has four digits.
+    match part {
+        TimePart::Year => push_digits(out, year, 4),
+        TimePart::Month => push_digits(out, month, 2),
+        TimePart::Day => push_digits(out, day, 2),
+        TimePart::Hour => push_digits(out, hour, 2),
+    }
     true
+}
+
+fn push_digits(out: &mut String, value: u32, width: u32) {
+    for i in (0..width).rev() {
+        out.push(char::from(b'0' + (value / 10u32.pow(i) % 10) as u8));
+    }
+}
+
+/// Calendar parts of UTC instants, remembering the last day: records arrive roughly in time
+/// order, so most share their day with the one before.
+#[derive(Default)]
+struct Calendar {
+    day: Option<(i64, (u32, u32, u32))>,
+}
+
+impl Calendar {
+    fn parts(&mut self, micros: i64) -> (u32, u32, u32, u32) {
+        const DAY: i64 = 86_400_000_000;
+        let days = micros.div_euclid(DAY);
+        let hour = (micros.rem_euclid(DAY) / 3_600_000_000) as u32;
+        let (y, m, d) = match self.day {
+            Some((cached, ymd)) if cached == days => ymd,
+            _ => {
+                let (y, m, d) = crate::timefmt::civil_from_days(days);
+                let ymd = (y.clamp(0, 9999) as u32, m, d);
+                self.day = Some((days, ymd));
+                ymd
+            }
+        };
+        (y, m, d, hour)
+    }
 }
 
 /// The record as one line of JSON (records may be pretty-printed across lines).

@@ -79,10 +79,11 @@ impl PathTree {
     }
 
     fn child(&self, node: usize, key: &[u8]) -> Option<usize> {
+        // Keys are short: a plain byte loop beats a call to memcmp.
         self.nodes[node]
             .children
             .iter()
-            .find(|(k, _)| **k == *key)
+            .find(|(k, _)| k.len() == key.len() && k.iter().zip(key).all(|(a, b)| a == b))
             .map(|&(_, n)| n)
     }
 }
@@ -150,6 +151,8 @@ pub struct Scanner<'a> {
     pub pos: usize,
     /// Whether `buf` ends the input (so running out of bytes is an error, not "need more").
     eof: bool,
+    /// Keys of the objects being walked, for naming unknown fields; reused across records.
+    parents: Vec<&'a [u8]>,
 }
 
 // Bytes that end the fast path of a string scan: quote, backslash, newline (a raw newline inside a
@@ -165,7 +168,12 @@ static STRING_STOP: [bool; 256] = {
 impl<'a> Scanner<'a> {
     /// A scanner over `buf` from `pos`; `eof` says no more bytes will follow.
     pub fn new(buf: &'a [u8], pos: usize, eof: bool) -> Self {
-        Self { buf, pos, eof }
+        Self {
+            buf,
+            pos,
+            eof,
+            parents: Vec::new(),
+        }
     }
 
     fn short(&self) -> JsonError {
@@ -206,8 +214,8 @@ impl<'a> Scanner<'a> {
     ) -> Result<Shape, JsonError> {
         match self.peek()? {
             b'{' => {
-                let mut parents = Vec::new();
-                self.object(tree, 0, slots, unknown, &mut parents, 0)?;
+                self.parents.clear();
+                self.object(tree, 0, slots, unknown, 0)?;
                 Ok(Shape::Object)
             }
             _ => {
@@ -223,7 +231,6 @@ impl<'a> Scanner<'a> {
         node: usize,
         slots: &mut [Slot<'a>],
         unknown: &mut UnknownFields,
-        parents: &mut Vec<&'a [u8]>,
         depth: usize,
     ) -> Result<(), JsonError> {
         if depth >= MAX_DEPTH {
@@ -262,9 +269,9 @@ impl<'a> Scanner<'a> {
                     let has_children = !tree.nodes[c].children.is_empty();
                     let leaf = tree.nodes[c].leaf;
                     if has_children && self.peek()? == b'{' {
-                        parents.push(raw_key);
-                        self.object(tree, c, slots, unknown, parents, depth + 1)?;
-                        parents.pop();
+                        self.parents.push(raw_key);
+                        self.object(tree, c, slots, unknown, depth + 1)?;
+                        self.parents.pop();
                         if let Some(i) = leaf {
                             slots[i] = Slot::Object;
                         }
@@ -276,7 +283,7 @@ impl<'a> Scanner<'a> {
                     }
                 }
                 None => {
-                    unknown.record(parents, raw_key);
+                    unknown.record(&self.parents, raw_key);
                     self.skip_value(depth)?;
                 }
             }

@@ -320,8 +320,9 @@ fn scan_buffer<'a, E: From<DecodeError>>(
     f: &mut impl FnMut(Record<'a, '_>) -> Result<(), E>,
 ) -> Result<Progress, E> {
     let mut slots: Vec<Slot<'a>> = vec![Slot::Missing; slot_count];
+    let mut s = Scanner::new(buf, c.pos, eof);
     loop {
-        let mut s = Scanner::new(buf, c.pos, eof);
+        s.pos = c.pos;
         s.skip_ws();
         if s.pos == buf.len() {
             c.pos = s.pos;
