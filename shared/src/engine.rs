@@ -308,7 +308,8 @@ impl<'e, 'd> Run<'e, 'd> {
             path.push_str(&p.name);
             path.push('=');
             scratch.text.clear();
-            let present = partition_text(dataset, p, &row, &mut scratch.calendar, &mut scratch.text);
+            let present =
+                partition_text(dataset, p, &row, &mut scratch.calendar, &mut scratch.text);
             hive::escape_value(present.then_some(scratch.text.as_str()), path);
             path.push('/');
         }
@@ -321,7 +322,8 @@ impl<'e, 'd> Run<'e, 'd> {
                     .iter()
                     .map(|p| {
                         let mut text = String::new();
-                        partition_text(dataset, p, &row, &mut scratch.calendar, &mut text).then_some(text)
+                        partition_text(dataset, p, &row, &mut scratch.calendar, &mut text)
+                            .then_some(text)
                     })
                     .collect();
                 let out = PartitionOut::new(dataset, values, path.clone());
@@ -331,30 +333,61 @@ impl<'e, 'd> Run<'e, 'd> {
         self.buffered_bytes += partition.push_row(self.engine.file_columns.iter().map(|&i| row[i]));
         self.records_written += 1;
         scratch.row = recycle(row);
+        let mut flushed = false;
         if partition.row_group_full(&self.settings) {
             self.buffered_bytes -= partition.flush(self.data, &self.settings)?;
+            flushed = true;
         }
-        if self.buffered_bytes > self.budget_bytes {
+        if flushed || self.buffered_bytes > self.budget_bytes {
             self.relieve_memory()?;
         }
         Ok(())
     }
 
-    /// Flushes the partitions holding the most buffered rows until half the budget is free.
+    /// Brings memory back under half the budget: first the partitions with the most buffered rows
+    /// are flushed as row groups; then, if the output store holds too many written-but-unsent
+    /// bytes (open upload parts), the files holding the most are completed.
     fn relieve_memory(&mut self) -> Result<(), Failure> {
-        let mut by_size: Vec<(usize, &String)> = self
+        let target = self.budget_bytes / 2;
+        if self.buffered_bytes > target {
+            let mut by_rows: Vec<(usize, &String)> = self
+                .partitions
+                .iter()
+                .map(|(k, p)| (p.buffered_bytes(), k))
+                .collect();
+            by_rows.sort_unstable_by_key(|&(bytes, _)| std::cmp::Reverse(bytes));
+            let keys: Vec<String> = by_rows.into_iter().map(|(_, k)| k.clone()).collect();
+            for key in keys {
+                if self.buffered_bytes <= target {
+                    break;
+                }
+                let p = self.partitions.get_mut(&key).expect("key was just listed");
+                self.buffered_bytes -= p.flush(self.data, &self.settings)?;
+            }
+        }
+        let mut by_pending: Vec<(usize, &String)> = self
             .partitions
             .iter()
-            .map(|(k, p)| (p.buffered_bytes(), k))
+            .map(|(k, p)| (p.pending_bytes(), k))
+            .filter(|&(bytes, _)| bytes > 0)
             .collect();
-        by_size.sort_unstable_by_key(|&(bytes, _)| std::cmp::Reverse(bytes));
-        let keys: Vec<String> = by_size.into_iter().map(|(_, k)| k.clone()).collect();
-        for key in keys {
-            if self.buffered_bytes <= self.budget_bytes / 2 {
-                break;
+        let mut pending: usize = by_pending.iter().map(|&(bytes, _)| bytes).sum();
+        if self.buffered_bytes + pending > self.budget_bytes {
+            by_pending.sort_unstable_by_key(|&(bytes, _)| std::cmp::Reverse(bytes));
+            let keys: Vec<(usize, String)> = by_pending
+                .into_iter()
+                .map(|(b, k)| (b, k.clone()))
+                .collect();
+            for (bytes, key) in keys {
+                if self.buffered_bytes + pending <= target {
+                    break;
+                }
+                self.partitions
+                    .get_mut(&key)
+                    .expect("key was just listed")
+                    .close_file()?;
+                pending -= bytes;
             }
-            let p = self.partitions.get_mut(&key).expect("key was just listed");
-            self.buffered_bytes -= p.flush(self.data, &self.settings)?;
         }
         Ok(())
     }
@@ -540,7 +573,8 @@ fn partition_text(
         write_text(value, out);
         return !out.is_empty();
     };
-    let micros = value_micros(&dataset.fields[p.field], value).expect("time partitions use time fields");
+    let micros =
+        value_micros(&dataset.fields[p.field], value).expect("time partitions use time fields");
     let (year, month, day, hour) = calendar.parts(micros);
     // Time values were range-checked when cast: the year has four digits.
     match part {

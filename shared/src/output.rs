@@ -62,7 +62,16 @@ pub trait OutputStore: Send + Sync {
 pub trait OutputFile: Write + Send {
     /// Makes the file visible under its key; returns its size in bytes.
     fn commit(self: Box<Self>) -> Result<u64, OutputError>;
+
+    /// Bytes written but still held in memory (e.g. an upload part not yet sent). The engine
+    /// counts them against its memory budget and closes files that hold too much.
+    fn pending_bytes(&self) -> usize {
+        0
+    }
 }
+
+/// Per-file write buffer: small, because a transform may hold one file open per partition.
+const WRITE_BUFFER: usize = 64 << 10;
 
 /// Files under a local directory; written to a hidden temporary name and renamed on commit.
 #[derive(Debug, Clone)]
@@ -103,7 +112,7 @@ impl OutputStore for LocalDir {
             key: key.to_string(),
             temp,
             target,
-            out: Some(BufWriter::with_capacity(1 << 20, file)),
+            out: Some(BufWriter::with_capacity(WRITE_BUFFER, file)),
             bytes: 0,
         }))
     }
@@ -154,6 +163,10 @@ impl OutputFile for LocalFile {
         file.into_inner().map_err(|e| io_err(e.into_error()))?;
         fs::rename(&self.temp, &self.target).map_err(io_err)?;
         Ok(self.bytes)
+    }
+
+    fn pending_bytes(&self) -> usize {
+        self.out.as_ref().map_or(0, |o| o.buffer().len())
     }
 }
 

@@ -265,7 +265,15 @@ impl PartitionOut {
         Ok(released)
     }
 
-    fn close_file(&mut self) -> Result<(), WriteError> {
+    /// Bytes of the open file still held in memory by the output store.
+    pub fn pending_bytes(&self) -> usize {
+        self.writer
+            .as_ref()
+            .map_or(0, |w| w.inner().pending_bytes())
+    }
+
+    /// Completes the open file (if any); the next flush starts a new one.
+    pub fn close_file(&mut self) -> Result<(), WriteError> {
         if let Some(writer) = self.writer.take() {
             let file = writer.into_inner()?;
             let bytes = file.commit()?;

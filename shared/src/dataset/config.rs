@@ -190,7 +190,7 @@ impl Default for OutputConfig {
             compression: Compression::Snappy,
             row_group_rows: 1_000_000,
             target_file_mb: 256,
-            memory_budget_mb: 48,
+            memory_budget_mb: 32,
         }
     }
 }

@@ -408,3 +408,109 @@ proptest! {
         prop_assert_eq!(s.records_in, expected_in);
     }
 }
+
+/// An output store that keeps every file in memory until committed, like an upload that has not
+/// been sent: everything written is "pending".
+#[derive(Default)]
+struct HoldingStore {
+    committed: std::sync::Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+struct HeldFile<'s> {
+    key: String,
+    bytes: Vec<u8>,
+    store: &'s HoldingStore,
+}
+
+impl std::io::Write for HeldFile<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl crate::output::OutputFile for HeldFile<'static> {
+    fn commit(self: Box<Self>) -> Result<u64, crate::output::OutputError> {
+        let n = self.bytes.len() as u64;
+        self.store
+            .committed
+            .lock()
+            .unwrap()
+            .insert(self.key, self.bytes);
+        Ok(n)
+    }
+    fn pending_bytes(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+impl OutputStore for &'static HoldingStore {
+    fn create(
+        &self,
+        key: &str,
+    ) -> Result<Box<dyn crate::output::OutputFile>, crate::output::OutputError> {
+        Ok(Box::new(HeldFile {
+            key: key.into(),
+            bytes: Vec::new(),
+            store: self,
+        }))
+    }
+    fn delete(&self, key: &str) -> Result<(), crate::output::OutputError> {
+        self.committed.lock().unwrap().remove(key);
+        Ok(())
+    }
+    fn uri(&self, key: &str) -> String {
+        format!("mem://{key}")
+    }
+}
+
+#[test]
+fn bytes_held_by_the_store_count_against_the_budget() {
+    let store: &'static HoldingStore = Box::leak(Box::default());
+    let mut input = String::new();
+    for i in 0..200_000 {
+        input.push_str(&format!(
+            "{{\"device_id\":\"d{}\",\"timestamp\":{},\"location\":{{\"lat\":1,\"long\":2}},\"temperature\":{i}.5}}\n",
+            i % 5,
+            1_593_007_044 + i
+        ));
+    }
+    let mut d = iot();
+    d.output.memory_budget_mb = 1;
+    d.output.row_group_rows = 2_000;
+    let rejected = out();
+    let s = Engine::new(&d)
+        .transform(
+            input.as_bytes(),
+            &source("iot/a.json"),
+            &store,
+            &rejected.rejected,
+        )
+        .unwrap();
+    assert_eq!(s.records_written, 200_000);
+    // Open files were completed early to release held bytes, so partitions have several files.
+    assert!(
+        s.partitions.iter().all(|p| p.files.len() > 1),
+        "{:?}",
+        s.partitions
+            .iter()
+            .map(|p| p.files.len())
+            .collect::<Vec<_>>()
+    );
+    let committed = store.committed.lock().unwrap();
+    let mut rows = 0;
+    for p in &s.partitions {
+        for f in &p.files {
+            let bytes = bytes::Bytes::from(committed[&f.key].clone());
+            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+                .unwrap()
+                .build()
+                .unwrap();
+            rows += reader.map(|b| b.unwrap().num_rows()).sum::<usize>();
+        }
+    }
+    assert_eq!(rows, 200_000);
+}
