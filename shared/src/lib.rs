@@ -2,6 +2,7 @@
 //! Athena DDL. Pure Rust over bytes and files; AWS lives in the Lambda crates behind the
 //! [`output::OutputStore`] port and the stage contract.
 
+pub mod contract;
 pub mod dataset;
 pub mod decode;
 pub mod engine;
@@ -9,6 +10,7 @@ pub mod hive;
 pub mod mapping;
 pub mod output;
 pub mod parquet_out;
+pub mod ports;
 pub mod sql;
 pub mod summary;
 pub mod timefmt;

@@ -1,0 +1,17 @@
+//! AWS adapters for the pipeline's ports ([`etl_core::ports`]): S3 ([`s3::S3Objects`], which also
+//! writes Parquet through [`etl_core::output::OutputStore`]), Step Functions, Athena and SNS.
+//!
+//! Errors keep the service's code and message and are classified once, here, into retryable,
+//! not-found and permanent ([`error::port_error`]).
+
+pub mod athena;
+pub mod error;
+pub mod s3;
+pub mod sfn;
+pub mod sns;
+
+/// Loads the AWS configuration from the environment (region, credentials, `AWS_ENDPOINT_URL` for
+/// emulators). Call once per cold start.
+pub async fn load_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}

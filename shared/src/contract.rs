@@ -1,0 +1,218 @@
+//! The stage-to-stage contract: the JSON each state of the pipeline's state machine passes to the
+//! next. Every Lambda, the state machine tests and the local runner use these types, so a field
+//! renamed here is renamed everywhere (and `statemachine/pipeline.asl.json` is checked against
+//! them by the tests).
+//!
+//! The state carried through an execution looks like this (JSONPath in the state machine):
+//!
+//! ```text
+//! $            PipelineInput           from s3-trigger (StartExecution input)
+//! $.transform  TransformResult         from transform
+//! $.catalog    CatalogStep             from catalog-update (absent until the first call)
+//! $.query      QueryStatus             from athena-poller
+//! $.error      StepError               from a Catch
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A raw object, as S3 reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRef {
+    /// Raw bucket.
+    pub bucket: String,
+    /// Key, URL-decoded.
+    pub key: String,
+    /// Version id when the bucket is versioned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// ETag without quotes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+impl ObjectRef {
+    /// `s3://bucket/key`
+    pub fn uri(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    /// The identity output names are derived from: the version id, else the ETag.
+    pub fn identity_version(&self) -> Option<&str> {
+        self.version_id.as_deref().or(self.etag.as_deref())
+    }
+}
+
+/// The input of one execution: one object of one dataset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineInput {
+    /// Dataset name.
+    pub dataset: String,
+    /// The raw object.
+    pub object: ObjectRef,
+}
+
+/// What transform reports. The partition list lives in the summary object (`summary_uri`), not
+/// here, so that a transform writing thousands of partitions stays under Step Functions' 256 KB
+/// payload limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransformResult {
+    /// Dataset name.
+    pub dataset: String,
+    /// The raw object.
+    pub object: ObjectRef,
+    /// Where the table's files are, `s3://curated/prefix/`.
+    pub table_location: String,
+    /// The full JSON summary (with every partition and file).
+    pub summary_uri: String,
+    /// Records found.
+    pub records_in: u64,
+    /// Records written to Parquet.
+    pub records_written: u64,
+    /// Records rejected.
+    pub records_rejected: u64,
+    /// Rejected records per reason.
+    pub rejected_by_reason: BTreeMap<String, u64>,
+    /// Where the rejected records are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected_uri: Option<String>,
+    /// Source keys no field maps (schema drift), with counts.
+    #[serde(default)]
+    pub unknown_fields: BTreeMap<String, u64>,
+    /// Partitions written.
+    pub partitions: u64,
+    /// Parquet files written.
+    pub files: u64,
+    /// Parquet bytes written.
+    pub bytes_written: u64,
+    /// The error threshold was crossed: the state machine ends in a data-quality failure.
+    pub threshold_crossed: bool,
+}
+
+/// One step of catalog-update: a DDL query it started, and whether more remain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogStep {
+    /// The Athena query execution started; `None` when nothing was left to do.
+    pub query_execution_id: Option<String>,
+    /// What the query does: `create_table` or `add_partitions`.
+    pub statement: Option<String>,
+    /// Index of the next `ADD PARTITION` statement to run.
+    pub next: u32,
+    /// `ADD PARTITION` statements in all.
+    pub total: u32,
+    /// More DDL remains after this query.
+    pub more: bool,
+}
+
+/// The input of catalog-update: the transform's result and, after the first call, its last step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogRequest {
+    /// The transform's result.
+    pub transform: TransformResult,
+    /// The previous step, when catalog-update already ran in this execution.
+    #[serde(default)]
+    pub catalog: Option<CatalogStep>,
+}
+
+/// The input of athena-poller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollRequest {
+    /// The query to look at.
+    pub query_execution_id: String,
+    /// Polls made so far for this query (from the previous status; absent on the first poll).
+    #[serde(default)]
+    pub polls: u32,
+}
+
+/// Athena query states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum QueryState {
+    /// Waiting to run.
+    Queued,
+    /// Running.
+    Running,
+    /// Done.
+    Succeeded,
+    /// Failed; see the reason.
+    Failed,
+    /// Cancelled.
+    Cancelled,
+}
+
+/// What athena-poller reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryStatus {
+    /// The query.
+    pub query_execution_id: String,
+    /// Its state.
+    pub state: QueryState,
+    /// Athena's reason, for FAILED and CANCELLED.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Polls made so far, including this one.
+    pub polls: u32,
+    /// Engine time, when Athena reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_execution_ms: Option<i64>,
+    /// Bytes scanned, when Athena reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_scanned_bytes: Option<i64>,
+}
+
+/// The error a `Catch` puts at `$.error` (`Error` and `Cause` as Step Functions names them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepError {
+    /// Error name, e.g. `BadInput`, `States.Timeout`.
+    #[serde(rename = "Error")]
+    pub error: String,
+    /// Details: for a Lambda error, a JSON string with `errorType` and `errorMessage`.
+    #[serde(rename = "Cause", default)]
+    pub cause: Option<String>,
+}
+
+/// The input the state machine gives failure-notifier (the EventBridge path has its own shape).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailureReport {
+    /// The stage that failed: `Transform`, `DataQuality`, `UpdateCatalog`, `PollQuery`, `CatalogQuery`.
+    pub stage: String,
+    /// The execution (`$$.Execution.Id`).
+    pub execution_arn: String,
+    /// The execution's input (`$$.Execution.Input`).
+    pub input: Option<PipelineInput>,
+    /// The error from the Catch, when there was one.
+    #[serde(default)]
+    pub error: Option<StepError>,
+    /// The transform's result, when it ran.
+    #[serde(default)]
+    pub transform: Option<TransformResult>,
+    /// The last Athena status, for a failed query.
+    #[serde(default)]
+    pub query: Option<QueryStatus>,
+}
+
+/// What failure-notifier returns: the message it published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// SNS message id.
+    pub message_id: String,
+    /// Subject (≤ 100 characters).
+    pub subject: String,
+}
+
+/// Stable error names: what the state machine's `Retry` and `Catch` match on.
+pub mod error_names {
+    /// Worth retrying: throttling, timeouts, 5xx, a storage hiccup.
+    pub const RETRYABLE: &str = "Retryable";
+    /// The input cannot be processed as it is (broken JSON array, corrupt gzip, undecodable key).
+    pub const BAD_INPUT: &str = "BadInput";
+    /// The raw object is gone (deleted, or a version that no longer exists).
+    pub const NOT_FOUND: &str = "NotFound";
+    /// The deployment is wrong: unknown dataset, missing environment variable, bad definition.
+    pub const BAD_CONFIG: &str = "BadConfig";
+    /// Access denied or another permanent service error.
+    pub const PERMANENT: &str = "Permanent";
+}

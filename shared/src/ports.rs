@@ -1,0 +1,153 @@
+//! The ports through which pipeline stages reach the outside world: object storage, starting
+//! executions, running queries, notifying people. The Lambdas use the AWS adapters (`etl-aws`);
+//! [`local`] has adapters over the local file system and memory, for tools and tests.
+//!
+//! Every port error says whether it is worth retrying and keeps the service's own error code, so
+//! the Lambdas can map it to the stable names in [`crate::contract::error_names`].
+
+use std::future::Future;
+use std::io::Read;
+
+use crate::contract::QueryState;
+use crate::output::OutputStore;
+
+pub mod local;
+
+/// How a port call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Throttling, timeouts, 5xx: trying again later may work.
+    Retryable,
+    /// The thing asked for does not exist.
+    NotFound,
+    /// Access denied, validation errors and the like: trying again will not help.
+    Permanent,
+}
+
+/// A failed port call, with the service's error code and message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation}: {code}: {message}")]
+pub struct PortError {
+    /// Retryable, not found or permanent.
+    pub kind: FailureKind,
+    /// What was being done, e.g. `GetObject s3://raw/iot/a.json`.
+    pub operation: String,
+    /// The service's error code, e.g. `SlowDown`, `NoSuchKey`.
+    pub code: String,
+    /// The service's message.
+    pub message: String,
+}
+
+impl PortError {
+    /// A new error.
+    pub fn new(
+        kind: FailureKind,
+        operation: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind,
+            operation: operation.into(),
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Object storage (S3).
+pub trait ObjectStore: Send + Sync {
+    /// Opens an object for streaming reads (pinned to `version` when given). The reader is
+    /// blocking: use it off the async runtime (`spawn_blocking`).
+    fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> impl Future<Output = Result<Box<dyn Read + Send>, PortError>> + Send;
+
+    /// Reads a small object whole.
+    fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Vec<u8>, PortError>> + Send;
+
+    /// A store that writes files below `s3://bucket/prefix`, for the engine. Its files are written
+    /// from a blocking thread (the engine is synchronous).
+    fn output_store(&self, bucket: &str, prefix: &str) -> Box<dyn OutputStore>;
+
+    /// Writes a small object whole.
+    fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// What starting an execution did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartOutcome {
+    /// A new execution, with its ARN.
+    Started(String),
+    /// An execution of that name already exists (a duplicate delivery): nothing new started.
+    AlreadyExists,
+}
+
+/// Starts state machine executions (Step Functions).
+pub trait ExecutionStarter: Send + Sync {
+    /// Starts an execution named `name` with `input` (JSON).
+    fn start(
+        &self,
+        name: &str,
+        input: &str,
+    ) -> impl Future<Output = Result<StartOutcome, PortError>> + Send;
+}
+
+/// An Athena query's state and statistics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryInfo {
+    /// State.
+    pub state: QueryState,
+    /// Reason for FAILED / CANCELLED.
+    pub reason: Option<String>,
+    /// Engine time in milliseconds.
+    pub engine_execution_ms: Option<i64>,
+    /// Bytes scanned.
+    pub data_scanned_bytes: Option<i64>,
+}
+
+/// Runs DDL (Athena, which writes the Glue Data Catalog).
+pub trait QueryEngine: Send + Sync {
+    /// Whether the table exists in the catalog.
+    fn table_exists(
+        &self,
+        database: &str,
+        table: &str,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+
+    /// Starts a query; returns its execution id.
+    fn start(
+        &self,
+        sql: &str,
+        database: &str,
+    ) -> impl Future<Output = Result<String, PortError>> + Send;
+
+    /// A query's state.
+    fn status(
+        &self,
+        query_execution_id: &str,
+    ) -> impl Future<Output = Result<QueryInfo, PortError>> + Send;
+}
+
+/// Tells a person (SNS).
+pub trait Notifier: Send + Sync {
+    /// Publishes a message; returns its id.
+    fn publish(
+        &self,
+        subject: &str,
+        message: &str,
+    ) -> impl Future<Output = Result<String, PortError>> + Send;
+}

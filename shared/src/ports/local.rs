@@ -1,0 +1,160 @@
+//! Local adapters: objects in a directory (one folder per bucket), and recording fakes for
+//! executions, queries and notifications that behave like the services in the ways the stages
+//! rely on (duplicate execution names, a table existing after its CREATE, message ids).
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use super::{
+    ExecutionStarter, FailureKind, Notifier, ObjectStore, PortError, QueryEngine, QueryInfo,
+    StartOutcome,
+};
+use crate::contract::QueryState;
+use crate::output::{LocalDir, OutputStore};
+
+/// Objects as files: `root/bucket/key`. Versions are not kept.
+#[derive(Debug, Clone)]
+pub struct LocalObjects {
+    root: PathBuf,
+}
+
+impl LocalObjects {
+    /// Objects below `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The file behind an object.
+    pub fn path(&self, bucket: &str, key: &str) -> PathBuf {
+        self.root.join(bucket).join(key)
+    }
+
+    fn error(op: &str, bucket: &str, key: &str, e: std::io::Error) -> PortError {
+        let kind = if e.kind() == std::io::ErrorKind::NotFound {
+            FailureKind::NotFound
+        } else {
+            FailureKind::Permanent
+        };
+        PortError::new(
+            kind,
+            format!("{op} s3://{bucket}/{key}"),
+            format!("{:?}", e.kind()),
+            e.to_string(),
+        )
+    }
+}
+
+impl ObjectStore for LocalObjects {
+    async fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+        _version: Option<&str>,
+    ) -> Result<Box<dyn Read + Send>, PortError> {
+        let file = fs::File::open(self.path(bucket, key))
+            .map_err(|e| Self::error("GetObject", bucket, key, e))?;
+        Ok(Box::new(file))
+    }
+
+    fn output_store(&self, bucket: &str, prefix: &str) -> Box<dyn OutputStore> {
+        Box::new(LocalDir::new(self.path(bucket, prefix)))
+    }
+
+    async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, PortError> {
+        fs::read(self.path(bucket, key)).map_err(|e| Self::error("GetObject", bucket, key, e))
+    }
+
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        _content_type: &str,
+    ) -> Result<(), PortError> {
+        let path = self.path(bucket, key);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(|e| Self::error("PutObject", bucket, key, e))?;
+        }
+        fs::write(path, body).map_err(|e| Self::error("PutObject", bucket, key, e))
+    }
+}
+
+/// Records started executions; a repeated name is [`StartOutcome::AlreadyExists`], as in Step Functions.
+#[derive(Debug, Default)]
+pub struct RecordingStarter {
+    /// (name, input) of every execution started.
+    pub started: Mutex<Vec<(String, String)>>,
+}
+
+impl ExecutionStarter for RecordingStarter {
+    async fn start(&self, name: &str, input: &str) -> Result<StartOutcome, PortError> {
+        let mut started = self.started.lock().expect("not poisoned");
+        if started.iter().any(|(n, _)| n == name) {
+            return Ok(StartOutcome::AlreadyExists);
+        }
+        started.push((name.to_string(), input.to_string()));
+        Ok(StartOutcome::Started(format!(
+            "arn:aws:states:local:000000000000:execution:pipeline:{name}"
+        )))
+    }
+}
+
+/// Records queries and succeeds them; a table exists once a `CREATE` for it was run.
+#[derive(Debug, Default)]
+pub struct RecordingQueryEngine {
+    /// Every query started, in order.
+    pub queries: Mutex<Vec<String>>,
+    /// `database.table` names that exist.
+    pub tables: Mutex<BTreeSet<String>>,
+}
+
+impl QueryEngine for RecordingQueryEngine {
+    async fn table_exists(&self, database: &str, table: &str) -> Result<bool, PortError> {
+        Ok(self
+            .tables
+            .lock()
+            .expect("not poisoned")
+            .contains(&format!("{database}.{table}")))
+    }
+
+    async fn start(&self, sql: &str, _database: &str) -> Result<String, PortError> {
+        if let Some(rest) = sql.strip_prefix("CREATE EXTERNAL TABLE IF NOT EXISTS ") {
+            let name: String = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .replace('`', "");
+            self.tables.lock().expect("not poisoned").insert(name);
+        }
+        let mut queries = self.queries.lock().expect("not poisoned");
+        queries.push(sql.to_string());
+        Ok(format!("local-query-{}", queries.len()))
+    }
+
+    async fn status(&self, _query_execution_id: &str) -> Result<QueryInfo, PortError> {
+        Ok(QueryInfo {
+            state: QueryState::Succeeded,
+            reason: None,
+            engine_execution_ms: Some(0),
+            data_scanned_bytes: Some(0),
+        })
+    }
+}
+
+/// Records published messages.
+#[derive(Debug, Default)]
+pub struct RecordingNotifier {
+    /// (subject, message) of every message.
+    pub messages: Mutex<Vec<(String, String)>>,
+}
+
+impl Notifier for RecordingNotifier {
+    async fn publish(&self, subject: &str, message: &str) -> Result<String, PortError> {
+        let mut messages = self.messages.lock().expect("not poisoned");
+        messages.push((subject.to_string(), message.to_string()));
+        Ok(format!("local-message-{}", messages.len()))
+    }
+}
