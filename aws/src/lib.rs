@@ -6,6 +6,7 @@
 
 pub mod athena;
 pub mod error;
+pub mod lambda;
 pub mod s3;
 pub mod sfn;
 pub mod sns;

@@ -4,14 +4,18 @@
 use std::io::{Read, Write};
 
 use aws_sdk_athena::operation::get_query_execution::GetQueryExecutionOutput;
-use aws_sdk_athena::operation::get_table_metadata::{GetTableMetadataError, GetTableMetadataOutput};
-use aws_sdk_athena::types::{QueryExecution, QueryExecutionState, QueryExecutionStatistics, QueryExecutionStatus};
+use aws_sdk_athena::operation::get_table_metadata::{
+    GetTableMetadataError, GetTableMetadataOutput,
+};
+use aws_sdk_athena::types::{
+    QueryExecution, QueryExecutionState, QueryExecutionStatistics, QueryExecutionStatus,
+};
+use aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadOutput;
 use aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput;
 use aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadOutput;
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_s3::operation::upload_part::UploadPartOutput;
-use aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sfn::operation::start_execution::{StartExecutionError, StartExecutionOutput};
 use aws_sdk_sfn::types::error::ExecutionAlreadyExists;
@@ -22,7 +26,9 @@ use etl_aws::s3::{S3Objects, PART_SIZE};
 use etl_aws::sfn::SfnStarter;
 use etl_aws::sns::SnsNotifier;
 use etl_core::contract::QueryState;
-use etl_core::ports::{ExecutionStarter, FailureKind, Notifier, ObjectStore, QueryEngine, StartOutcome};
+use etl_core::ports::{
+    ExecutionStarter, FailureKind, Notifier, ObjectStore, QueryEngine, StartOutcome,
+};
 
 /// A raw service response, so the SDK's own error parsing runs as it does against AWS.
 fn http_response(status: u16, body: &'static str) -> aws_smithy_runtime_api::http::Response {
@@ -36,7 +42,11 @@ fn http_response(status: u16, body: &'static str) -> aws_smithy_runtime_api::htt
 async fn a_duplicate_execution_name_is_not_an_error() {
     let exists = mock!(aws_sdk_sfn::Client::start_execution)
         .match_requests(|r| r.name() == Some("dup"))
-        .then_error(|| StartExecutionError::ExecutionAlreadyExists(ExecutionAlreadyExists::builder().message("exists").build()));
+        .then_error(|| {
+            StartExecutionError::ExecutionAlreadyExists(
+                ExecutionAlreadyExists::builder().message("exists").build(),
+            )
+        });
     let started = mock!(aws_sdk_sfn::Client::start_execution)
         .match_requests(|r| r.name() == Some("new") && r.state_machine_arn() == Some("arn:sm"))
         .then_output(|| {
@@ -48,15 +58,36 @@ async fn a_duplicate_execution_name_is_not_an_error() {
         });
     let throttled = mock!(aws_sdk_sfn::Client::start_execution)
         .match_requests(|r| r.name() == Some("busy"))
-        .then_http_response(|| http_response(400, r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#));
-    let client = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&exists, &started, &throttled], |c| c
-        .retry_config(RetryConfig::disabled()));
+        .then_http_response(|| {
+            http_response(
+                400,
+                r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+            )
+        });
+    let client = mock_client!(
+        aws_sdk_sfn,
+        RuleMode::MatchAny,
+        [&exists, &started, &throttled],
+        |c| c.retry_config(RetryConfig::disabled())
+    );
     let starter = SfnStarter::new(client, "arn:sm");
-    assert_eq!(starter.start("dup", "{}").await.unwrap(), StartOutcome::AlreadyExists);
-    assert_eq!(starter.start("new", "{}").await.unwrap(), StartOutcome::Started("arn:exec:new".into()));
+    assert_eq!(
+        starter.start("dup", "{}").await.unwrap(),
+        StartOutcome::AlreadyExists
+    );
+    assert_eq!(
+        starter.start("new", "{}").await.unwrap(),
+        StartOutcome::Started("arn:exec:new".into())
+    );
     let err = starter.start("busy", "{}").await.unwrap_err();
-    assert_eq!((err.kind, err.code.as_str()), (FailureKind::Retryable, "ThrottlingException"));
-    assert_eq!(err.to_string(), "StartExecution busy: ThrottlingException: Rate exceeded");
+    assert_eq!(
+        (err.kind, err.code.as_str()),
+        (FailureKind::Retryable, "ThrottlingException")
+    );
+    assert_eq!(
+        err.to_string(),
+        "StartExecution busy: ThrottlingException: Rate exceeded"
+    );
 }
 
 #[tokio::test]
@@ -92,7 +123,11 @@ async fn athena_table_lookup_and_query_states() {
                                 .state_change_reason("FAILED: line 1:8: mismatched input")
                                 .build(),
                         )
-                        .statistics(QueryExecutionStatistics::builder().engine_execution_time_in_millis(12).build())
+                        .statistics(
+                            QueryExecutionStatistics::builder()
+                                .engine_execution_time_in_millis(12)
+                                .build(),
+                        )
                         .build(),
                 )
                 .build()
@@ -103,30 +138,51 @@ async fn athena_table_lookup_and_query_states() {
             GetQueryExecutionOutput::builder()
                 .query_execution(
                     QueryExecution::builder()
-                        .status(QueryExecutionStatus::builder().state(QueryExecutionState::Running).build())
+                        .status(
+                            QueryExecutionStatus::builder()
+                                .state(QueryExecutionState::Running)
+                                .build(),
+                        )
                         .build(),
                 )
                 .build()
         });
-    let client = mock_client!(aws_sdk_athena, RuleMode::MatchAny, [&missing, &present, &busy, &failed, &running], |c| c
-        .retry_config(RetryConfig::disabled()));
+    let client = mock_client!(
+        aws_sdk_athena,
+        RuleMode::MatchAny,
+        [&missing, &present, &busy, &failed, &running],
+        |c| c.retry_config(RetryConfig::disabled())
+    );
     let athena = AthenaEngine::new(client, "etl");
     assert!(!athena.table_exists("iot", "missing").await.unwrap());
     assert!(athena.table_exists("iot", "present").await.unwrap());
     let err = athena.table_exists("iot", "busy").await.unwrap_err();
-    assert_eq!((err.kind, err.code.as_str()), (FailureKind::Retryable, "TooManyRequestsException"));
+    assert_eq!(
+        (err.kind, err.code.as_str()),
+        (FailureKind::Retryable, "TooManyRequestsException")
+    );
     let info = athena.status("q-failed").await.unwrap();
     assert_eq!(info.state, QueryState::Failed);
-    assert_eq!(info.reason.as_deref(), Some("FAILED: line 1:8: mismatched input"));
+    assert_eq!(
+        info.reason.as_deref(),
+        Some("FAILED: line 1:8: mismatched input")
+    );
     assert_eq!(info.engine_execution_ms, Some(12));
-    assert_eq!(athena.status("q-running").await.unwrap().state, QueryState::Running);
+    assert_eq!(
+        athena.status("q-running").await.unwrap().state,
+        QueryState::Running
+    );
 }
 
 #[tokio::test]
 async fn s3_streams_objects_and_reports_missing_ones() {
     let found = mock!(aws_sdk_s3::Client::get_object)
         .match_requests(|r| r.key() == Some("iot/a b.json") && r.version_id() == Some("v1"))
-        .then_output(|| GetObjectOutput::builder().body(ByteStream::from_static(b"{\"a\":1}\n")).build());
+        .then_output(|| {
+            GetObjectOutput::builder()
+                .body(ByteStream::from_static(b"{\"a\":1}\n"))
+                .build()
+        });
     let gone = mock!(aws_sdk_s3::Client::get_object)
         .match_requests(|r| r.key() == Some("iot/gone.json"))
         .then_http_response(|| {
@@ -135,7 +191,8 @@ async fn s3_streams_objects_and_reports_missing_ones() {
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>",
             )
         });
-    let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&found, &gone], |c| c.retry_config(RetryConfig::disabled()));
+    let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&found, &gone], |c| c
+        .retry_config(RetryConfig::disabled()));
     let s3 = S3Objects::new(client);
     let reader = s3.open("raw", "iot/a b.json", Some("v1")).await.unwrap();
     let text = tokio::task::spawn_blocking(move || {
@@ -148,27 +205,42 @@ async fn s3_streams_objects_and_reports_missing_ones() {
     .unwrap();
     assert_eq!(text, "{\"a\":1}\n");
     let err = s3.open("raw", "iot/gone.json", None).await.err().unwrap();
-    assert_eq!((err.kind, err.code.as_str()), (FailureKind::NotFound, "NoSuchKey"));
+    assert_eq!(
+        (err.kind, err.code.as_str()),
+        (FailureKind::NotFound, "NoSuchKey")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_output_puts_small_files_and_uploads_large_ones_in_parts() {
     let put = mock!(aws_sdk_s3::Client::put_object)
-        .match_requests(|r| r.bucket() == Some("curated") && r.key() == Some("tables/t/small.parquet"))
+        .match_requests(|r| {
+            r.bucket() == Some("curated") && r.key() == Some("tables/t/small.parquet")
+        })
         .then_output(|| PutObjectOutput::builder().build());
-    let create = mock!(aws_sdk_s3::Client::create_multipart_upload)
-        .then_output(|| CreateMultipartUploadOutput::builder().upload_id("up-1").build());
+    let create = mock!(aws_sdk_s3::Client::create_multipart_upload).then_output(|| {
+        CreateMultipartUploadOutput::builder()
+            .upload_id("up-1")
+            .build()
+    });
     let part = mock!(aws_sdk_s3::Client::upload_part)
         .match_requests(|r| r.upload_id() == Some("up-1"))
         .then_output(|| UploadPartOutput::builder().e_tag("etag").build());
     let complete = mock!(aws_sdk_s3::Client::complete_multipart_upload)
-        .match_requests(|r| r.key() == Some("tables/t/large.parquet") && r.multipart_upload().map(|m| m.parts().len()) == Some(3))
+        .match_requests(|r| {
+            r.key() == Some("tables/t/large.parquet")
+                && r.multipart_upload().map(|m| m.parts().len()) == Some(3)
+        })
         .then_output(|| CompleteMultipartUploadOutput::builder().build());
     let abort = mock!(aws_sdk_s3::Client::abort_multipart_upload)
         .match_requests(|r| r.key() == Some("tables/t/abandoned.parquet"))
         .then_output(|| AbortMultipartUploadOutput::builder().build());
-    let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&put, &create, &part, &complete, &abort], |c| c
-        .retry_config(RetryConfig::disabled()));
+    let client = mock_client!(
+        aws_sdk_s3,
+        RuleMode::MatchAny,
+        [&put, &create, &part, &complete, &abort],
+        |c| c.retry_config(RetryConfig::disabled())
+    );
     let store = S3Objects::new(client).output_store("curated", "tables/t/");
     assert_eq!(store.uri("x.parquet"), "s3://curated/tables/t/x.parquet");
     let sizes = tokio::task::spawn_blocking(move || {
@@ -181,7 +253,10 @@ async fn s3_output_puts_small_files_and_uploads_large_ones_in_parts() {
         for _ in 0..(2 * PART_SIZE / chunk.len() + 3) {
             large.write_all(&chunk).unwrap();
         }
-        assert!(large.pending_bytes() < PART_SIZE, "full parts are sent as they fill");
+        assert!(
+            large.pending_bytes() < PART_SIZE,
+            "full parts are sent as they fill"
+        );
         let large = large.commit().unwrap();
         let mut abandoned = store.create("abandoned.parquet").unwrap();
         abandoned.write_all(&vec![1u8; PART_SIZE]).unwrap();
@@ -193,7 +268,11 @@ async fn s3_output_puts_small_files_and_uploads_large_ones_in_parts() {
     assert_eq!(sizes, (4, (2 * PART_SIZE + (3 << 20)) as u64));
     assert_eq!(put.num_calls(), 1);
     assert_eq!(create.num_calls(), 2);
-    assert_eq!(part.num_calls(), 4, "large: 2 full parts + the rest; abandoned: 1");
+    assert_eq!(
+        part.num_calls(),
+        4,
+        "large: 2 full parts + the rest; abandoned: 1"
+    );
     assert_eq!(complete.num_calls(), 1);
     assert_eq!(abort.num_calls(), 1);
 }
@@ -202,7 +281,11 @@ async fn s3_output_puts_small_files_and_uploads_large_ones_in_parts() {
 async fn sns_publishes_subject_and_message() {
     let publish = mock!(aws_sdk_sns::Client::publish)
         .match_requests(|r| r.topic_arn() == Some("arn:topic") && r.subject() == Some("s"))
-        .then_output(|| aws_sdk_sns::operation::publish::PublishOutput::builder().message_id("m-1").build());
+        .then_output(|| {
+            aws_sdk_sns::operation::publish::PublishOutput::builder()
+                .message_id("m-1")
+                .build()
+        });
     let client = mock_client!(aws_sdk_sns, [&publish]);
     let sns = SnsNotifier::new(client, "arn:topic");
     assert_eq!(sns.publish("s", "body").await.unwrap(), "m-1");

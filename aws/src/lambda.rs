@@ -1,0 +1,211 @@
+//! What every Lambda shares: stable error names for the state machine, typed configuration from
+//! the environment, the embedded dataset definitions, and logging set-up.
+
+use std::fmt;
+
+use etl_core::contract::error_names;
+use etl_core::ports::{FailureKind, PortError};
+use etl_core::Dataset;
+use lambda_runtime::Diagnostic;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/datasets.rs"));
+}
+
+/// A stage failure: a stable name the state machine's `Retry`/`Catch` match, and a message that
+/// says what, where and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageError {
+    /// One of [`error_names`].
+    pub name: &'static str,
+    /// For a person.
+    pub message: String,
+}
+
+impl StageError {
+    /// A `BadInput` error.
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self {
+            name: error_names::BAD_INPUT,
+            message: message.into(),
+        }
+    }
+
+    /// A `BadConfig` error.
+    pub fn bad_config(message: impl Into<String>) -> Self {
+        Self {
+            name: error_names::BAD_CONFIG,
+            message: message.into(),
+        }
+    }
+
+    /// A `Retryable` error.
+    pub fn retryable(message: impl Into<String>) -> Self {
+        Self {
+            name: error_names::RETRYABLE,
+            message: message.into(),
+        }
+    }
+
+    /// A `Permanent` error.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            name: error_names::PERMANENT,
+            message: message.into(),
+        }
+    }
+
+    /// Whether the state machine retries it.
+    pub fn is_retryable(&self) -> bool {
+        self.name == error_names::RETRYABLE
+    }
+}
+
+impl fmt::Display for StageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.name, self.message)
+    }
+}
+
+impl std::error::Error for StageError {}
+
+impl From<PortError> for StageError {
+    fn from(e: PortError) -> Self {
+        let name = match e.kind {
+            FailureKind::Retryable => error_names::RETRYABLE,
+            FailureKind::NotFound => error_names::NOT_FOUND,
+            FailureKind::Permanent => error_names::PERMANENT,
+        };
+        Self {
+            name,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<StageError> for Diagnostic {
+    fn from(e: StageError) -> Self {
+        Diagnostic {
+            error_type: e.name.to_string(),
+            error_message: e.message,
+        }
+    }
+}
+
+/// A required environment variable, or a `BadConfig` error naming it.
+pub fn env(name: &str) -> Result<String, StageError> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Ok(v),
+        _ => Err(StageError::bad_config(format!(
+            "environment variable {name} is not set; it is set by template.yaml (for a local run, export it)"
+        ))),
+    }
+}
+
+/// An optional environment variable with a default.
+pub fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default.to_string())
+}
+
+/// The dataset definitions built into this binary, validated.
+pub fn embedded_datasets() -> Result<Vec<Dataset>, StageError> {
+    let datasets = embedded::DATASETS
+        .iter()
+        .map(|(origin, text)| {
+            if origin.ends_with(".json") {
+                Dataset::from_json_str(text, origin)
+            } else {
+                Dataset::from_toml_str(text, origin)
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StageError::bad_config(e.to_string()))?;
+    let mut names: Vec<&str> = datasets.iter().map(|d| d.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(StageError::bad_config(format!(
+            "two dataset definitions are named {:?}",
+            w[0]
+        )));
+    }
+    Ok(datasets)
+}
+
+/// Finds a dataset by name.
+pub fn dataset_named<'d>(datasets: &'d [Dataset], name: &str) -> Result<&'d Dataset, StageError> {
+    datasets.iter().find(|d| d.name == name).ok_or_else(|| {
+        StageError::bad_config(format!(
+            "no dataset named {name:?} in this deployment (known: {}); add datasets/{name}.toml and redeploy",
+            datasets.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
+        ))
+    })
+}
+
+/// JSON logs through the runtime's subscriber (format and level from `AWS_LAMBDA_LOG_FORMAT` /
+/// `AWS_LAMBDA_LOG_LEVEL`, which SAM's `LoggingConfig` sets).
+pub fn init_logging() {
+    lambda_runtime::tracing::init_default_subscriber();
+}
+
+/// Splits `s3://bucket/key` into its parts.
+pub fn parse_s3_uri(uri: &str) -> Result<(&str, &str), StageError> {
+    uri.strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .filter(|(bucket, key)| !bucket.is_empty() && !key.is_empty())
+        .ok_or_else(|| StageError::bad_input(format!("{uri:?} is not an s3://bucket/key URI")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_datasets_are_valid_and_include_the_example() {
+        let all = embedded_datasets().unwrap();
+        assert!(all
+            .iter()
+            .any(|d| d.name == "iot_sensors" && d.origin == "datasets/iot_sensors.toml"));
+        assert!(dataset_named(&all, "iot_sensors").is_ok());
+        let err = dataset_named(&all, "nope").unwrap_err();
+        assert_eq!(err.name, "BadConfig");
+        assert!(
+            err.message.contains("add datasets/nope.toml and redeploy"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn port_errors_keep_their_kind_and_service_code() {
+        let e: StageError = PortError::new(
+            FailureKind::Retryable,
+            "GetObject s3://b/k",
+            "SlowDown",
+            "Please reduce your request rate.",
+        )
+        .into();
+        assert_eq!(e.name, "Retryable");
+        assert_eq!(
+            e.message,
+            "GetObject s3://b/k: SlowDown: Please reduce your request rate."
+        );
+        let d: Diagnostic = StageError::bad_input("x").into();
+        assert_eq!(
+            (d.error_type.as_str(), d.error_message.as_str()),
+            ("BadInput", "x")
+        );
+        let nf: StageError =
+            PortError::new(FailureKind::NotFound, "op", "NoSuchKey", "gone").into();
+        assert_eq!(nf.name, "NotFound");
+    }
+
+    #[test]
+    fn s3_uris() {
+        assert_eq!(parse_s3_uri("s3://b/k/x.json").unwrap(), ("b", "k/x.json"));
+        assert!(parse_s3_uri("s3://b").is_err());
+        assert!(parse_s3_uri("file:///x").is_err());
+    }
+}

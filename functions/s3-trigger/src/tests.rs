@@ -1,0 +1,162 @@
+use aws_lambda_events::event::s3::S3Event;
+use etl_core::ports::local::RecordingStarter;
+
+use super::*;
+
+const S3_PUT: &str = include_str!("../../../events/s3-put.json");
+
+fn deps() -> Deps<RecordingStarter> {
+    Deps {
+        starter: RecordingStarter::default(),
+        datasets: etl_aws::lambda::embedded_datasets().unwrap(),
+    }
+}
+
+fn event() -> S3Event {
+    serde_json::from_str(S3_PUT).unwrap()
+}
+
+#[tokio::test]
+async fn the_sample_event_starts_one_execution_with_the_decoded_key() {
+    let deps = deps();
+    let report = handle(&deps, event()).await.unwrap();
+    assert_eq!(report.started.len(), 1);
+    assert_eq!(
+        report.skipped,
+        vec![Skipped {
+            key: "iot/2020/06/".into(),
+            reason: "a zero-byte folder marker".into()
+        }]
+    );
+    let started = deps.starter.started.lock().unwrap();
+    let (name, input) = &started[0];
+    let input: PipelineInput = serde_json::from_str(input).unwrap();
+    assert_eq!(input.dataset, "iot_sensors");
+    assert_eq!(input.object.bucket, "etl-raw-123456789012");
+    assert_eq!(
+        input.object.key,
+        "iot/2020/06/24/sensor readings été batch#1.ndjson"
+    );
+    assert_eq!(
+        input.object.version_id.as_deref(),
+        Some("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY")
+    );
+    assert_eq!(
+        input.object.etag.as_deref(),
+        Some("0123456789abcdef0123456789abcdef")
+    );
+    assert_eq!(input.object.size, 1445);
+    assert!(
+        name.len() <= 80
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+        "{name}"
+    );
+    assert!(name.starts_with("iot_sensors-sensor_readings"), "{name}");
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_starts_nothing_new() {
+    let deps = deps();
+    handle(&deps, event()).await.unwrap();
+    let again = handle(&deps, event()).await.unwrap();
+    assert!(again.started.is_empty());
+    assert_eq!(again.duplicates, 1);
+    assert_eq!(deps.starter.started.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn keys_of_no_dataset_and_other_events_are_skipped() {
+    let deps = deps();
+    let text = S3_PUT.replace("iot/2020/06/24/sensor+readings", "other/sensor+readings");
+    let report = handle(&deps, serde_json::from_str(&text).unwrap())
+        .await
+        .unwrap();
+    assert!(report.started.is_empty());
+    assert_eq!(
+        report.skipped[0].reason,
+        "no dataset's prefix and suffixes match the key"
+    );
+    let removed = S3_PUT.replace("ObjectCreated:Put", "ObjectRemoved:Delete");
+    let report = handle(&deps, serde_json::from_str(&removed).unwrap())
+        .await
+        .unwrap();
+    assert!(report
+        .skipped
+        .iter()
+        .all(|s| s.reason.contains("not an ObjectCreated event")));
+}
+
+#[test]
+fn keys_decode_like_s3_encodes_them() {
+    assert_eq!(decode_key("Happy+Face%21.jpg").unwrap(), "Happy Face!.jpg");
+    assert_eq!(decode_key("a%2Bb+c").unwrap(), "a+b c");
+    assert_eq!(decode_key("caf%C3%A9").unwrap(), "café");
+    assert!(decode_key("bad%zz").is_err());
+    assert!(decode_key("bad%FF").is_err());
+}
+
+#[test]
+fn execution_names_are_stable_short_and_distinct() {
+    let input = |key: &str, version: Option<&str>| PipelineInput {
+        dataset: "iot_sensors".into(),
+        object: ObjectRef {
+            bucket: "raw".into(),
+            key: key.into(),
+            version_id: version.map(String::from),
+            etag: None,
+            size: 1,
+        },
+    };
+    let long = format!("iot/{}.json", "x".repeat(200));
+    for i in [
+        input("iot/a.json", None),
+        input(&long, Some("v")),
+        input("iot/ü ü.json", None),
+    ] {
+        let n = execution_name(&i);
+        assert!(n.len() <= 80, "{n}");
+        assert_eq!(n, execution_name(&i));
+    }
+    assert_ne!(
+        execution_name(&input("iot/a.json", Some("v1"))),
+        execution_name(&input("iot/a.json", Some("v2")))
+    );
+}
+
+#[tokio::test]
+async fn throttled_starts_fail_the_invocation_as_retryable() {
+    use aws_sdk_sfn::operation::start_execution::StartExecutionOutput;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    let throttled = mock!(aws_sdk_sfn::Client::start_execution).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+            aws_smithy_types::body::SdkBody::from(
+                r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+            ),
+        )
+    });
+    let ok = mock!(aws_sdk_sfn::Client::start_execution).then_output(|| {
+        StartExecutionOutput::builder()
+            .execution_arn("arn:exec")
+            .start_date(aws_smithy_types::DateTime::from_secs(0))
+            .build()
+            .unwrap()
+    });
+    let client = mock_client!(aws_sdk_sfn, RuleMode::Sequential, [&throttled, &ok], |c| c
+        .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
+    let deps = Deps {
+        starter: etl_aws::sfn::SfnStarter::new(client, "arn:sm"),
+        datasets: etl_aws::lambda::embedded_datasets().unwrap(),
+    };
+    let err = handle(&deps, event()).await.unwrap_err();
+    assert_eq!(err.name, "Retryable");
+    assert!(
+        err.message.contains("ThrottlingException: Rate exceeded"),
+        "{}",
+        err.message
+    );
+    let report = handle(&deps, event()).await.unwrap();
+    assert_eq!(report.started, vec!["arn:exec".to_string()]);
+}
