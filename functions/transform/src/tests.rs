@@ -1,0 +1,124 @@
+use etl_core::contract::PipelineInput;
+use etl_core::ports::local::LocalObjects;
+use etl_core::Summary;
+
+use super::*;
+
+const EVENT: &str = include_str!("../../../events/transform.json");
+const SAMPLE: &str = include_str!("../../../datasets/samples/iot_sensors.ndjson");
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    deps: Deps<LocalObjects>,
+}
+
+fn fixture(raw: &[u8]) -> (Fixture, PipelineInput) {
+    let dir = tempfile::tempdir().unwrap();
+    let input: PipelineInput = serde_json::from_str(EVENT).unwrap();
+    let objects = LocalObjects::new(dir.path());
+    let path = objects.path(&input.object.bucket, &input.object.key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, raw).unwrap();
+    let deps = Deps {
+        objects,
+        datasets: etl_aws::lambda::embedded_datasets().unwrap(),
+        config: Config {
+            curated_bucket: "curated".into(),
+            tables_prefix: "tables/".into(),
+            rejected_prefix: "rejected/".into(),
+            summaries_prefix: "summaries/".into(),
+        },
+    };
+    (Fixture { dir, deps }, input)
+}
+
+#[tokio::test]
+async fn the_sample_object_becomes_parquet_rejects_and_a_summary() {
+    let (f, input) = fixture(SAMPLE.as_bytes());
+    let result = handle(&f.deps, input.clone()).await.unwrap();
+    assert_eq!(
+        (
+            result.records_in,
+            result.records_written,
+            result.records_rejected
+        ),
+        (10, 6, 4)
+    );
+    assert_eq!(
+        result.table_location,
+        "s3://curated/tables/iot/sensor_readings/"
+    );
+    assert_eq!(result.partitions, 4);
+    assert!(!result.threshold_crossed);
+    assert_eq!(result.unknown_fields.get("battery"), Some(&1));
+
+    let (bucket, key) = etl_aws::lambda::parse_s3_uri(&result.summary_uri).unwrap();
+    let summary: Summary =
+        serde_json::from_slice(&std::fs::read(f.deps.objects.path(bucket, key)).unwrap()).unwrap();
+    assert_eq!(summary.records_in, 10);
+    assert_eq!(
+        summary.source,
+        "s3://etl-raw-123456789012/iot/2020/06/24/sensor readings été batch#1.ndjson"
+    );
+    for p in &summary.partitions {
+        for file in &p.files {
+            let path = f.deps.objects.path(
+                "curated",
+                &format!("tables/iot/sensor_readings/{}", file.key),
+            );
+            assert!(path.exists(), "{}", path.display());
+        }
+    }
+    let rejected = result.rejected_uri.unwrap();
+    assert!(
+        rejected.contains("/curated/rejected/iot_sensors/rejected-"),
+        "{rejected}"
+    );
+    // The raw object is untouched.
+    let raw = f.deps.objects.path(&input.object.bucket, &input.object.key);
+    assert_eq!(std::fs::read_to_string(raw).unwrap(), SAMPLE);
+    drop(f.dir);
+}
+
+#[tokio::test]
+async fn a_broken_array_is_bad_input_and_writes_nothing() {
+    let (f, input) = fixture(b"[{\"device_id\":\"a\",\"timestamp\":1593007044},{\"device_id\" 1}]");
+    let err = handle(&f.deps, input).await.unwrap_err();
+    assert_eq!(err.name, "BadInput");
+    assert!(err.message.starts_with("s3://etl-raw-123456789012/iot/2020/06/24/sensor readings été batch#1.ndjson: the JSON array is broken at line 1, column 56"), "{}", err.message);
+    assert!(
+        err.message
+            .ends_with("Fix the object (or the dataset definition) and upload it again."),
+        "{}",
+        err.message
+    );
+    assert!(!f.dir.path().join("curated").exists());
+}
+
+#[tokio::test]
+async fn a_missing_object_or_dataset_is_named() {
+    let (f, mut input) = fixture(b"");
+    input.object.key = "iot/gone.json".into();
+    assert_eq!(
+        handle(&f.deps, input.clone()).await.unwrap_err().name,
+        "NotFound"
+    );
+    input.dataset = "nope".into();
+    assert_eq!(handle(&f.deps, input).await.unwrap_err().name, "BadConfig");
+}
+
+#[tokio::test]
+async fn all_records_rejected_crosses_the_threshold() {
+    let (f, input) = fixture(b"nope\nnope\n");
+    let result = handle(&f.deps, input).await.unwrap();
+    assert!(result.threshold_crossed);
+    assert_eq!(result.records_written, 0);
+    assert!(!f.dir.path().join("curated/tables").exists());
+}
+
+#[test]
+fn prefixes_are_normalised() {
+    assert_eq!(prefix("/a/b/"), "a/b/");
+    assert_eq!(prefix("a"), "a/");
+    assert_eq!(prefix(""), "");
+}
