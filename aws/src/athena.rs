@@ -53,7 +53,7 @@ impl QueryEngine for AthenaEngine {
         }
     }
 
-    async fn start(&self, sql: &str, database: &str) -> Result<String, PortError> {
+    async fn start(&self, sql: &str, database: Option<&str>) -> Result<String, PortError> {
         let out = self
             .client
             .start_query_execution()
@@ -62,7 +62,7 @@ impl QueryEngine for AthenaEngine {
             .query_execution_context(
                 QueryExecutionContext::builder()
                     .catalog(&self.catalog)
-                    .database(database)
+                    .set_database(database.map(String::from))
                     .build(),
             )
             .send()

@@ -128,11 +128,11 @@ pub trait QueryEngine: Send + Sync {
         table: &str,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
 
-    /// Starts a query; returns its execution id.
+    /// Starts a query (in `database`, when given); returns its execution id.
     fn start(
         &self,
         sql: &str,
-        database: &str,
+        database: Option<&str>,
     ) -> impl Future<Output = Result<String, PortError>> + Send;
 
     /// A query's state.

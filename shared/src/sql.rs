@@ -78,6 +78,14 @@ fn athena_type(kind: FieldType) -> &'static str {
     }
 }
 
+/// `CREATE DATABASE IF NOT EXISTS` for the dataset's Glue database.
+pub fn create_database(dataset: &Dataset) -> Result<String, SqlError> {
+    Ok(format!(
+        "CREATE DATABASE IF NOT EXISTS {}",
+        ident(&dataset.database)?
+    ))
+}
+
 /// `CREATE EXTERNAL TABLE IF NOT EXISTS` for the dataset at `location`. Partition columns are
 /// `string`: their values are path text, and the default partition is not a number.
 pub fn create_table(dataset: &Dataset, location: &str) -> Result<String, SqlError> {
@@ -270,6 +278,14 @@ mod tests {
             ))
         );
         assert!(add_partitions(&iot(), "s3://b/t/", &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn create_database_names_the_dataset_database() {
+        assert_eq!(
+            create_database(&iot()).unwrap(),
+            "CREATE DATABASE IF NOT EXISTS `iot`"
+        );
     }
 
     #[test]

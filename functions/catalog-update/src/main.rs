@@ -1,1 +1,25 @@
-fn main() {}
+//! catalog-update Lambda: one Athena DDL statement per call until the table and its partitions exist.
+
+use catalog_update::{handle, Deps};
+use etl_aws::athena::AthenaEngine;
+use etl_aws::lambda::{embedded_datasets, env, init_logging};
+use etl_aws::s3::S3Objects;
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    init_logging();
+    let config = etl_aws::load_config().await;
+    let deps = Deps {
+        objects: S3Objects::new(aws_sdk_s3::Client::new(&config)),
+        queries: AthenaEngine::new(
+            aws_sdk_athena::Client::new(&config),
+            env("ATHENA_WORKGROUP")?,
+        ),
+        datasets: embedded_datasets()?,
+    };
+    run(service_fn(|event: LambdaEvent<_>| {
+        handle(&deps, event.payload)
+    }))
+    .await
+}

@@ -120,7 +120,7 @@ impl QueryEngine for RecordingQueryEngine {
             .contains(&format!("{database}.{table}")))
     }
 
-    async fn start(&self, sql: &str, _database: &str) -> Result<String, PortError> {
+    async fn start(&self, sql: &str, _database: Option<&str>) -> Result<String, PortError> {
         if let Some(rest) = sql.strip_prefix("CREATE EXTERNAL TABLE IF NOT EXISTS ") {
             let name: String = rest
                 .split_whitespace()

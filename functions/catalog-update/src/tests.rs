@@ -1,0 +1,134 @@
+use etl_core::contract::CatalogRequest;
+use etl_core::output::LocalDir;
+use etl_core::ports::local::{LocalObjects, RecordingQueryEngine};
+use etl_core::{Engine, SourceObject};
+
+use super::*;
+
+const EVENT: &str = include_str!("../../../events/catalog-update.json");
+const SAMPLE: &str = include_str!("../../../datasets/samples/iot_sensors.ndjson");
+
+/// A fixture with the sample's real summary stored where the event says it is.
+fn fixture() -> (
+    tempfile::TempDir,
+    Deps<LocalObjects, RecordingQueryEngine>,
+    CatalogRequest,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let datasets = etl_aws::lambda::embedded_datasets().unwrap();
+    let request: CatalogRequest = serde_json::from_str(EVENT).unwrap();
+    let summary = Engine::new(&datasets[0])
+        .transform(
+            SAMPLE.as_bytes(),
+            &SourceObject::local_file("sample"),
+            &LocalDir::new(dir.path().join("out")),
+            &LocalDir::new(dir.path().join("rejected")),
+        )
+        .unwrap();
+    let objects = LocalObjects::new(dir.path());
+    let (bucket, key) = parse_s3_uri(&request.transform.summary_uri).unwrap();
+    let path = objects.path(bucket, key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, serde_json::to_vec(&summary).unwrap()).unwrap();
+    let deps = Deps {
+        objects,
+        queries: RecordingQueryEngine::default(),
+        datasets,
+    };
+    (dir, deps, request)
+}
+
+/// Runs the handler until it says no DDL remains, as the state machine does.
+async fn run_to_end(
+    deps: &Deps<LocalObjects, RecordingQueryEngine>,
+    mut request: CatalogRequest,
+) -> Vec<CatalogStep> {
+    let mut steps = Vec::new();
+    loop {
+        let step = handle(deps, request.clone()).await.unwrap();
+        steps.push(step.clone());
+        if !step.more {
+            return steps;
+        }
+        request.catalog = Some(step);
+        assert!(steps.len() < 10, "the loop ends");
+    }
+}
+
+#[tokio::test]
+async fn a_new_table_gets_database_table_then_partitions() {
+    let (_dir, deps, request) = fixture();
+    let steps = run_to_end(&deps, request).await;
+    let kinds: Vec<_> = steps.iter().map(|s| s.statement.as_deref()).collect();
+    assert_eq!(
+        kinds,
+        [
+            Some(CREATE_DATABASE),
+            Some(CREATE_TABLE),
+            Some(ADD_PARTITIONS)
+        ]
+    );
+    assert!(steps.iter().all(|s| s.query_execution_id.is_some()));
+    let queries = deps.queries.queries.lock().unwrap();
+    assert_eq!(queries[0], "CREATE DATABASE IF NOT EXISTS `iot`");
+    assert!(queries[1].starts_with("CREATE EXTERNAL TABLE IF NOT EXISTS `iot`.`sensor_readings`"));
+    assert!(
+        queries[1].contains("LOCATION 's3://etl-curated-123456789012/tables/iot/sensor_readings/'")
+    );
+    assert!(queries[2].starts_with("ALTER TABLE `iot`.`sensor_readings` ADD IF NOT EXISTS"));
+    assert_eq!(queries[2].matches("PARTITION (").count(), 4);
+    assert!(queries[2].contains("LOCATION 's3://etl-curated-123456789012/tables/iot/sensor_readings/year=2020/month=06/device_id=dev-0001/'"));
+}
+
+#[tokio::test]
+async fn an_existing_table_only_gets_partitions_and_a_rerun_repeats_them_harmlessly() {
+    let (_dir, deps, request) = fixture();
+    run_to_end(&deps, request.clone()).await;
+    let again = run_to_end(&deps, request).await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].statement.as_deref(), Some(ADD_PARTITIONS));
+    assert!(!again[0].more);
+    assert_eq!((again[0].next, again[0].total), (1, 1));
+}
+
+#[tokio::test]
+async fn nothing_written_means_nothing_to_register() {
+    let (_dir, deps, mut request) = fixture();
+    request.transform.records_written = 0;
+    let step = handle(&deps, request).await.unwrap();
+    assert_eq!(step.query_execution_id, None);
+    assert!(!step.more);
+    assert!(deps.queries.queries.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn athena_throttling_is_retryable() {
+    use aws_smithy_mocks::{mock, mock_client};
+    let busy = mock!(aws_sdk_athena::Client::get_table_metadata).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+            aws_smithy_types::body::SdkBody::from(
+                r#"{"__type":"TooManyRequestsException","Message":"Rate exceeded"}"#,
+            ),
+        )
+    });
+    let client = mock_client!(
+        aws_sdk_athena,
+        aws_smithy_mocks::RuleMode::Sequential,
+        [&busy],
+        |c| c.retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+    );
+    let (_dir, local, request) = fixture();
+    let deps = Deps {
+        objects: local.objects,
+        queries: etl_aws::athena::AthenaEngine::new(client, "etl"),
+        datasets: local.datasets,
+    };
+    let err = handle(&deps, request).await.unwrap_err();
+    assert_eq!(err.name, "Retryable");
+    assert!(
+        err.message.contains("TooManyRequestsException"),
+        "{}",
+        err.message
+    );
+}
