@@ -194,14 +194,21 @@ pub struct FailureReport {
     pub query: Option<QueryStatus>,
 }
 
-/// What failure-notifier returns: the message it published.
+/// What failure-notifier returns: the message it published, or why it published none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {
-    /// SNS message id.
-    pub message_id: String,
-    /// Subject (≤ 100 characters).
+    /// SNS message id; `None` when nothing was published.
+    pub message_id: Option<String>,
+    /// Subject (fewer than 100 ASCII characters).
     pub subject: String,
+    /// Why nothing was published (e.g. the state machine already reported this failure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
+
+/// The `Error` name of the state machine's final `Fail` state. An execution that failed with it
+/// was already reported by failure-notifier, so the EventBridge path does not report it again.
+pub const PIPELINE_FAILED: &str = "PipelineFailed";
 
 /// Stable error names: what the state machine's `Retry` and `Catch` match on.
 pub mod error_names {

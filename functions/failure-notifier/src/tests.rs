@@ -1,0 +1,115 @@
+use etl_core::ports::local::RecordingNotifier;
+
+use super::*;
+
+const CATCH: &str = include_str!("../../../events/failure-catch.json");
+const EVENTBRIDGE: &str = include_str!("../../../events/failure-eventbridge.json");
+
+#[tokio::test]
+async fn a_caught_error_names_object_stage_error_and_what_to_do() {
+    let sns = RecordingNotifier::default();
+    let event: FailureEvent = serde_json::from_str(CATCH).unwrap();
+    assert!(matches!(event, FailureEvent::Report(_)));
+    let n = handle(&sns, event).await.unwrap();
+    assert_eq!(n.message_id.as_deref(), Some("local-message-1"));
+    assert_eq!(n.subject, "ETL failed: iot_sensors: Transform (BadInput)");
+    let (_, body) = sns.messages.lock().unwrap()[0].clone();
+    assert!(body.starts_with("The ETL pipeline failed for s3://etl-raw-123456789012/iot/2020/06/24/sensor readings été batch#1.ndjson (dataset iot_sensors)."), "{body}");
+    assert!(body.contains("Error:      BadInput\n"), "{body}");
+    assert!(body.contains("Message:    s3://etl-raw-123456789012/iot/2020/06/24/sensor readings été batch#1.ndjson: the JSON array is broken at line 5001"), "{body}");
+    assert!(body.contains("Console:    https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/arn:aws:states:us-east-1:123456789012:execution:etl-pipeline:"), "{body}");
+    assert!(body.contains("What to do: fix the object"), "{body}");
+}
+
+#[tokio::test]
+async fn a_timed_out_execution_from_eventbridge_is_reported() {
+    let sns = RecordingNotifier::default();
+    let event: FailureEvent = serde_json::from_str(EVENTBRIDGE).unwrap();
+    let n = handle(&sns, event).await.unwrap();
+    assert_eq!(
+        n.subject,
+        "ETL failed: iot_sensors: Execution TIMED_OUT (States.TIMED_OUT)"
+    );
+    let (_, body) = sns.messages.lock().unwrap()[0].clone();
+    assert!(
+        body.contains("s3://etl-raw-123456789012/iot/2020/06/24/batch 1.ndjson"),
+        "{body}"
+    );
+    assert!(body.contains("redrive this execution"), "{body}");
+}
+
+#[tokio::test]
+async fn failures_the_state_machine_reported_are_not_reported_twice() {
+    let sns = RecordingNotifier::default();
+    let text = EVENTBRIDGE.replace("\"TIMED_OUT\"", "\"FAILED\"").replace(
+        "\"error\": null",
+        &format!("\"error\": \"{PIPELINE_FAILED}\""),
+    );
+    let n = handle(&sns, serde_json::from_str(&text).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(n.message_id, None);
+    assert!(n.skipped.is_some());
+    assert!(sns.messages.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_data_quality_failure_gives_counts_and_the_rejected_file() {
+    let sns = RecordingNotifier::default();
+    let mut report: FailureReport = serde_json::from_str(CATCH).unwrap();
+    report.stage = "DataQuality".into();
+    report.error = None;
+    let mut transform: etl_core::contract::TransformResult = serde_json::from_value(
+        serde_json::from_str::<serde_json::Value>(include_str!(
+            "../../../events/catalog-update.json"
+        ))
+        .unwrap()["transform"]
+            .clone(),
+    )
+    .unwrap();
+    transform.threshold_crossed = true;
+    transform.records_written = 0;
+    report.transform = Some(transform);
+    let n = handle(&sns, FailureEvent::Report(Box::new(report)))
+        .await
+        .unwrap();
+    assert_eq!(
+        n.subject,
+        "ETL failed: iot_sensors: DataQuality (DataQualityThresholdExceeded)"
+    );
+    let (_, body) = sns.messages.lock().unwrap()[0].clone();
+    assert!(body.contains("Records:    10 in, 0 written, 4 rejected (invalid_json: 1, missing_required_field: 1, out_of_range: 1, type_mismatch: 1)"), "{body}");
+    assert!(
+        body.contains("Rejected:   s3://etl-curated-123456789012/rejected/iot_sensors/rejected-"),
+        "{body}"
+    );
+}
+
+#[test]
+fn subjects_fit_sns() {
+    let long = subject(&format!("ETL failed: {}", "é".repeat(300)));
+    assert!(long.len() < 100 && long.is_ascii(), "{long}");
+    assert!(long.ends_with("..."));
+    assert_eq!(subject("a\nb"), "a?b");
+    assert_eq!(console_link("nonsense"), None);
+}
+
+#[tokio::test]
+async fn sns_errors_are_classified() {
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    let rule = mock!(aws_sdk_sns::Client::publish).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+            aws_smithy_types::body::SdkBody::from(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>",
+            ),
+        )
+    });
+    let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&rule], |c| c
+        .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
+    let sns = etl_aws::sns::SnsNotifier::new(client, "arn:topic");
+    let err = handle(&sns, serde_json::from_str(CATCH).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, "Retryable");
+}
