@@ -76,8 +76,9 @@ pub struct TransformResult {
     pub records_rejected: u64,
     /// Rejected records per reason.
     pub rejected_by_reason: BTreeMap<String, u64>,
-    /// Where the rejected records are.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Where the rejected records are (`null` when none were rejected; always present so the
+    /// state machine can pass it on).
+    #[serde(default)]
     pub rejected_uri: Option<String>,
     /// Source keys no field maps (schema drift), with counts.
     #[serde(default)]

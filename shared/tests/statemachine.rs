@@ -1,0 +1,232 @@
+//! Static checks of `statemachine/pipeline.asl.json` against the stage contract: every state is
+//! reachable and ends somewhere, every Task retries the retryable error names and catches the
+//! rest, and every JSONPath the definition reads names a field the contract types really have.
+
+use std::collections::{BTreeSet, HashMap};
+
+use etl_core::contract::{
+    CatalogStep, FailureReport, QueryState, QueryStatus, TransformResult, PIPELINE_FAILED,
+};
+use serde_json::Value;
+
+const ASL: &str = include_str!("../../statemachine/pipeline.asl.json");
+const CATALOG_EVENT: &str = include_str!("../../events/catalog-update.json");
+
+/// The function ARNs the template substitutes.
+const SUBSTITUTIONS: [&str; 4] = [
+    "${TransformFunctionArn}",
+    "${CatalogUpdateFunctionArn}",
+    "${AthenaPollerFunctionArn}",
+    "${FailureNotifierFunctionArn}",
+];
+
+fn definition() -> Value {
+    serde_json::from_str(ASL).unwrap()
+}
+
+fn states(def: &Value) -> &serde_json::Map<String, Value> {
+    def["States"].as_object().unwrap()
+}
+
+/// Every state a state can go to next.
+fn targets(state: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for key in ["Next", "Default"] {
+        if let Some(t) = state[key].as_str() {
+            out.push(t.to_string());
+        }
+    }
+    for list in ["Choices", "Catch"] {
+        for c in state[list].as_array().into_iter().flatten() {
+            out.push(c["Next"].as_str().unwrap().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn every_state_is_reachable_and_every_path_ends() {
+    let def = definition();
+    let states = states(&def);
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![def["StartAt"].as_str().unwrap().to_string()];
+    while let Some(name) = todo.pop() {
+        let state = states
+            .get(&name)
+            .unwrap_or_else(|| panic!("no state {name}"));
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let next = targets(state);
+        let terminal = matches!(state["Type"].as_str(), Some("Succeed" | "Fail"))
+            || state["End"] == Value::Bool(true);
+        assert!(terminal || !next.is_empty(), "{name} goes nowhere");
+        todo.extend(next);
+    }
+    let all: BTreeSet<String> = states.keys().cloned().collect();
+    assert_eq!(seen, all, "unreachable states");
+    assert!(
+        def["TimeoutSeconds"].as_u64().is_some(),
+        "the execution has a timeout"
+    );
+}
+
+#[test]
+fn every_task_retries_and_catches() {
+    let def = definition();
+    let mut resources = BTreeSet::new();
+    for (name, state) in states(&def) {
+        if state["Type"] != "Task" {
+            continue;
+        }
+        resources.insert(state["Resource"].as_str().unwrap().to_string());
+        assert!(
+            state["TimeoutSeconds"].as_u64().is_some(),
+            "{name} has no timeout"
+        );
+        let retried: Vec<&str> = state["Retry"][0]["ErrorEquals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        for error in [
+            "Retryable",
+            "Lambda.ServiceException",
+            "Lambda.TooManyRequestsException",
+        ] {
+            assert!(retried.contains(&error), "{name} does not retry {error}");
+        }
+        for permanent in ["BadInput", "BadConfig", "NotFound", "Permanent"] {
+            assert!(!retried.contains(&permanent), "{name} retries {permanent}");
+        }
+        let catch = &state["Catch"][0];
+        assert_eq!(
+            catch["ErrorEquals"],
+            serde_json::json!(["States.ALL"]),
+            "{name} catches everything"
+        );
+    }
+    assert_eq!(
+        resources,
+        SUBSTITUTIONS.iter().map(|s| s.to_string()).collect()
+    );
+    let fail = &states(&def)["Failed"];
+    assert_eq!(fail["Error"], PIPELINE_FAILED);
+}
+
+/// Field names of a contract value, by the name the state machine stores it under.
+fn contract_fields() -> HashMap<&'static str, BTreeSet<String>> {
+    let transform: TransformResult = serde_json::from_value(
+        serde_json::from_str::<Value>(CATALOG_EVENT).unwrap()["transform"].clone(),
+    )
+    .unwrap();
+    let catalog = CatalogStep {
+        query_execution_id: Some("q".into()),
+        statement: None,
+        next: 0,
+        total: 0,
+        more: false,
+    };
+    let query = QueryStatus {
+        query_execution_id: "q".into(),
+        state: QueryState::Running,
+        reason: None,
+        polls: 1,
+        engine_execution_ms: None,
+        data_scanned_bytes: None,
+    };
+    let keys = |v: Value| {
+        v.as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+    };
+    HashMap::from([
+        ("transform", keys(serde_json::to_value(transform).unwrap())),
+        ("catalog", keys(serde_json::to_value(catalog).unwrap())),
+        ("query", keys(serde_json::to_value(query).unwrap())),
+    ])
+}
+
+/// Every `$.a.b` path used anywhere in the definition.
+fn paths(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) if s.starts_with("$.") => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| paths(x, out)),
+        Value::Object(o) => o.values().for_each(|x| paths(x, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn json_paths_name_real_contract_fields() {
+    let fields = contract_fields();
+    let mut all = Vec::new();
+    paths(&definition(), &mut all);
+    assert!(all.len() > 10);
+    for path in all {
+        let parts: Vec<&str> = path.trim_start_matches("$.").split('.').collect();
+        match parts.as_slice() {
+            [root] => assert!(
+                [
+                    "transform",
+                    "catalog",
+                    "query",
+                    "error",
+                    "notification",
+                    "notification_error"
+                ]
+                .contains(root),
+                "{path}"
+            ),
+            [root, field] => {
+                let known = fields
+                    .get(root)
+                    .unwrap_or_else(|| panic!("{path}: unknown root"));
+                assert!(
+                    known.contains(*field),
+                    "{path}: {root} has no field {field} (has {known:?})"
+                );
+            }
+            _ => panic!("{path}: deeper paths are not expected"),
+        }
+    }
+}
+
+#[test]
+fn failure_states_build_failure_reports() {
+    let def = definition();
+    let report_fields = [
+        "stage",
+        "execution_arn",
+        "input",
+        "error",
+        "transform",
+        "query",
+    ];
+    for (name, state) in states(&def) {
+        if state["Next"] != "NotifyFailure" {
+            continue;
+        }
+        let params = state["Parameters"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{name} has no Parameters"));
+        for key in params.keys() {
+            let field = key.trim_end_matches(".$");
+            assert!(
+                report_fields.contains(&field),
+                "{name}: {field} is not a FailureReport field"
+            );
+        }
+        // A report built from the sample data in this shape deserialises.
+        let sample = serde_json::json!({
+            "stage": params["stage"],
+            "execution_arn": "arn:aws:states:us-east-1:1:execution:sm:x",
+            "input": {"dataset": "iot_sensors", "object": {"bucket": "b", "key": "k", "size": 1}},
+        });
+        let report: FailureReport = serde_json::from_value(sample).unwrap();
+        assert!(!report.stage.is_empty());
+    }
+}
