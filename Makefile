@@ -4,6 +4,13 @@ SHELL := /bin/bash
 
 CARGO ?= cargo
 ETL := target/release/etl
+VENV := .venv
+VENV_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+# sam, cfn-lint and cargo-lambda (with zig) come from the pinned venv.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
 OUT ?= out
 DATASET ?= datasets/iot_sensors.toml
 INPUT ?= datasets/samples/iot_sensors.ndjson
@@ -11,6 +18,9 @@ INPUT ?= datasets/samples/iot_sensors.ndjson
 .PHONY: help
 help: ## Show this list
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+	@printf "  \033[36m%-16s\033[0m %s\n" "invoke-FN" "sam local invoke FN with its event from events/ (Docker, after make build)" \
+	  "invoke-local-FN" "cargo lambda invoke FN (started by make watch) with its event" \
+	  "" "FN: $(FUNCTIONS)"
 
 .PHONY: run
 run: $(ETL) ## Transform INPUT (default: the sample data) with DATASET into OUT/ and show the result
@@ -19,7 +29,7 @@ run: $(ETL) ## Transform INPUT (default: the sample data) with DATASET into OUT/
 	  status=$$?; cat $(OUT)/summary.json | python3 bench/show_summary.py; exit $$status
 
 .PHONY: test
-test: fmt-check clippy unit check-datasets ## Every test and check (what CI runs)
+test: fmt-check clippy unit check-datasets lint-template lint-asl ## Every test and check (what CI runs)
 	@echo "make test: all checks passed"
 
 .PHONY: fmt-check
@@ -38,6 +48,58 @@ unit: ## Unit, property and golden-file tests
 check-datasets: $(ETL) ## Validate every dataset definition in datasets/
 	$(ETL) check --datasets datasets
 
+.PHONY: lint-template
+lint-template: $(VENV_STAMP) ## cfn-lint (with the serverless rules) and sam validate --lint on template.yaml
+	cfn-lint template.yaml -a cfn_lint_serverless.rules
+	sam validate --lint --template-file template.yaml
+
+.PHONY: lint-asl
+lint-asl: $(NODE_STAMP) ## asl-validator on the state machine definition
+	node_modules/.bin/asl-validator --json-path statemachine/pipeline.asl.json
+
+.PHONY: build
+build: $(VENV_STAMP) check-datasets ## sam build: the five functions for arm64 (cargo-lambda + zig)
+	rustup target add aarch64-unknown-linux-gnu
+	sam build --beta-features
+
+.PHONY: deploy
+deploy: test build ## sam deploy --guided (needs AWS credentials)
+	sam deploy --guided
+
+LAMBDA_PORT ?= 9001
+FUNCTIONS := s3-trigger transform catalog-update athena-poller failure-notifier
+EVENT_s3-trigger := events/s3-put.json
+EVENT_transform := events/transform.json
+EVENT_catalog-update := events/catalog-update.json
+EVENT_athena-poller := events/athena-poller.json
+EVENT_failure-notifier := events/failure-catch.json
+LOGICAL_s3-trigger := S3TriggerFunction
+LOGICAL_transform := TransformFunction
+LOGICAL_catalog-update := CatalogUpdateFunction
+LOGICAL_athena-poller := AthenaPollerFunction
+LOGICAL_failure-notifier := FailureNotifierFunction
+
+.PHONY: $(addprefix invoke-,$(FUNCTIONS))
+$(addprefix invoke-,$(FUNCTIONS)): invoke-%: ## sam local invoke a function with its sample event (needs Docker and `make build`)
+	sam local invoke $(LOGICAL_$*) -e $(EVENT_$*)
+
+.PHONY: watch
+watch: $(VENV_STAMP) ## cargo lambda watch: every function behind the Lambda API on 127.0.0.1:$(LAMBDA_PORT) (no Docker)
+	cargo lambda watch --invoke-address 127.0.0.1 --invoke-port $(LAMBDA_PORT)
+
+.PHONY: $(addprefix invoke-local-,$(FUNCTIONS))
+$(addprefix invoke-local-,$(FUNCTIONS)): invoke-local-%: $(VENV_STAMP) ## cargo lambda invoke a function started by `make watch` with its sample event
+	cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port $(LAMBDA_PORT) $* --data-file $(EVENT_$*)
+
+$(VENV_STAMP): requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 .PHONY: bench
 bench: $(ETL) ## Benchmark the standard job (NDJSON, gzip, array, 3 GB): wall, CPU, peak RSS, MB/s
 	python3 bench/bench.py
@@ -51,4 +113,8 @@ $(ETL): $(shell find shared/src cli/src -name '*.rs') Cargo.toml Cargo.lock shar
 .PHONY: clean
 clean: ## Remove build output, generated benchmark data and local runs
 	$(CARGO) clean
-	rm -rf bench/data $(OUT)
+	rm -rf bench/data $(OUT) .aws-sam
+
+.PHONY: distclean
+distclean: clean ## Also remove the Python venv and node_modules
+	rm -rf $(VENV) node_modules
