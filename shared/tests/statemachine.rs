@@ -230,3 +230,45 @@ fn failure_states_build_failure_reports() {
         assert!(!report.stage.is_empty());
     }
 }
+
+const TEMPLATE: &str = include_str!("../../template.yaml");
+
+#[test]
+fn the_template_substitutes_every_function_the_definition_uses() {
+    for s in SUBSTITUTIONS {
+        let name = s.trim_start_matches("${").trim_end_matches('}');
+        assert!(
+            TEMPLATE.contains(&format!("        {name}: !GetAtt ")),
+            "template.yaml does not substitute {name}"
+        );
+    }
+    assert!(TEMPLATE.contains("DefinitionUri: statemachine/pipeline.asl.json"));
+}
+
+#[test]
+fn the_template_sets_what_each_function_reads_from_its_environment() {
+    let functions = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
+    for entry in std::fs::read_dir(functions).unwrap() {
+        let dir = entry.unwrap().path();
+        let binary = dir.file_name().unwrap().to_string_lossy().to_string();
+        assert!(
+            TEMPLATE.contains(&format!("        Binary: {binary}\n")),
+            "template.yaml does not build {binary}"
+        );
+        let mut code = String::new();
+        for file in ["main.rs", "lib.rs"] {
+            code.push_str(&std::fs::read_to_string(dir.join("src").join(file)).unwrap_or_default());
+        }
+        for (i, _) in code
+            .match_indices("env(\"")
+            .chain(code.match_indices("env_or(\""))
+        {
+            let rest = &code[i..];
+            let name = rest.split('"').nth(1).unwrap();
+            assert!(
+                TEMPLATE.contains(&format!("          {name}: ")),
+                "{binary} reads {name}, which template.yaml does not set"
+            );
+        }
+    }
+}
