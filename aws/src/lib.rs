@@ -10,6 +10,8 @@ pub mod lambda;
 pub mod s3;
 pub mod sfn;
 pub mod sns;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 /// Loads the AWS configuration from the environment (region, credentials, `AWS_ENDPOINT_URL` for
 /// emulators). Call once per cold start.

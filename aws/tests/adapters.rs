@@ -25,18 +25,11 @@ use etl_aws::athena::AthenaEngine;
 use etl_aws::s3::{S3Objects, PART_SIZE};
 use etl_aws::sfn::SfnStarter;
 use etl_aws::sns::SnsNotifier;
+use etl_aws::testing::http_response;
 use etl_core::contract::QueryState;
 use etl_core::ports::{
     ExecutionStarter, FailureKind, Notifier, ObjectStore, QueryEngine, StartOutcome,
 };
-
-/// A raw service response, so the SDK's own error parsing runs as it does against AWS.
-fn http_response(status: u16, body: &'static str) -> aws_smithy_runtime_api::http::Response {
-    aws_smithy_runtime_api::http::Response::new(
-        aws_smithy_runtime_api::http::StatusCode::try_from(status).unwrap(),
-        aws_smithy_types::body::SdkBody::from(body),
-    )
-}
 
 #[tokio::test]
 async fn a_duplicate_execution_name_is_not_an_error() {

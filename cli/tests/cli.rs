@@ -15,6 +15,19 @@ fn etl(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `etl transform` of `input` with the shipped dataset into the table folder `table`.
+fn transform(input: &str, table: &Path) -> Output {
+    etl(&[
+        "transform",
+        "--dataset",
+        "datasets/iot_sensors.toml",
+        "--input",
+        input,
+        "--out",
+        table.to_str().unwrap(),
+    ])
+}
+
 fn summary(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -39,15 +52,7 @@ fn count_files(dir: &Path) -> usize {
 fn transform_sample_prints_an_exact_summary() {
     let tmp = tempfile::tempdir().unwrap();
     let table = tmp.path().join("iot");
-    let out = etl(&[
-        "transform",
-        "--dataset",
-        "datasets/iot_sensors.toml",
-        "--input",
-        "datasets/samples/iot_sensors.ndjson",
-        "--out",
-        table.to_str().unwrap(),
-    ]);
+    let out = transform("datasets/samples/iot_sensors.ndjson", &table);
     assert!(
         out.status.success(),
         "{}",
@@ -76,15 +81,7 @@ fn a_broken_array_exits_1_and_names_the_place() {
     )
     .unwrap();
     let table = tmp.path().join("t");
-    let out = etl(&[
-        "transform",
-        "--dataset",
-        "datasets/iot_sensors.toml",
-        "--input",
-        input.to_str().unwrap(),
-        "--out",
-        table.to_str().unwrap(),
-    ]);
+    let out = transform(input.to_str().unwrap(), &table);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -105,15 +102,7 @@ fn crossing_the_threshold_exits_3_with_the_summary() {
     )
     .unwrap();
     let table = tmp.path().join("t");
-    let out = etl(&[
-        "transform",
-        "--dataset",
-        "datasets/iot_sensors.toml",
-        "--input",
-        input.to_str().unwrap(),
-        "--out",
-        table.to_str().unwrap(),
-    ]);
+    let out = transform(input.to_str().unwrap(), &table);
     assert_eq!(out.status.code(), Some(3));
     let s = summary(&out);
     assert_eq!(s["quality"]["threshold_crossed"], true);
@@ -125,15 +114,7 @@ fn crossing_the_threshold_exits_3_with_the_summary() {
 fn ddl_with_a_summary_adds_its_partitions() {
     let tmp = tempfile::tempdir().unwrap();
     let table = tmp.path().join("iot");
-    let out = etl(&[
-        "transform",
-        "--dataset",
-        "datasets/iot_sensors.toml",
-        "--input",
-        "datasets/samples/iot_sensors.ndjson",
-        "--out",
-        table.to_str().unwrap(),
-    ]);
+    let out = transform("datasets/samples/iot_sensors.ndjson", &table);
     let summary_path = tmp.path().join("summary.json");
     std::fs::write(&summary_path, &out.stdout).unwrap();
     let out = etl(&[

@@ -102,12 +102,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unknown_query_is_not_found() {
-        let rule = mock!(aws_sdk_athena::Client::get_query_execution).then_http_response(|| {
-            aws_smithy_runtime_api::http::Response::new(
-                aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
-                aws_smithy_types::body::SdkBody::from(r#"{"__type":"InvalidRequestException","Message":"QueryExecution 5b8b is not found"}"#),
-            )
-        });
+        let rule = mock!(aws_sdk_athena::Client::get_query_execution).then_http_response(|| etl_aws::testing::http_response(400, r#"{"__type":"InvalidRequestException","Message":"QueryExecution 5b8b is not found"}"#));
         let engine = AthenaEngine::new(mock_client!(aws_sdk_athena, [&rule]), "etl");
         let err = handle(&engine, serde_json::from_str(EVENT).unwrap())
             .await

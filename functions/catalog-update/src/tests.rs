@@ -105,11 +105,9 @@ async fn nothing_written_means_nothing_to_register() {
 async fn athena_throttling_is_retryable() {
     use aws_smithy_mocks::{mock, mock_client};
     let busy = mock!(aws_sdk_athena::Client::get_table_metadata).then_http_response(|| {
-        aws_smithy_runtime_api::http::Response::new(
-            aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
-            aws_smithy_types::body::SdkBody::from(
-                r#"{"__type":"TooManyRequestsException","Message":"Rate exceeded"}"#,
-            ),
+        etl_aws::testing::http_response(
+            400,
+            r#"{"__type":"TooManyRequestsException","Message":"Rate exceeded"}"#,
         )
     });
     let client = mock_client!(

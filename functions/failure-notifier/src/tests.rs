@@ -97,14 +97,7 @@ fn subjects_fit_sns() {
 #[tokio::test]
 async fn sns_errors_are_classified() {
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
-    let rule = mock!(aws_sdk_sns::Client::publish).then_http_response(|| {
-        aws_smithy_runtime_api::http::Response::new(
-            aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
-            aws_smithy_types::body::SdkBody::from(
-                "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>",
-            ),
-        )
-    });
+    let rule = mock!(aws_sdk_sns::Client::publish).then_http_response(|| etl_aws::testing::http_response(400, "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>"));
     let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&rule], |c| c
         .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
     let sns = etl_aws::sns::SnsNotifier::new(client, "arn:topic");

@@ -130,11 +130,9 @@ async fn throttled_starts_fail_the_invocation_as_retryable() {
     use aws_sdk_sfn::operation::start_execution::StartExecutionOutput;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
     let throttled = mock!(aws_sdk_sfn::Client::start_execution).then_http_response(|| {
-        aws_smithy_runtime_api::http::Response::new(
-            aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
-            aws_smithy_types::body::SdkBody::from(
-                r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
-            ),
+        etl_aws::testing::http_response(
+            400,
+            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
         )
     });
     let ok = mock!(aws_sdk_sfn::Client::start_execution).then_output(|| {
