@@ -54,11 +54,6 @@ impl StageError {
             message: message.into(),
         }
     }
-
-    /// Whether the state machine retries it.
-    pub fn is_retryable(&self) -> bool {
-        self.name == error_names::RETRYABLE
-    }
 }
 
 impl fmt::Display for StageError {

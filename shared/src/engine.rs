@@ -118,15 +118,6 @@ impl From<OutputError> for Failure {
     }
 }
 
-impl From<std::io::Error> for Failure {
-    fn from(e: std::io::Error) -> Self {
-        Failure::Write(WriteError::Output(OutputError::Io {
-            key: "rejected records".into(),
-            source: e,
-        }))
-    }
-}
-
 /// A dataset compiled for transforming: built once (per Lambda cold start), used for many objects.
 pub struct Engine<'d> {
     dataset: &'d Dataset,
@@ -421,7 +412,7 @@ impl<'e, 'd> Run<'e, 'd> {
             let file = self.rejected_store.create(&key)?;
             self.rejected_file = Some((key, file));
         }
-        let (_, file) = self.rejected_file.as_mut().expect("opened above");
+        let (key, file) = self.rejected_file.as_mut().expect("opened above");
         let meta = RejectedMeta {
             source: &self.source_uri,
             record_number: pos.index,
@@ -445,7 +436,10 @@ impl<'e, 'd> Run<'e, 'd> {
             }
         }
         line.extend_from_slice(b"}\n");
-        file.write_all(&line)?;
+        file.write_all(&line).map_err(|source| OutputError::Io {
+            key: key.clone(),
+            source,
+        })?;
         Ok(())
     }
 
@@ -601,9 +595,8 @@ struct Calendar {
 
 impl Calendar {
     fn parts(&mut self, micros: i64) -> (u32, u32, u32, u32) {
-        const DAY: i64 = 86_400_000_000;
-        let days = micros.div_euclid(DAY);
-        let hour = (micros.rem_euclid(DAY) / 3_600_000_000) as u32;
+        let days = crate::timefmt::micros_to_days(micros);
+        let hour = crate::timefmt::hour_of_day(micros);
         let (y, m, d) = match self.day {
             Some((cached, ymd)) if cached == days => ymd,
             _ => {

@@ -287,7 +287,8 @@ pub fn write_text(value: Value<'_>, out: &mut String) {
         Value::Bool(v) => out.push_str(if v { "true" } else { "false" }),
         Value::Micros(m) => {
             let (y, mo, d, h) = crate::timefmt::utc_parts(m);
-            let secs = m.rem_euclid(3_600_000_000) / 1_000_000;
+            let secs = m.rem_euclid(3_600 * crate::timefmt::MICROS_PER_SECOND)
+                / crate::timefmt::MICROS_PER_SECOND;
             let _ = write!(
                 out,
                 "{y:04}-{mo:02}-{d:02}T{h:02}:{:02}:{:02}Z",
@@ -306,7 +307,7 @@ pub fn write_text(value: Value<'_>, out: &mut String) {
 pub fn value_micros(field: &Field, value: Value<'_>) -> Option<i64> {
     match value {
         Value::Micros(m) => Some(m),
-        Value::Days(d) => Some(i64::from(d) * 86_400_000_000),
+        Value::Days(d) => Some(i64::from(d) * crate::timefmt::MICROS_PER_DAY),
         Value::I64(v) => field.epoch_unit.and_then(|u| v.checked_mul(unit_micros(u))),
         _ => None,
     }

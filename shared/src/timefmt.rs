@@ -88,8 +88,10 @@ fn auto_epoch_to_micros(n: &str, unit: EpochUnit) -> Option<i64> {
     epoch_to_micros(n, unit)
 }
 
-const MICROS_PER_SECOND: i64 = 1_000_000;
-const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
+/// Microseconds in a second.
+pub const MICROS_PER_SECOND: i64 = 1_000_000;
+/// Microseconds in a day.
+pub const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
 
 /// Microseconds per unit.
 pub fn unit_micros(unit: EpochUnit) -> i64 {
@@ -139,10 +141,13 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 /// Calendar parts of a UTC instant given in microseconds: (year, month, day, hour).
 pub fn utc_parts(micros: i64) -> (i64, u32, u32, u32) {
-    let days = micros.div_euclid(MICROS_PER_DAY);
-    let hour = (micros.rem_euclid(MICROS_PER_DAY) / (3_600 * MICROS_PER_SECOND)) as u32;
-    let (y, m, d) = civil_from_days(days);
-    (y, m, d, hour)
+    let (y, m, d) = civil_from_days(micros_to_days(micros));
+    (y, m, d, hour_of_day(micros))
+}
+
+/// The UTC hour (0–23) of an instant in microseconds.
+pub fn hour_of_day(micros: i64) -> u32 {
+    (micros.rem_euclid(MICROS_PER_DAY) / (3_600 * MICROS_PER_SECOND)) as u32
 }
 
 /// Days since the epoch of a UTC instant in microseconds.
