@@ -129,6 +129,25 @@ pub fn embedded_datasets() -> Result<Vec<Dataset>, StageError> {
     Ok(datasets)
 }
 
+/// Points the functions at definition files instead of the built-in ones (local runs).
+pub const DATASETS_PATH: &str = "DATASETS_PATH";
+
+/// The datasets this function serves: the definitions built into the binary or, when
+/// [`DATASETS_PATH`] names a definition file or a folder of them, those (so a local run can try a
+/// definition without rebuilding). Validated either way; any problem is a `BadConfig` error.
+pub fn deployment_datasets() -> Result<Vec<Dataset>, StageError> {
+    let Some(path) = std::env::var_os(DATASETS_PATH).filter(|p| !p.is_empty()) else {
+        return embedded_datasets();
+    };
+    let path = std::path::Path::new(&path);
+    let loaded = if path.is_dir() {
+        Dataset::load_dir(path)
+    } else {
+        Dataset::load(path).map(|d| vec![d])
+    };
+    loaded.map_err(|e| StageError::bad_config(format!("{DATASETS_PATH}: {e}")))
+}
+
 /// Finds a dataset by name.
 pub fn dataset_named<'d>(datasets: &'d [Dataset], name: &str) -> Result<&'d Dataset, StageError> {
     datasets.iter().find(|d| d.name == name).ok_or_else(|| {
@@ -171,6 +190,33 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn datasets_path_replaces_the_built_in_definitions() {
+        // The only test that reads DATASETS_PATH, so setting it here races with nothing.
+        let root = env!("CARGO_MANIFEST_DIR").to_string() + "/../datasets";
+        std::env::set_var(DATASETS_PATH, format!("{root}/iot_sensors.toml"));
+        let one = deployment_datasets().unwrap();
+        assert_eq!(one.len(), 1);
+        assert!(one[0].origin.ends_with("datasets/iot_sensors.toml"));
+        std::env::set_var(DATASETS_PATH, &root);
+        assert_eq!(
+            deployment_datasets().unwrap().len(),
+            embedded_datasets().unwrap().len()
+        );
+        std::env::set_var(DATASETS_PATH, format!("{root}/missing.toml"));
+        let err = deployment_datasets().unwrap_err();
+        assert_eq!(err.name, "BadConfig");
+        assert!(
+            err.message.starts_with("DATASETS_PATH: "),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("missing.toml"), "{}", err.message);
+        std::env::remove_var(DATASETS_PATH);
+        let built_in = deployment_datasets().unwrap();
+        assert!(built_in.iter().all(|d| d.origin.starts_with("datasets/")));
     }
 
     #[test]

@@ -2,13 +2,14 @@
 //! Athena DDL, one statement per call. The state machine polls each query and comes back while
 //! `more` is true:
 //!
-//! 1. table missing → `CREATE DATABASE IF NOT EXISTS`, then `CREATE EXTERNAL TABLE IF NOT EXISTS`;
-//! 2. table present → the `ALTER TABLE … ADD IF NOT EXISTS PARTITION` statements for the
-//!    partitions in the transform's summary (as many as Athena's query size limit needs).
+//! 1. table missing (asked once, on the first call) → `CREATE DATABASE IF NOT EXISTS`, then
+//!    `CREATE EXTERNAL TABLE IF NOT EXISTS`;
+//! 2. then the `ALTER TABLE … ADD IF NOT EXISTS PARTITION` statements for the partitions in the
+//!    transform's summary (as many as Athena's query size limit needs).
 //!
 //! Every statement is idempotent, so a retried or repeated execution does no harm.
 
-use etl_aws::lambda::{dataset_named, parse_s3_uri, StageError};
+use etl_aws::lambda::{dataset_named, env_or, parse_s3_uri, StageError};
 use etl_core::contract::{CatalogRequest, CatalogStep};
 use etl_core::ports::{ObjectStore, QueryEngine};
 use etl_core::{sql, Dataset, Summary};
@@ -22,6 +23,22 @@ pub struct Deps<S, Q> {
     pub queries: Q,
     /// The deployment's datasets.
     pub datasets: Vec<Dataset>,
+    /// Ask the catalog whether the table exists before creating it (`TABLE_LOOKUP=athena`, the
+    /// default). Off (`TABLE_LOOKUP=off`), every execution runs the idempotent `CREATE … IF NOT
+    /// EXISTS` statements: for emulators without `GetTableMetadata` (moto), at the price of two
+    /// more DDL queries per object.
+    pub table_lookup: bool,
+}
+
+/// Reads `TABLE_LOOKUP` (`athena` or `off`).
+pub fn table_lookup_from_env() -> Result<bool, StageError> {
+    match env_or("TABLE_LOOKUP", "athena").as_str() {
+        "athena" => Ok(true),
+        "off" => Ok(false),
+        other => Err(StageError::bad_config(format!(
+            "TABLE_LOOKUP is {other:?}; use athena (the default) or off"
+        ))),
+    }
 }
 
 /// Statement kinds, as reported in [`CatalogStep::statement`].
@@ -52,15 +69,15 @@ pub async fn handle<S: ObjectStore, Q: QueryEngine>(
         sql::add_partitions(dataset, &t.table_location, &summary.partitions).map_err(sql_error)?;
     let total = statements.len() as u32;
 
-    let (kind, sql, database, next_after) = if !deps
-        .queries
-        .table_exists(&dataset.database, &dataset.table)
-        .await?
-    {
-        if previous.and_then(|p| p.statement.as_deref()) == Some(CREATE_DATABASE) {
-            let create = sql::create_table(dataset, &t.table_location).map_err(sql_error)?;
-            (CREATE_TABLE, create, Some(dataset.database.as_str()), next)
-        } else {
+    let previous_statement = previous.and_then(|p| p.statement.as_deref());
+    let (kind, sql, database, next_after) = match previous_statement {
+        // First call: ask the catalog once whether the table is there.
+        None if !deps.table_lookup
+            || !deps
+                .queries
+                .table_exists(&dataset.database, &dataset.table)
+                .await? =>
+        {
             (
                 CREATE_DATABASE,
                 sql::create_database(dataset).map_err(sql_error)?,
@@ -68,15 +85,19 @@ pub async fn handle<S: ObjectStore, Q: QueryEngine>(
                 next,
             )
         }
-    } else if next < total {
-        (
+        Some(CREATE_DATABASE) => (
+            CREATE_TABLE,
+            sql::create_table(dataset, &t.table_location).map_err(sql_error)?,
+            Some(dataset.database.as_str()),
+            next,
+        ),
+        _ if next < total => (
             ADD_PARTITIONS,
             statements[next as usize].clone(),
             Some(dataset.database.as_str()),
             next + 1,
-        )
-    } else {
-        return Ok(done(next, total));
+        ),
+        _ => return Ok(done(next, total)),
     };
     let id = deps.queries.start(&sql, database).await?;
     let more = kind != ADD_PARTITIONS || next_after < total;

@@ -1,8 +1,8 @@
 //! catalog-update Lambda: one Athena DDL statement per call until the table and its partitions exist.
 
-use catalog_update::{handle, Deps};
+use catalog_update::{handle, table_lookup_from_env, Deps};
 use etl_aws::athena::AthenaEngine;
-use etl_aws::lambda::{embedded_datasets, env, init_logging};
+use etl_aws::lambda::{deployment_datasets, env, init_logging};
 use etl_aws::s3::S3Objects;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
@@ -16,7 +16,8 @@ async fn main() -> Result<(), Error> {
             aws_sdk_athena::Client::new(&config),
             env("ATHENA_WORKGROUP")?,
         ),
-        datasets: embedded_datasets()?,
+        datasets: deployment_datasets()?,
+        table_lookup: table_lookup_from_env()?,
     };
     run(service_fn(|event: LambdaEvent<_>| {
         handle(&deps, event.payload)

@@ -34,6 +34,7 @@ fn fixture() -> (
         objects,
         queries: RecordingQueryEngine::default(),
         datasets,
+        table_lookup: true,
     };
     (dir, deps, request)
 }
@@ -92,6 +93,39 @@ async fn an_existing_table_only_gets_partitions_and_a_rerun_repeats_them_harmles
 }
 
 #[tokio::test]
+async fn without_table_lookup_every_run_creates_if_not_exists_then_adds_partitions() {
+    let (_dir, mut deps, request) = fixture();
+    deps.table_lookup = false;
+    for _ in 0..2 {
+        let steps = run_to_end(&deps, request.clone()).await;
+        let kinds: Vec<_> = steps.iter().map(|s| s.statement.as_deref()).collect();
+        assert_eq!(
+            kinds,
+            [
+                Some(CREATE_DATABASE),
+                Some(CREATE_TABLE),
+                Some(ADD_PARTITIONS)
+            ]
+        );
+    }
+    assert_eq!(deps.queries.queries.lock().unwrap().len(), 6);
+}
+
+#[test]
+fn table_lookup_setting_is_checked() {
+    // One test touches TABLE_LOOKUP, so no other test races on it.
+    for (value, expected) in [("athena", Ok(true)), ("off", Ok(false)), ("", Ok(true))] {
+        std::env::set_var("TABLE_LOOKUP", value);
+        assert_eq!(table_lookup_from_env().map_err(|e| e.name), expected);
+    }
+    std::env::set_var("TABLE_LOOKUP", "glue");
+    let err = table_lookup_from_env().unwrap_err();
+    assert_eq!(err.name, "BadConfig");
+    assert!(err.message.contains("use athena (the default) or off"));
+    std::env::remove_var("TABLE_LOOKUP");
+}
+
+#[tokio::test]
 async fn nothing_written_means_nothing_to_register() {
     let (_dir, deps, mut request) = fixture();
     request.transform.records_written = 0;
@@ -121,6 +155,7 @@ async fn athena_throttling_is_retryable() {
         objects: local.objects,
         queries: etl_aws::athena::AthenaEngine::new(client, "etl"),
         datasets: local.datasets,
+        table_lookup: true,
     };
     let err = handle(&deps, request).await.unwrap_err();
     assert_eq!(err.name, "Retryable");

@@ -1,6 +1,6 @@
 //! s3-trigger Lambda: S3 ObjectCreated events → one state machine execution per object.
 
-use etl_aws::lambda::{embedded_datasets, env, init_logging};
+use etl_aws::lambda::{deployment_datasets, env, init_logging};
 use etl_aws::sfn::SfnStarter;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use s3_trigger::{handle, Deps};
@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     let config = etl_aws::load_config().await;
     let deps = Deps {
         starter: SfnStarter::new(aws_sdk_sfn::Client::new(&config), env("STATE_MACHINE_ARN")?),
-        datasets: embedded_datasets()?,
+        datasets: deployment_datasets()?,
     };
     run(service_fn(|event: LambdaEvent<_>| {
         handle(&deps, event.payload)

@@ -1,6 +1,6 @@
 //! transform Lambda: one raw object → Parquet, rejected records and a summary.
 
-use etl_aws::lambda::{embedded_datasets, init_logging};
+use etl_aws::lambda::{deployment_datasets, init_logging};
 use etl_aws::s3::S3Objects;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use transform::{handle, Config, Deps};
@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     let config = etl_aws::load_config().await;
     let deps = Deps {
         objects: S3Objects::new(aws_sdk_s3::Client::new(&config)),
-        datasets: embedded_datasets()?,
+        datasets: deployment_datasets()?,
         config: Config::from_env()?,
     };
     run(service_fn(|event: LambdaEvent<_>| {

@@ -1,0 +1,283 @@
+//! Starting and stopping the local stack: moto server (S3, Step Functions with its interpreter,
+//! Athena, SNS, SQS), the five functions under `cargo lambda watch`, and the invoke proxy between
+//! them. Ports are picked free; every process stops with the stack.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, StatusCode};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::task::JoinHandle;
+
+use crate::aws::{sdk_environment, Clients, Names, FUNCTIONS};
+use crate::process::{free_port, require_tool, Service};
+use crate::proxy;
+
+/// How to start the stack.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// The repository root (the workspace `cargo lambda watch` builds).
+    pub workspace: PathBuf,
+    /// Dataset definitions for the functions (`DATASETS_PATH`); `None`: the built-in ones.
+    pub datasets_path: Option<PathBuf>,
+    /// Where the tools' logs go (outside the workspace, or `cargo lambda watch` sees them change).
+    pub log_dir: PathBuf,
+    /// Athena queries report `RUNNING` on their first status check, so every DDL goes round the
+    /// state machine's Wait → Poll loop at least twice (as in AWS), instead of succeeding at once.
+    pub slow_queries: bool,
+}
+
+impl StackOptions {
+    /// Defaults for the repository at `workspace`: built-in datasets, logs in a fresh temporary
+    /// folder, queries that take one poll to finish.
+    pub fn new(workspace: impl Into<PathBuf>) -> Self {
+        let log_dir = std::env::temp_dir().join(format!("etl-local-{}", std::process::id()));
+        Self {
+            workspace: workspace.into(),
+            datasets_path: None,
+            log_dir,
+            slow_queries: true,
+        }
+    }
+}
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// The running stack. Dropping it stops everything.
+pub struct Stack {
+    /// Resource names.
+    pub names: Names,
+    /// Clients for the emulator.
+    pub clients: Clients,
+    /// moto's endpoint (`http://127.0.0.1:port`).
+    pub moto_endpoint: String,
+    /// The queue subscribed to the failure topic.
+    pub failure_queue_url: String,
+    /// Where the tools' logs are.
+    pub log_dir: PathBuf,
+    lambda_addr: SocketAddr,
+    proxy_addr: SocketAddr,
+    http: HttpClient,
+    proxy: JoinHandle<()>,
+    // Stopped in this order when dropped: the functions, then the emulator.
+    lambda: Service,
+    moto: Service,
+}
+
+impl Stack {
+    /// Builds the functions, starts moto, creates the resources, starts the proxy and
+    /// `cargo lambda watch`, and waits until each answers.
+    pub async fn start(options: StackOptions) -> Result<Self> {
+        let moto_server = require_tool("moto_server")?;
+        let cargo_lambda = require_tool("cargo-lambda")?;
+        std::fs::create_dir_all(&options.log_dir)
+            .with_context(|| format!("cannot create {}", options.log_dir.display()))?;
+        build_functions(&options.workspace)?;
+
+        let moto_port = free_port()?;
+        let lambda_port = free_port()?;
+        let proxy_listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .context("cannot bind the invoke proxy")?;
+        let proxy_addr = proxy_listener.local_addr()?;
+        let moto_addr: SocketAddr = ([127, 0, 0, 1], moto_port).into();
+        let lambda_addr: SocketAddr = ([127, 0, 0, 1], lambda_port).into();
+
+        // moto's interpreter invokes Lambda at localhost:$MOTO_PORT: that is the proxy.
+        let mut command = Command::new(moto_server);
+        command
+            .args(["-H", "127.0.0.1", "-p", &moto_port.to_string()])
+            .env("MOTO_PORT", proxy_addr.port().to_string());
+        let mut moto = Service::spawn("moto_server", command, &options.log_dir.join("moto.log"))?;
+        moto.wait_for_port(moto_port, Duration::from_secs(60))
+            .await?;
+        let moto_endpoint = format!("http://{moto_addr}");
+        let http: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+        configure_moto(&http, &moto_endpoint, options.slow_queries).await?;
+
+        let names = Names::default();
+        let clients = Clients::new(&moto_endpoint).await;
+        let definition_path = options.workspace.join("statemachine/pipeline.asl.json");
+        let definition = std::fs::read_to_string(&definition_path)
+            .with_context(|| format!("cannot read {}", definition_path.display()))?;
+        let failure_queue_url = clients.create_resources(&names, &definition).await?;
+
+        let proxy = proxy::spawn(
+            proxy_listener,
+            proxy::Targets {
+                moto: moto_addr,
+                lambda: lambda_addr,
+            },
+        )?;
+
+        let mut command = Command::new(cargo_lambda);
+        command
+            .current_dir(&options.workspace)
+            .args(["lambda", "watch", "--ignore-changes", "--quiet"])
+            .args(["--invoke-address", "127.0.0.1"])
+            .args(["--invoke-port", &lambda_port.to_string()])
+            .envs(sdk_environment(&moto_endpoint))
+            .envs(function_environment(
+                &names,
+                options.datasets_path.as_deref(),
+            ));
+        let mut lambda = Service::spawn(
+            "cargo lambda watch",
+            command,
+            &options.log_dir.join("functions.log"),
+        )?;
+        lambda
+            .wait_for_port(lambda_port, Duration::from_secs(120))
+            .await?;
+
+        Ok(Self {
+            names,
+            clients,
+            moto_endpoint,
+            failure_queue_url,
+            log_dir: options.log_dir,
+            lambda_addr,
+            proxy_addr,
+            http,
+            proxy,
+            lambda,
+            moto,
+        })
+    }
+
+    /// The endpoint moto's interpreter calls for Lambda (the proxy).
+    pub fn proxy_endpoint(&self) -> String {
+        format!("http://{}", self.proxy_addr)
+    }
+
+    /// Invokes a function through `cargo lambda watch`, as the Lambda service would: its result,
+    /// or an error carrying the function's error name and message.
+    pub async fn invoke(&self, function: &str, payload: &serde_json::Value) -> Result<Bytes> {
+        let uri = format!(
+            "http://{}/2015-03-31/functions/{function}/invocations",
+            self.lambda_addr
+        );
+        let request = Request::post(uri)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(serde_json::to_vec(payload)?)))?;
+        let response = self
+            .http
+            .request(request)
+            .await
+            .with_context(|| format!("cannot reach {function} through cargo lambda watch"))?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        if status != StatusCode::OK {
+            bail!(
+                "{function} failed (HTTP {status}): {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        Ok(body)
+    }
+
+    /// Fails if moto or cargo lambda has exited.
+    pub fn check_running(&mut self) -> Result<()> {
+        self.moto.check_running()?;
+        self.lambda.check_running()
+    }
+
+    /// The log files, for error messages.
+    pub fn logs(&self) -> [&Path; 2] {
+        [self.moto.log(), self.lambda.log()]
+    }
+
+    /// Stops the functions, then the emulator.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.proxy.abort();
+        self.lambda.stop();
+        self.moto.stop();
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The environment `template.yaml` gives the functions, for the local resources.
+pub fn function_environment(
+    names: &Names,
+    datasets_path: Option<&Path>,
+) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("STATE_MACHINE_ARN", names.state_machine_arn()),
+        ("CURATED_BUCKET", names.curated_bucket.clone()),
+        ("ATHENA_WORKGROUP", names.workgroup.clone()),
+        ("TOPIC_ARN", names.topic_arn()),
+        // moto has no GetTableMetadata: run the idempotent CREATE … IF NOT EXISTS every time.
+        ("TABLE_LOOKUP", "off".into()),
+        ("AWS_LAMBDA_LOG_LEVEL", "info".into()),
+    ];
+    if let Some(path) = datasets_path {
+        env.push(("DATASETS_PATH", path.display().to_string()));
+    }
+    env
+}
+
+/// Builds the five functions first, so that the first invocation does not wait for a compile.
+fn build_functions(workspace: &Path) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.current_dir(workspace).args(["build", "--locked"]);
+    for function in FUNCTIONS {
+        command.args(["--bin", function]);
+    }
+    let status = command.status().context("cannot run cargo build")?;
+    if !status.success() {
+        bail!("cargo build of the functions failed ({status})");
+    }
+    Ok(())
+}
+
+/// Turns on moto's Step Functions interpreter, and optionally makes Athena queries take a poll.
+async fn configure_moto(http: &HttpClient, endpoint: &str, slow_queries: bool) -> Result<()> {
+    post_json(
+        http,
+        &format!("{endpoint}/moto-api/config"),
+        serde_json::json!({ "stepfunctions": { "execute_state_machine": true } }),
+    )
+    .await?;
+    if slow_queries {
+        post_json(
+            http,
+            &format!("{endpoint}/moto-api/state-manager/set-transition"),
+            serde_json::json!({
+                "model_name": "athena::execution",
+                "transition": { "progression": "manual", "times": 1 }
+            }),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn post_json(http: &HttpClient, uri: &str, body: serde_json::Value) -> Result<()> {
+    let request = Request::post(uri)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))?;
+    let response = http
+        .request(request)
+        .await
+        .with_context(|| format!("POST {uri}"))?;
+    if !response.status().is_success() {
+        bail!("POST {uri}: HTTP {}", response.status());
+    }
+    Ok(())
+}
