@@ -23,13 +23,17 @@ help: ## Show this list
 	  "" "FN: $(FUNCTIONS)"
 
 .PHONY: run
-run: $(ETL) ## Transform INPUT (default: the sample data) with DATASET into OUT/ and show the result
+run: $(VENV_STAMP) ## The whole pipeline locally on INPUT with DATASET (moto + cargo lambda + the real state machine); output in OUT/
+	$(CARGO) run --locked --quiet -p etl-local -- run --input $(INPUT) --dataset $(DATASET) --out $(OUT)
+
+.PHONY: transform
+transform: $(ETL) ## Only the transform step, with the etl CLI: INPUT with DATASET into OUT/table and OUT/rejected
 	@rm -rf "$(OUT)/table" "$(OUT)/rejected"; mkdir -p "$(OUT)"
 	$(ETL) transform --dataset $(DATASET) --input $(INPUT) --out $(OUT)/table --rejected $(OUT)/rejected > $(OUT)/summary.json; \
 	  status=$$?; cat $(OUT)/summary.json | python3 bench/show_summary.py; exit $$status
 
 .PHONY: test
-test: fmt-check clippy unit check-datasets lint-template lint-asl ## Every test and check (what CI runs)
+test: fmt-check clippy unit check-datasets lint-template lint-asl e2e ## Every test and check (what CI runs)
 	@echo "make test: all checks passed"
 
 .PHONY: fmt-check
@@ -41,8 +45,12 @@ clippy: ## cargo clippy, warnings are errors
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 .PHONY: unit
-unit: ## Unit, property and golden-file tests
-	$(CARGO) test --workspace --locked
+unit: ## Unit, property, golden-file and handler tests
+	$(CARGO) test --workspace --locked --exclude etl-e2e
+
+.PHONY: e2e
+e2e: $(VENV_STAMP) ## End-to-end: the real state machine in moto calling the real functions under cargo lambda watch
+	$(CARGO) test --locked -p etl-e2e
 
 .PHONY: check-datasets
 check-datasets: $(ETL) ## Validate every dataset definition in datasets/

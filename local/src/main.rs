@@ -81,7 +81,7 @@ async fn run(input: &Path, dataset_path: &Path, key: Option<String>, out: &Path)
     let mut options = StackOptions::new(&workspace);
     options.datasets_path = Some(std::fs::canonicalize(dataset_path)?);
     println!("Starting the local stack (moto server, cargo lambda watch, invoke proxy)…");
-    let mut stack = Stack::start(options).await?;
+    let stack = Stack::start(options).await?;
     println!(
         "  moto {}   Lambda invoke proxy {}   logs {}",
         stack.moto_endpoint,

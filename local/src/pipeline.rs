@@ -99,7 +99,7 @@ impl Stack {
     }
 
     /// Waits for an execution to end (at most `timeout`) and reads its history.
-    pub async fn follow(&mut self, arn: &str, timeout: Duration) -> Result<Execution> {
+    pub async fn follow(&self, arn: &str, timeout: Duration) -> Result<Execution> {
         let deadline = Instant::now() + timeout;
         let described = loop {
             let described = self

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -66,9 +67,9 @@ pub struct Stack {
     proxy_addr: SocketAddr,
     http: HttpClient,
     proxy: JoinHandle<()>,
-    // Stopped in this order when dropped: the functions, then the emulator.
-    lambda: Service,
-    moto: Service,
+    // Stopped in this order: the functions, then the emulator.
+    lambda: Mutex<Service>,
+    moto: Mutex<Service>,
 }
 
 impl Stack {
@@ -146,8 +147,8 @@ impl Stack {
             proxy_addr,
             http,
             proxy,
-            lambda,
-            moto,
+            lambda: Mutex::new(lambda),
+            moto: Mutex::new(moto),
         })
     }
 
@@ -183,26 +184,28 @@ impl Stack {
     }
 
     /// Fails if moto or cargo lambda has exited.
-    pub fn check_running(&mut self) -> Result<()> {
-        self.moto.check_running()?;
-        self.lambda.check_running()
-    }
-
-    /// The log files, for error messages.
-    pub fn logs(&self) -> [&Path; 2] {
-        [self.moto.log(), self.lambda.log()]
+    pub fn check_running(&self) -> Result<()> {
+        lock(&self.moto).check_running()?;
+        lock(&self.lambda).check_running()
     }
 
     /// Stops the functions, then the emulator.
-    pub fn stop(mut self) {
-        self.shutdown();
+    pub fn stop(self) {
+        drop(self);
     }
 
-    fn shutdown(&mut self) {
+    fn shutdown(&self) {
         self.proxy.abort();
-        self.lambda.stop();
-        self.moto.stop();
+        lock(&self.lambda).stop();
+        lock(&self.moto).stop();
     }
+}
+
+fn lock(service: &Mutex<Service>) -> std::sync::MutexGuard<'_, Service> {
+    // A panic while holding the lock leaves the service as usable as before.
+    service
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Drop for Stack {
