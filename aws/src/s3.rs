@@ -1,7 +1,19 @@
 //! S3: streaming reads of raw objects, small JSON objects, and the engine's output files
 //! (single PUT for small files, multipart upload for large ones).
+//!
+//! Network and decoding overlap: the object is read ahead of the engine by a task on the async
+//! runtime ([`READ_AHEAD`] bytes at most), and multipart parts upload in the background
+//! ([`PARTS_IN_FLIGHT`] per file) while the engine goes on. The engine itself runs on a blocking
+//! thread, so a Lambda's wall time is close to the largest of download, transform and upload
+//! rather than their sum.
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -9,12 +21,17 @@ use aws_sdk_s3::Client;
 use etl_core::output::{OutputError, OutputFile, OutputStore};
 use etl_core::ports::{FailureKind, ObjectStore, PortError};
 use tokio::runtime::Handle;
-use tokio_util::io::SyncIoBridge;
 
 use crate::error::port_error;
 
 /// Upload part size: S3 needs at least 5 MiB for every part but the last.
 pub const PART_SIZE: usize = 8 << 20;
+
+/// Parts of one file being uploaded at once while the engine goes on writing.
+pub const PARTS_IN_FLIGHT: usize = 2;
+
+/// How far the download may run ahead of the decoder.
+pub const READ_AHEAD: usize = 8 << 20;
 
 /// S3 through one client (built once per cold start).
 #[derive(Debug, Clone)]
@@ -45,8 +62,8 @@ impl ObjectStore for S3Objects {
             .send()
             .await
             .map_err(|e| port_error(format!("GetObject s3://{bucket}/{key}"), e))?;
-        // The engine reads synchronously on a blocking thread; the bridge drives the body stream.
-        Ok(Box::new(SyncIoBridge::new(out.body.into_async_read())))
+        // The engine reads synchronously on a blocking thread, from chunks a task downloads ahead.
+        Ok(Box::new(read_ahead(out.body, &Handle::current())))
     }
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, PortError> {
@@ -95,6 +112,67 @@ impl ObjectStore for S3Objects {
     }
 }
 
+/// Streams `body` from a task on `handle` into a blocking [`Read`], at most [`READ_AHEAD`] bytes
+/// ahead of the reader.
+fn read_ahead(mut body: ByteStream, handle: &Handle) -> ChunkReader {
+    const KIB: usize = 1024;
+    let budget = Arc::new(Semaphore::new(READ_AHEAD / KIB));
+    // The semaphore bounds the bytes; the channel only needs room for many small chunks.
+    let (sender, chunks) = mpsc::channel(1024);
+    handle.spawn(async move {
+        loop {
+            let next = match body.next().await {
+                Some(Ok(chunk)) if chunk.is_empty() => continue,
+                Some(Ok(chunk)) => {
+                    let kib = chunk.len().div_ceil(KIB).min(READ_AHEAD / KIB) as u32;
+                    let Ok(permit) = budget.clone().acquire_many_owned(kib).await else {
+                        return;
+                    };
+                    Ok((chunk, permit))
+                }
+                Some(Err(e)) => Err(io::Error::other(e)),
+                None => return,
+            };
+            let failed = next.is_err();
+            // A closed channel means the reader is gone (the engine stopped): stop downloading.
+            if sender.send(next).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    ChunkReader {
+        chunks,
+        current: Bytes::new(),
+        _permit: None,
+    }
+}
+
+/// The reading end of [`read_ahead`]; each chunk's budget returns when it has been read.
+struct ChunkReader {
+    chunks: mpsc::Receiver<io::Result<(Bytes, OwnedSemaphorePermit)>>,
+    current: Bytes,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            match self.chunks.blocking_recv() {
+                Some(Ok((chunk, permit))) => {
+                    self.current = chunk;
+                    self._permit = Some(permit);
+                }
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current.advance(n);
+        Ok(n)
+    }
+}
+
 /// Files below `s3://bucket/prefix`, written from a blocking thread.
 pub struct S3Output {
     client: Client,
@@ -128,6 +206,8 @@ impl OutputStore for S3Output {
             buffer: Vec::new(),
             upload_id: None,
             parts: Vec::new(),
+            in_flight: VecDeque::new(),
+            in_flight_bytes: 0,
             bytes: 0,
             committed: false,
         }))
@@ -166,6 +246,9 @@ struct S3File {
     buffer: Vec<u8>,
     upload_id: Option<String>,
     parts: Vec<CompletedPart>,
+    /// Parts being uploaded, oldest first, with their sizes.
+    in_flight: VecDeque<(usize, JoinHandle<Result<CompletedPart, PortError>>)>,
+    in_flight_bytes: usize,
     bytes: u64,
     committed: bool,
 }
@@ -191,27 +274,49 @@ impl S3File {
                 id
             }
         };
-        let number = self.parts.len() as i32 + 1;
-        let body = ByteStream::from(std::mem::take(&mut self.buffer));
-        let out = self
-            .handle
-            .block_on(
-                self.client
-                    .upload_part()
-                    .bucket(&self.bucket)
-                    .key(&self.key)
-                    .upload_id(upload_id)
-                    .part_number(number)
-                    .body(body)
-                    .send(),
-            )
-            .map_err(|e| port_error(op("UploadPart"), e))?;
-        self.parts.push(
-            CompletedPart::builder()
+        while self.in_flight.len() >= PARTS_IN_FLIGHT {
+            self.finish_oldest_part()?;
+        }
+        let number = (self.parts.len() + self.in_flight.len()) as i32 + 1;
+        let body = std::mem::take(&mut self.buffer);
+        let size = body.len();
+        let request = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .body(ByteStream::from(body))
+            .send();
+        let operation = format!("UploadPart s3://{}/{}", self.bucket, self.key);
+        let task = self.handle.spawn(async move {
+            let out = request.await.map_err(|e| port_error(operation, e))?;
+            Ok(CompletedPart::builder()
                 .part_number(number)
                 .set_e_tag(out.e_tag)
-                .build(),
-        );
+                .build())
+        });
+        self.in_flight.push_back((size, task));
+        self.in_flight_bytes += size;
+        Ok(())
+    }
+
+    /// Waits for the oldest part in flight.
+    fn finish_oldest_part(&mut self) -> Result<(), PortError> {
+        let Some((size, task)) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        self.in_flight_bytes -= size;
+        let part = self.handle.block_on(task).map_err(|e| {
+            PortError::new(
+                FailureKind::Retryable,
+                format!("UploadPart s3://{}/{}", self.bucket, self.key),
+                "UploadTask",
+                e.to_string(),
+            )
+        })??;
+        self.parts.push(part);
         Ok(())
     }
 }
@@ -250,11 +355,14 @@ impl OutputFile for S3File {
                     .map_err(|e| port_error(format!("PutObject s3://{}/{key}", self.bucket), e))
             }
             Some(upload_id) => {
-                let last = if self.buffer.is_empty() {
+                let mut last = if self.buffer.is_empty() {
                     Ok(())
                 } else {
                     self.send_part()
                 };
+                while last.is_ok() && !self.in_flight.is_empty() {
+                    last = self.finish_oldest_part();
+                }
                 last.and_then(|()| {
                     let parts = CompletedMultipartUpload::builder()
                         .set_parts(Some(self.parts.clone()))
@@ -285,7 +393,7 @@ impl OutputFile for S3File {
     }
 
     fn pending_bytes(&self) -> usize {
-        self.buffer.len()
+        self.buffer.len() + self.in_flight_bytes
     }
 }
 
@@ -293,6 +401,9 @@ impl Drop for S3File {
     fn drop(&mut self) {
         if self.committed {
             return;
+        }
+        for (_, task) in self.in_flight.drain(..) {
+            task.abort();
         }
         if let Some(upload_id) = self.upload_id.take() {
             // Not committed: abandon the upload so no parts linger (best effort; a bucket

@@ -22,7 +22,7 @@ use aws_sdk_sfn::types::error::ExecutionAlreadyExists;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use aws_smithy_types::retry::RetryConfig;
 use etl_aws::athena::AthenaEngine;
-use etl_aws::s3::{S3Objects, PART_SIZE};
+use etl_aws::s3::{S3Objects, PARTS_IN_FLIGHT, PART_SIZE, READ_AHEAD};
 use etl_aws::sfn::SfnStarter;
 use etl_aws::sns::SnsNotifier;
 use etl_aws::testing::http_response;
@@ -205,6 +205,41 @@ async fn s3_streams_objects_and_reports_missing_ones() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_reads_ahead_of_the_engine_without_losing_or_reordering_bytes() {
+    // Larger than the read-ahead budget, so the download has to wait for the reader.
+    let body: Vec<u8> = (0..3 * READ_AHEAD + 12_345)
+        .map(|i| (i % 251) as u8)
+        .collect();
+    let expected = body.clone();
+    let big = mock!(aws_sdk_s3::Client::get_object).then_output(move || {
+        GetObjectOutput::builder()
+            .body(ByteStream::from(body.clone()))
+            .build()
+    });
+    let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&big], |c| c
+        .retry_config(RetryConfig::disabled()));
+    let reader = S3Objects::new(client)
+        .open("raw", "iot/big.json", None)
+        .await
+        .unwrap();
+    let read = tokio::task::spawn_blocking(move || {
+        let mut reader = reader;
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 100_000];
+        loop {
+            let n = reader.read(&mut buf).unwrap();
+            if n == 0 {
+                return out;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .unwrap();
+    assert!(read == expected, "same bytes in the same order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_output_puts_small_files_and_uploads_large_ones_in_parts() {
     let put = mock!(aws_sdk_s3::Client::put_object)
         .match_requests(|r| {
@@ -247,8 +282,8 @@ async fn s3_output_puts_small_files_and_uploads_large_ones_in_parts() {
             large.write_all(&chunk).unwrap();
         }
         assert!(
-            large.pending_bytes() < PART_SIZE,
-            "full parts are sent as they fill"
+            large.pending_bytes() <= (PARTS_IN_FLIGHT + 1) * PART_SIZE,
+            "full parts are sent as they fill; bytes in flight still count"
         );
         let large = large.commit().unwrap();
         let mut abandoned = store.create("abandoned.parquet").unwrap();
@@ -261,10 +296,10 @@ async fn s3_output_puts_small_files_and_uploads_large_ones_in_parts() {
     assert_eq!(sizes, (4, (2 * PART_SIZE + (3 << 20)) as u64));
     assert_eq!(put.num_calls(), 1);
     assert_eq!(create.num_calls(), 2);
-    assert_eq!(
-        part.num_calls(),
-        4,
-        "large: 2 full parts + the rest; abandoned: 1"
+    assert!(
+        (3..=4).contains(&part.num_calls()),
+        "large: 2 full parts + the rest; abandoned: its part cancelled in flight or sent ({})",
+        part.num_calls()
     );
     assert_eq!(complete.num_calls(), 1);
     assert_eq!(abort.num_calls(), 1);
