@@ -108,9 +108,17 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+BENCH_VENV := bench/.venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
 .PHONY: bench
-bench: $(ETL) ## Benchmark the standard job (NDJSON, gzip, array, 3 GB): wall, CPU, peak RSS, MB/s
-	python3 bench/bench.py
+bench: $(ETL) $(BENCH_STAMP) ## Benchmark the standard job (NDJSON, gzip, array, 3 GB) side by side with DuckDB: wall, CPU, peak RSS, MB/s
+	BENCH_PYTHON=$(BENCH_VENV)/bin/python python3 bench/bench.py
+
+$(BENCH_STAMP): bench/requirements.txt
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	touch $@
 
 .PHONY: cli
 cli: $(ETL) ## Build the etl command-line tool (release)
@@ -125,4 +133,4 @@ clean: ## Remove build output, generated benchmark data and local runs
 
 .PHONY: distclean
 distclean: clean ## Also remove the Python venv and node_modules
-	rm -rf $(VENV) node_modules
+	rm -rf $(VENV) $(BENCH_VENV) node_modules

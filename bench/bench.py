@@ -3,10 +3,13 @@
 
 Generates the data once (deterministic, `etl generate`), then runs `etl transform` on each
 variant several times and prints the median wall time, CPU time and peak RSS of the whole
-process (from wait4's rusage, so nothing is sampled or estimated).
+process (from wait4's rusage, so nothing is sampled or estimated). DuckDB (pinned in
+bench/requirements.txt, `SET threads=1`) runs the same job on the NDJSON file, alternating with
+`etl` run by run, and every row shows its ratio to DuckDB's median wall time.
 
 Environment: BENCH_RUNS (default 3), BENCH_RECORDS (default 2000000), BENCH_3GB=0 to skip the
-3 GB variant (20,000,000 records), BENCH_DATA (default bench/data).
+3 GB variant (20,000,000 records), BENCH_DATA (default bench/data), BENCH_PYTHON (the venv's
+python with duckdb; BENCH_DUCKDB=0 skips DuckDB).
 """
 
 import json
@@ -24,6 +27,9 @@ DATA = os.environ.get("BENCH_DATA", os.path.join(ROOT, "bench", "data"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 RECORDS = int(os.environ.get("BENCH_RECORDS", "2000000"))
 WITH_3GB = os.environ.get("BENCH_3GB", "1") != "0"
+PYTHON = os.environ.get("BENCH_PYTHON", sys.executable)
+WITH_DUCKDB = os.environ.get("BENCH_DUCKDB", "1") != "0"
+DUCKDB_JOB = os.path.join(ROOT, "bench", "duckdb_job.py")
 
 
 def generate(name, records, layout):
@@ -64,9 +70,16 @@ def main():
     if WITH_3GB:
         variants.append(("3 GB NDJSON", generate("iot-3gb.ndjson", RECORDS * 10, "ndjson")))
     out_dir = os.path.join(DATA, "out", "iot")
+    duck_dir = os.path.join(DATA, "out", "duckdb")
     rows = []
+    duck_runs = []
     for name, path in variants:
-        runs = [transform(path, out_dir) for _ in range(RUNS if "3 GB" not in name else 1)]
+        runs = []
+        for _ in range(RUNS if "3 GB" not in name else 1):
+            runs.append(transform(path, out_dir))
+            if name == "NDJSON" and WITH_DUCKDB:
+                shutil.rmtree(duck_dir, ignore_errors=True)
+                duck_runs.append(run_once([PYTHON, DUCKDB_JOB, path, duck_dir]))
         summary = json.loads(runs[-1][3])
         assert summary["records_in"] == summary["records_written"] + summary["records_rejected"]
         wall = statistics.median(r[0] for r in runs)
@@ -74,11 +87,21 @@ def main():
         rss = max(r[2] for r in runs)
         mb = summary["bytes_decoded"] / 1e6
         rows.append((name, summary["records_in"], mb, wall, cpu, rss, mb / wall))
+    duck_wall = None
+    if duck_runs:
+        ndjson = rows[0]
+        duck_wall = statistics.median(r[0] for r in duck_runs)
+        duck_cpu = statistics.median(r[1] for r in duck_runs)
+        duck_rss = max(r[2] for r in duck_runs)
+        rows.insert(1, ("DuckDB NDJSON", ndjson[1], ndjson[2], duck_wall, duck_cpu, duck_rss, ndjson[2] / duck_wall))
     print()
     print(f"etl transform, {RUNS} runs (median; peak RSS is the max), {os.cpu_count()} cores")
-    print(f"{'variant':<13} {'records':>10} {'MB in':>8} {'wall s':>7} {'CPU s':>7} {'peak MiB':>9} {'MB/s':>7}")
+    print(f"{'variant':<14} {'records':>10} {'MB in':>8} {'wall s':>7} {'CPU s':>7} {'peak MiB':>9} {'MB/s':>7} {'vs DuckDB':>10}")
     for name, records, mb, wall, cpu, rss, rate in rows:
-        print(f"{name:<13} {records:>10} {mb:>8.0f} {wall:>7.2f} {cpu:>7.2f} {rss:>9.1f} {rate:>7.0f}")
+        ratio = f"{duck_wall / wall:>9.2f}x" if duck_wall else f"{'-':>10}"
+        print(f"{name:<14} {records:>10} {mb:>8.0f} {wall:>7.2f} {cpu:>7.2f} {rss:>9.1f} {rate:>7.0f} {ratio}")
+    if duck_wall:
+        print("vs DuckDB: DuckDB's median wall time on the NDJSON file / this row's (higher is faster)")
 
 
 if __name__ == "__main__":

@@ -1,1 +1,622 @@
-fn main() {}
+//! End-to-end tests: the real state machine (`statemachine/pipeline.asl.json`) executed by moto's
+//! Step Functions interpreter, calling the five real function binaries under `cargo lambda
+//! watch` through the invoke proxy, against moto's S3, Athena, SNS and SQS over HTTP.
+//!
+//! One stack serves every scenario (starting it costs seconds), so this file has its own
+//! harness: scenarios run one after another, each checked in full, and the stack is stopped
+//! whatever happens. `cargo test -p etl-e2e -- NAME` runs the scenarios whose name contains NAME.
+//! Needs `moto_server` and `cargo-lambda` on PATH: run it with `make e2e` (or `make test`).
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::io::Write;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context, Result};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::DataType;
+use etl_core::contract::TransformResult;
+use etl_core::Summary;
+use etl_local::{find_workspace, Execution, RawObject, Stack, StackOptions};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+/// How long one execution may take (each DDL waits twice for its query).
+const EXECUTION_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Good readings: two devices, two months.
+const GOOD: [&str; 4] = [
+    r#"{"device_id":"A","timestamp":1593007044,"location":{"lat":"35.698362","long":"139.773288"},"temperature":30.1,"humidity":39.35,"pressure":1020.44}"#,
+    r#"{"device_id":"A","timestamp":1593010644,"location":{"lat":"35.5","long":"139.5"},"temperature":29.8,"humidity":40.1,"pressure":1020.12}"#,
+    r#"{"device_id":"B","timestamp":1593043200,"location":{"lat":"-33.86","long":"151.2"},"temperature":15,"humidity":60,"pressure":1013}"#,
+    r#"{"device_id":"B","timestamp":1588291200,"location":{"lat":"34.693738","long":"135.502165"},"temperature":22.4,"humidity":61.0,"pressure":1015.3}"#,
+];
+
+/// [`GOOD`] as read back from Parquet: the partition path, then the file's columns.
+const GOOD_ROWS: [&str; 4] = [
+    "year=2020/month=05/device_id=B/ timestamp=1588291200 latitude=34.693738 longitude=135.502165 temperature=22.4 humidity=61 pressure=1015.3",
+    "year=2020/month=06/device_id=A/ timestamp=1593007044 latitude=35.698362 longitude=139.773288 temperature=30.1 humidity=39.35 pressure=1020.44",
+    "year=2020/month=06/device_id=A/ timestamp=1593010644 latitude=35.5 longitude=139.5 temperature=29.8 humidity=40.1 pressure=1020.12",
+    "year=2020/month=06/device_id=B/ timestamp=1593043200 latitude=-33.86 longitude=151.2 temperature=15 humidity=60 pressure=1013",
+];
+
+/// The sample with good and bad records (6 written, 4 rejected).
+const SAMPLE: &str = include_str!("../datasets/samples/iot_sensors.ndjson");
+
+type Scenario = fn(Arc<Stack>) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+
+fn scenarios() -> Vec<(&'static str, Scenario)> {
+    vec![
+        ("happy_path_ndjson", |s| Box::pin(happy_path_ndjson(s))),
+        ("array_concatenated_and_gzip_inputs", |s| {
+            Box::pin(array_concatenated_and_gzip_inputs(s))
+        }),
+        ("mixed_good_and_bad_records", |s| {
+            Box::pin(mixed_good_and_bad_records(s))
+        }),
+        ("key_with_spaces_and_non_ascii", |s| {
+            Box::pin(key_with_spaces_and_non_ascii(s))
+        }),
+        ("malformed_object_fails_and_notifies", |s| {
+            Box::pin(malformed_object_fails_and_notifies(s))
+        }),
+        ("same_event_twice_runs_once", |s| {
+            Box::pin(same_event_twice_runs_once(s))
+        }),
+    ]
+}
+
+fn main() -> ExitCode {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let selected: Vec<_> = scenarios()
+        .into_iter()
+        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+        .collect();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    runtime.block_on(async move {
+        if selected.is_empty() {
+            println!("e2e: no scenario matches {filters:?}");
+            return ExitCode::SUCCESS;
+        }
+        let workspace = find_workspace(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
+            .expect("the repository root");
+        let stack = match Stack::start(StackOptions::new(workspace)).await {
+            Ok(stack) => Arc::new(stack),
+            Err(e) => {
+                eprintln!("e2e: cannot start the local stack: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!(
+            "\nrunning {} end-to-end scenarios (logs in {})",
+            selected.len(),
+            stack.log_dir.display()
+        );
+        let mut failed = Vec::new();
+        for (name, scenario) in selected {
+            print!("test {name} ... ");
+            let _ = std::io::stdout().flush();
+            let started = Instant::now();
+            // A panic inside a scenario fails that scenario only.
+            let outcome = match tokio::spawn(scenario(stack.clone())).await {
+                Ok(outcome) => outcome,
+                Err(panic) => Err(anyhow::anyhow!("panicked: {panic}")),
+            };
+            match outcome {
+                Ok(()) => println!("ok ({:.1} s)", started.elapsed().as_secs_f64()),
+                Err(e) => {
+                    println!("FAILED ({:.1} s)\n  {e:#}", started.elapsed().as_secs_f64());
+                    failed.push(name);
+                }
+            }
+        }
+        let Ok(stack) = Arc::try_unwrap(stack) else {
+            panic!("a scenario kept the stack");
+        };
+        let logs = stack.log_dir.clone();
+        stack.stop();
+        if failed.is_empty() {
+            println!("\ne2e: all scenarios passed");
+            ExitCode::SUCCESS
+        } else {
+            println!(
+                "\ne2e: FAILED: {} (logs in {})",
+                failed.join(", "),
+                logs.display()
+            );
+            ExitCode::FAILURE
+        }
+    })
+}
+
+/// Uploads, delivers the event, and follows the one execution it starts.
+async fn run_one(stack: &Stack, key: &str, body: Vec<u8>) -> Result<(RawObject, Execution)> {
+    let object = stack.upload(key, body).await?;
+    let trigger = stack.deliver(&[&object]).await?;
+    ensure!(
+        trigger.started.len() == 1,
+        "one execution started: {trigger:?}"
+    );
+    let execution = stack.follow(&trigger.started[0], EXECUTION_TIMEOUT).await?;
+    Ok((object, execution))
+}
+
+fn succeeded(execution: &Execution) -> Result<&TransformResult> {
+    ensure!(
+        execution.status == "SUCCEEDED",
+        "execution {} ended {} ({:?}) after {}",
+        execution.arn,
+        execution.status,
+        execution.error,
+        execution.states.join(" → ")
+    );
+    execution
+        .transform
+        .as_ref()
+        .context("no Transform result in the history")
+}
+
+async fn summary(stack: &Stack, t: &TransformResult) -> Result<Summary> {
+    let (bucket, key) = split_uri(&t.summary_uri)?;
+    Ok(serde_json::from_slice(&stack.get(bucket, key).await?)?)
+}
+
+fn split_uri(uri: &str) -> Result<(&str, &str)> {
+    uri.strip_prefix("s3://")
+        .and_then(|r| r.split_once('/'))
+        .with_context(|| format!("not an s3:// URI: {uri}"))
+}
+
+/// Every row of every Parquet file the summary lists, as "partition/ column=value …", sorted.
+async fn parquet_rows(
+    stack: &Stack,
+    t: &TransformResult,
+    summary: &Summary,
+) -> Result<Vec<String>> {
+    let (bucket, table_prefix) = split_uri(&t.table_location)?;
+    let mut rows = Vec::new();
+    for partition in &summary.partitions {
+        for file in &partition.files {
+            let key = format!("{table_prefix}{}", file.key);
+            ensure!(
+                key.starts_with(&format!("{table_prefix}{}", partition.path)),
+                "{key} lies in its partition"
+            );
+            let bytes = bytes::Bytes::from(stack.get(bucket, &key).await?);
+            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
+            let mut in_file = 0;
+            for batch in reader {
+                let batch = batch?;
+                in_file += batch.num_rows() as u64;
+                rows.extend(render_rows(&partition.path, &batch)?);
+            }
+            ensure!(
+                in_file == file.rows,
+                "{key}: {in_file} rows, summary says {}",
+                file.rows
+            );
+        }
+    }
+    rows.sort();
+    Ok(rows)
+}
+
+fn render_rows(partition: &str, batch: &RecordBatch) -> Result<Vec<String>> {
+    let schema = batch.schema();
+    (0..batch.num_rows())
+        .map(|row| {
+            let mut line = partition.to_string();
+            for (field, column) in schema.fields().iter().zip(batch.columns()) {
+                let value = if column.is_null(row) {
+                    "null".to_string()
+                } else {
+                    match field.data_type() {
+                        DataType::Int64 => {
+                            column.as_primitive::<Int64Type>().value(row).to_string()
+                        }
+                        DataType::Float64 => {
+                            column.as_primitive::<Float64Type>().value(row).to_string()
+                        }
+                        DataType::Utf8 => column.as_string::<i32>().value(row).to_string(),
+                        other => {
+                            anyhow::bail!("column {} has unexpected type {other}", field.name())
+                        }
+                    }
+                };
+                line.push_str(&format!(" {}={value}", field.name()));
+            }
+            Ok(line)
+        })
+        .collect()
+}
+
+/// Everything in the curated bucket.
+async fn curated_keys(stack: &Stack) -> Result<BTreeSet<String>> {
+    Ok(stack
+        .list(&stack.names.curated_bucket, "")
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// Checks the accounting, between the stage result, the summary object and its partitions.
+fn check_accounting(t: &TransformResult, summary: &Summary) -> Result<()> {
+    ensure!(
+        t.records_in == t.records_written + t.records_rejected,
+        "in {} = written {} + rejected {}",
+        t.records_in,
+        t.records_written,
+        t.records_rejected
+    );
+    ensure!(
+        (
+            summary.records_in,
+            summary.records_written,
+            summary.records_rejected
+        ) == (t.records_in, t.records_written, t.records_rejected),
+        "summary object and stage result agree"
+    );
+    let rows: u64 = summary.partitions.iter().map(|p| p.rows).sum();
+    ensure!(
+        rows == t.records_written,
+        "partition rows {rows} = written {}",
+        t.records_written
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async fn happy_path_ndjson(stack: Arc<Stack>) -> Result<()> {
+    let body = GOOD.join("\n") + "\n";
+    let (_, execution) = run_one(&stack, "iot/happy/readings.ndjson", body.into_bytes()).await?;
+    let t = succeeded(&execution)?;
+    ensure!(
+        (t.records_in, t.records_written, t.records_rejected) == (4, 4, 0),
+        "{t:?}"
+    );
+    let summary = summary(&stack, t).await?;
+    check_accounting(t, &summary)?;
+    let rows = parquet_rows(&stack, t, &summary).await?;
+    ensure!(rows == GOOD_ROWS, "rows read back: {rows:#?}");
+    let partitions: Vec<_> = summary.partitions.iter().map(|p| p.path.as_str()).collect();
+    ensure!(
+        partitions
+            == [
+                "year=2020/month=05/device_id=B/",
+                "year=2020/month=06/device_id=A/",
+                "year=2020/month=06/device_id=B/"
+            ],
+        "partitions: {partitions:?}"
+    );
+    ensure!(
+        t.rejected_uri.is_none(),
+        "no rejected file when nothing is rejected"
+    );
+
+    // The path: transform, then three DDL statements, each polled while RUNNING, then again.
+    let path = execution.states.join(" → ");
+    ensure!(
+        path.starts_with("Transform → CheckQuality → StartCatalog → UpdateCatalog"),
+        "{path}"
+    );
+    ensure!(path.ends_with("Done"), "{path}");
+    ensure!(
+        execution
+            .states
+            .iter()
+            .filter(|s| *s == "UpdateCatalog")
+            .count()
+            == 3,
+        "{path}"
+    );
+    // moto reports each query RUNNING on its first status check: the Wait → Poll loop runs twice.
+    ensure!(
+        execution
+            .states
+            .iter()
+            .filter(|s| *s == "PollQuery")
+            .count()
+            == 6,
+        "{path}"
+    );
+
+    // The DDL Athena was asked to run for this object.
+    let queries = stack.athena_queries().await?;
+    ensure!(
+        queries
+            .iter()
+            .any(|q| q == "CREATE DATABASE IF NOT EXISTS `iot`"),
+        "{queries:#?}"
+    );
+    ensure!(
+        queries.iter().any(|q| q
+            .starts_with("CREATE EXTERNAL TABLE IF NOT EXISTS `iot`.`sensor_readings`")
+            && q.contains("PARTITIONED BY")
+            && q.contains(&format!("LOCATION '{}'", t.table_location))),
+        "{queries:#?}"
+    );
+    let add = queries
+        .iter()
+        .rev()
+        .find(|q| q.starts_with("ALTER TABLE `iot`.`sensor_readings` ADD IF NOT EXISTS"))
+        .context("an ALTER TABLE … ADD PARTITION query")?;
+    for p in &summary.partitions {
+        ensure!(
+            add.contains(&format!("LOCATION '{}{}'", t.table_location, p.path)),
+            "{add}"
+        );
+    }
+    ensure!(add.matches("PARTITION (").count() == 3, "{add}");
+    Ok(())
+}
+
+async fn array_concatenated_and_gzip_inputs(stack: Arc<Stack>) -> Result<()> {
+    let array = format!("[\n  {}\n]\n", GOOD.join(",\n  "));
+    let concatenated = GOOD.join(" ");
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all((GOOD.join("\n") + "\n").as_bytes())?;
+    let inputs = [
+        ("iot/formats/array.json", array.into_bytes()),
+        ("iot/formats/concatenated.json", concatenated.into_bytes()),
+        ("iot/formats/readings.ndjson.gz", gzip.finish()?),
+    ];
+    let mut objects = Vec::new();
+    for (key, body) in inputs {
+        objects.push(stack.upload(key, body).await?);
+    }
+    // One notification with three records, as S3 may batch them: three executions side by side.
+    let trigger = stack.deliver(&objects.iter().collect::<Vec<_>>()).await?;
+    ensure!(trigger.started.len() == 3, "{trigger:?}");
+    for (object, arn) in objects.iter().zip(&trigger.started) {
+        let execution = stack.follow(arn, EXECUTION_TIMEOUT).await?;
+        let t = succeeded(&execution).with_context(|| object.key.clone())?;
+        ensure!(t.object.key == object.key, "execution for {}", object.key);
+        ensure!(
+            (t.records_in, t.records_written) == (4, 4),
+            "{}: {t:?}",
+            object.key
+        );
+        let summary = summary(&stack, t).await?;
+        check_accounting(t, &summary)?;
+        let rows = parquet_rows(&stack, t, &summary).await?;
+        ensure!(
+            rows == GOOD_ROWS,
+            "{}: rows read back: {rows:#?}",
+            object.key
+        );
+    }
+    Ok(())
+}
+
+async fn mixed_good_and_bad_records(stack: Arc<Stack>) -> Result<()> {
+    let (_, execution) = run_one(
+        &stack,
+        "iot/mixed/sample.ndjson",
+        SAMPLE.as_bytes().to_vec(),
+    )
+    .await?;
+    let t = succeeded(&execution)?;
+    ensure!(
+        (t.records_in, t.records_written, t.records_rejected) == (10, 6, 4),
+        "{t:?}"
+    );
+    let summary = summary(&stack, t).await?;
+    check_accounting(t, &summary)?;
+    let rows = parquet_rows(&stack, t, &summary).await?;
+    ensure!(rows.len() == 6, "6 rows read back: {rows:#?}");
+    let expected_reasons = [
+        "invalid_json",
+        "missing_required_field",
+        "out_of_range",
+        "type_mismatch",
+    ];
+    ensure!(
+        t.rejected_by_reason
+            .keys()
+            .map(String::as_str)
+            .eq(expected_reasons),
+        "{:?}",
+        t.rejected_by_reason
+    );
+
+    let (bucket, key) = split_uri(t.rejected_uri.as_deref().context("a rejected file")?)?;
+    let rejected = String::from_utf8(stack.get(bucket, key).await?)?;
+    let lines: Vec<serde_json::Value> = rejected
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    ensure!(lines.len() == 4, "{rejected}");
+    let mut reasons = BTreeSet::new();
+    for line in &lines {
+        let source = line["source"].as_str().unwrap_or_default();
+        ensure!(
+            source.ends_with("iot/mixed/sample.ndjson"),
+            "each rejected record names its object: {line}"
+        );
+        reasons.insert(line["reason"].as_str().context("a reason")?.to_string());
+    }
+    ensure!(
+        reasons.iter().map(String::as_str).eq(expected_reasons),
+        "{reasons:?}"
+    );
+    // Line 9 is cut short: the rejected record says which line.
+    ensure!(
+        lines
+            .iter()
+            .any(|l| l["line"] == 9 && l["reason"] == "invalid_json"),
+        "{rejected}"
+    );
+    Ok(())
+}
+
+async fn key_with_spaces_and_non_ascii(stack: Arc<Stack>) -> Result<()> {
+    let key = "iot/2020/06/24/sensor readings été batch#1+2.ndjson";
+    let (object, execution) = run_one(&stack, key, (GOOD.join("\n") + "\n").into_bytes()).await?;
+    let t = succeeded(&execution)?;
+    ensure!(
+        t.object.key == key,
+        "decoded key reaches the transform: {:?}",
+        t.object.key
+    );
+    ensure!(
+        t.object.version_id == object.version_id,
+        "the event's version is read"
+    );
+    let summary = summary(&stack, t).await?;
+    ensure!(
+        summary.source.ends_with(key),
+        "summary source {}",
+        summary.source
+    );
+    let rows = parquet_rows(&stack, t, &summary).await?;
+    ensure!(rows == GOOD_ROWS, "rows read back: {rows:#?}");
+    Ok(())
+}
+
+async fn malformed_object_fails_and_notifies(stack: Arc<Stack>) -> Result<()> {
+    let _ = stack.published().await?; // start from an empty inbox
+    let before = curated_keys(&stack).await?;
+    // A JSON array cut off in its third element: no record boundary to recover at.
+    let body = format!(
+        "[{},{},{{\"device_id\":\"C\",\"timestamp\":",
+        GOOD[0], GOOD[1]
+    )
+    .into_bytes();
+    let key = "iot/broken/cut-off.json";
+    let (object, execution) = run_one(&stack, key, body.clone()).await?;
+
+    ensure!(
+        execution.status == "FAILED",
+        "{} ended {}",
+        execution.arn,
+        execution.status
+    );
+    ensure!(
+        execution.states.first().map(String::as_str) == Some("Transform"),
+        "{:?}",
+        execution.states
+    );
+    ensure!(
+        execution.states.iter().any(|s| s == "NotifyFailure"),
+        "{:?}",
+        execution.states
+    );
+    let (error, cause) = execution.error.clone().context("an error")?;
+    ensure!(error == "PipelineFailed", "{error}: {cause}");
+
+    let published = stack.published().await?;
+    ensure!(published.len() == 1, "one message: {published:#?}");
+    let message = &published[0];
+    ensure!(
+        message.subject.contains("BadInput"),
+        "subject names the error: {}",
+        message.subject
+    );
+    ensure!(
+        message.message.contains(key),
+        "message names the object: {}",
+        message.message
+    );
+    ensure!(
+        message.message.contains("line 1"),
+        "message says where: {}",
+        message.message
+    );
+
+    ensure!(
+        curated_keys(&stack).await? == before,
+        "nothing partial in the curated bucket"
+    );
+    ensure!(
+        stack.get(&object.bucket, key).await? == body,
+        "raw object unchanged"
+    );
+    let versions = stack
+        .clients
+        .s3
+        .list_object_versions()
+        .bucket(&object.bucket)
+        .prefix(key)
+        .send()
+        .await?;
+    ensure!(versions.versions().len() == 1, "raw object not rewritten");
+    ensure!(
+        versions.delete_markers().is_empty(),
+        "raw object not deleted"
+    );
+    Ok(())
+}
+
+async fn same_event_twice_runs_once(stack: Arc<Stack>) -> Result<()> {
+    let object = stack
+        .upload(
+            "iot/twice/readings.ndjson",
+            (GOOD.join("\n") + "\n").into_bytes(),
+        )
+        .await?;
+    let first = stack.deliver(&[&object]).await?;
+    // Delivered again while the execution runs: Step Functions returns the same execution.
+    let second = stack.deliver(&[&object]).await?;
+    ensure!(first.started.len() == 1, "{first:?}");
+    let arn = &first.started[0];
+    ensure!(
+        second.started.iter().all(|a| a == arn)
+            && second.started.len() + second.duplicates as usize == 1,
+        "{second:?}"
+    );
+    let execution = stack.follow(arn, EXECUTION_TIMEOUT).await?;
+    let t = succeeded(&execution)?;
+    let after_first = curated_keys(&stack).await?;
+
+    // Delivered once more after it finished: a duplicate, nothing started, nothing written.
+    let third = stack.deliver(&[&object]).await?;
+    ensure!(
+        third.started.is_empty() && third.duplicates == 1,
+        "{third:?}"
+    );
+    let executions = stack
+        .clients
+        .sfn
+        .list_executions()
+        .state_machine_arn(stack.names.state_machine_arn())
+        .send()
+        .await?;
+    let for_object = executions
+        .executions()
+        .iter()
+        .filter(|e| e.execution_arn == *arn)
+        .count();
+    ensure!(for_object == 1, "one execution for the object");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    ensure!(
+        curated_keys(&stack).await? == after_first,
+        "no duplicate files"
+    );
+    let summary = summary(&stack, t).await?;
+    let files: usize = summary.partitions.iter().map(|p| p.files.len()).sum();
+    let (_, table_prefix) = split_uri(&t.table_location)?;
+    let id = t
+        .summary_uri
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(".json")
+        .to_string();
+    let parquet_for_object = after_first
+        .iter()
+        .filter(|k| k.starts_with(table_prefix) && k.contains(&id))
+        .count();
+    ensure!(
+        parquet_for_object == files,
+        "{parquet_for_object} Parquet files for the object, summary lists {files}"
+    );
+    Ok(())
+}
