@@ -310,11 +310,9 @@ impl<'a> Scanner<'a> {
                         what: "valid escape sequences and UTF-8 in a string",
                     })?))
                 } else {
-                    Slot::Str(Cow::Borrowed(std::str::from_utf8(raw).map_err(|_| {
-                        JsonError::Invalid {
-                            at: start,
-                            what: "valid UTF-8 in a string",
-                        }
+                    Slot::Str(Cow::Borrowed(utf8(raw).ok_or(JsonError::Invalid {
+                        at: start,
+                        what: "valid UTF-8 in a string",
                     })?))
                 }
             }
@@ -508,8 +506,8 @@ impl<'a> Scanner<'a> {
             return Err(JsonError::Incomplete);
         }
         self.pos = i;
-        // Only ASCII digits and signs were accepted above.
-        Ok(std::str::from_utf8(&b[start..i]).expect("number text is ASCII"))
+        // SAFETY: only ASCII digits, signs, '.' and 'e'/'E' were accepted above.
+        Ok(unsafe { std::str::from_utf8_unchecked(&b[start..i]) })
     }
 
     fn number_end(&self, i: usize, what: &'static str) -> Result<&'a str, JsonError> {
@@ -531,6 +529,18 @@ impl<'a> Scanner<'a> {
             None if word.starts_with(&self.buf[self.pos..]) => Err(self.short()),
             None => Err(self.invalid("true, false or null")),
         }
+    }
+}
+
+/// `raw` as text. Most values are short and ASCII: checking that inline is cheaper than the
+/// general validator, which only runs for the rest.
+#[inline]
+fn utf8(raw: &[u8]) -> Option<&str> {
+    if raw.is_ascii() {
+        // SAFETY: ASCII is valid UTF-8.
+        Some(unsafe { std::str::from_utf8_unchecked(raw) })
+    } else {
+        std::str::from_utf8(raw).ok()
     }
 }
 
