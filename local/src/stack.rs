@@ -128,14 +128,15 @@ impl Stack {
                 &names,
                 options.datasets_path.as_deref(),
             ));
-        let mut lambda = Service::spawn(
-            "cargo lambda watch",
-            command,
-            &options.log_dir.join("functions.log"),
-        )?;
-        lambda
-            .wait_for_port(lambda_port, Duration::from_secs(120))
-            .await?;
+        let lambda = start_functions(command, &options.log_dir, lambda_port).await;
+        let lambda = match lambda {
+            Ok(lambda) => lambda,
+            Err(e) => {
+                // The proxy task would otherwise outlive the failed start.
+                proxy.abort();
+                return Err(e);
+            }
+        };
 
         Ok(Self {
             names,
@@ -232,6 +233,17 @@ pub fn function_environment(
         env.push(("DATASETS_PATH", path.display().to_string()));
     }
     env
+}
+
+/// Starts `cargo lambda watch` and waits until it takes invocations.
+async fn start_functions(command: Command, log_dir: &Path, port: u16) -> Result<Service> {
+    let mut lambda = Service::spawn(
+        "cargo lambda watch",
+        command,
+        &log_dir.join("functions.log"),
+    )?;
+    lambda.wait_for_port(port, Duration::from_secs(120)).await?;
+    Ok(lambda)
 }
 
 /// Builds the five functions first, so that the first invocation does not wait for a compile.

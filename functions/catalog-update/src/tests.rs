@@ -56,19 +56,22 @@ async fn run_to_end(
     }
 }
 
+/// The statements a run issues for a table that is not (known to be) there.
+const FULL_SEQUENCE: [Option<&str>; 3] = [
+    Some(CREATE_DATABASE),
+    Some(CREATE_TABLE),
+    Some(ADD_PARTITIONS),
+];
+
+fn statements(steps: &[CatalogStep]) -> Vec<Option<&str>> {
+    steps.iter().map(|s| s.statement.as_deref()).collect()
+}
+
 #[tokio::test]
 async fn a_new_table_gets_database_table_then_partitions() {
     let (_dir, deps, request) = fixture();
     let steps = run_to_end(&deps, request).await;
-    let kinds: Vec<_> = steps.iter().map(|s| s.statement.as_deref()).collect();
-    assert_eq!(
-        kinds,
-        [
-            Some(CREATE_DATABASE),
-            Some(CREATE_TABLE),
-            Some(ADD_PARTITIONS)
-        ]
-    );
+    assert_eq!(statements(&steps), FULL_SEQUENCE);
     assert!(steps.iter().all(|s| s.query_execution_id.is_some()));
     let queries = deps.queries.queries.lock().unwrap();
     assert_eq!(queries[0], "CREATE DATABASE IF NOT EXISTS `iot`");
@@ -98,15 +101,7 @@ async fn without_table_lookup_every_run_creates_if_not_exists_then_adds_partitio
     deps.table_lookup = false;
     for _ in 0..2 {
         let steps = run_to_end(&deps, request.clone()).await;
-        let kinds: Vec<_> = steps.iter().map(|s| s.statement.as_deref()).collect();
-        assert_eq!(
-            kinds,
-            [
-                Some(CREATE_DATABASE),
-                Some(CREATE_TABLE),
-                Some(ADD_PARTITIONS)
-            ]
-        );
+        assert_eq!(statements(&steps), FULL_SEQUENCE);
     }
     assert_eq!(deps.queries.queries.lock().unwrap().len(), 6);
 }
