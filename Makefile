@@ -33,7 +33,9 @@ transform: $(ETL) ## Only the transform step, with the etl CLI: INPUT with DATAS
 	  status=$$?; cat $(OUT)/summary.json | python3 bench/show_summary.py; exit $$status
 
 .PHONY: test
-test: fmt-check clippy unit check-datasets lint-template lint-asl e2e ## Every test and check (what CI runs)
+# A one-off full check: no incremental caches (they cost ~0.7 GB of disk and help only rebuilds).
+test: export CARGO_INCREMENTAL = 0
+test: fmt-check clippy unit lint-template lint-asl e2e ## Every test and check (what CI runs)
 	@echo "make test: all checks passed"
 
 .PHONY: fmt-check
@@ -45,16 +47,18 @@ clippy: ## cargo clippy, warnings are errors
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 .PHONY: unit
-unit: ## Unit, property, golden-file and handler tests
+unit: ## Unit, property, golden-file and handler tests (and `etl check` of datasets/)
 	$(CARGO) test --workspace --locked --exclude etl-e2e
 
 .PHONY: e2e
+# `--workspace --test e2e` resolves features as `unit` does, so it reuses that build (`-p etl-e2e`
+# would resolve them without the dev-dependencies and compile every dependency once more).
 e2e: $(VENV_STAMP) ## End-to-end: the real state machine in moto calling the real functions under cargo lambda watch
-	$(CARGO) test --locked -p etl-e2e
+	$(CARGO) test --workspace --locked --test e2e
 
 .PHONY: check-datasets
-check-datasets: $(ETL) ## Validate every dataset definition in datasets/
-	$(ETL) check --datasets datasets
+check-datasets: ## Validate every dataset definition in datasets/ (make test does it in the cli tests)
+	$(CARGO) run --locked --quiet -p etl-cli -- check --datasets datasets
 
 .PHONY: lint-template
 lint-template: $(VENV_STAMP) ## cfn-lint (with the serverless rules) and sam validate --lint on template.yaml

@@ -4,7 +4,7 @@
 //!
 //! One stack serves every scenario (starting it costs seconds), so this file has its own
 //! harness: scenarios run one after another, each checked in full, and the stack is stopped
-//! whatever happens. `cargo test -p etl-e2e -- NAME` runs the scenarios whose name contains NAME.
+//! whatever happens. `cargo test --workspace --test e2e -- NAME` runs the scenarios whose name contains NAME.
 //! Needs `moto_server` and `cargo-lambda` on PATH: run it with `make e2e` (or `make test`).
 
 use std::collections::BTreeSet;

@@ -160,3 +160,16 @@ fn check_reports_a_bad_definition_with_file_and_key() {
         "{err}"
     );
 }
+
+/// The definitions shipped in `datasets/` (compiled into the Lambdas) all pass `etl check`.
+#[test]
+fn every_shipped_dataset_definition_checks_ok() {
+    let out = etl(&["check", "--datasets", "datasets"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("ok  datasets/iot_sensors.toml"), "{stdout}");
+}
