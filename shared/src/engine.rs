@@ -182,7 +182,10 @@ struct Run<'e, 'd> {
     data: &'e dyn OutputStore,
     rejected_store: &'e dyn OutputStore,
     settings: FileSettings,
-    partitions: AHashMap<String, PartitionOut>,
+    /// Open partitions, in order of first appearance.
+    partitions: Vec<PartitionOut>,
+    /// Position in `partitions` by the raw (unescaped) partition values, see [`partition_key`].
+    partition_index: AHashMap<Box<[u8]>, usize>,
     buffered_bytes: usize,
     budget_bytes: usize,
     rejected_file: Option<(String, Box<dyn OutputFile>)>,
@@ -220,7 +223,8 @@ impl<'e, 'd> Run<'e, 'd> {
                 target_file_bytes: out.target_file_mb << 20,
             },
             source_id,
-            partitions: AHashMap::new(),
+            partitions: Vec::new(),
+            partition_index: AHashMap::new(),
             buffered_bytes: 0,
             budget_bytes: (out.memory_budget_mb as usize) << 20,
             rejected_file: None,
@@ -293,22 +297,18 @@ impl<'e, 'd> Run<'e, 'd> {
             }
         }
 
-        let path = &mut scratch.path;
-        path.clear();
-        for p in &dataset.partitions {
-            path.push_str(&p.name);
-            path.push('=');
-            scratch.text.clear();
-            let present =
-                partition_text(dataset, p, &row, &mut scratch.calendar, &mut scratch.text);
-            hive::escape_value(present.then_some(scratch.text.as_str()), path);
-            path.push('/');
-        }
-
-        let partition = match self.partitions.get_mut(path.as_str()) {
-            Some(p) => p,
+        // Looked up by the raw values: escaping the Hive path is only done for a new partition.
+        partition_key(
+            dataset,
+            &row,
+            &mut scratch.calendar,
+            &mut scratch.text,
+            &mut scratch.key,
+        );
+        let index = match self.partition_index.get(scratch.key.as_slice()) {
+            Some(&i) => i,
             None => {
-                let values = dataset
+                let values: Vec<Option<String>> = dataset
                     .partitions
                     .iter()
                     .map(|p| {
@@ -317,10 +317,22 @@ impl<'e, 'd> Run<'e, 'd> {
                             .then_some(text)
                     })
                     .collect();
-                let out = PartitionOut::new(dataset, values, path.clone());
-                self.partitions.entry(path.clone()).or_insert(out)
+                let mut path = String::new();
+                for (p, value) in dataset.partitions.iter().zip(&values) {
+                    path.push_str(&p.name);
+                    path.push('=');
+                    hive::escape_value(value.as_deref(), &mut path);
+                    path.push('/');
+                }
+                self.partitions
+                    .push(PartitionOut::new(dataset, values, path));
+                let i = self.partitions.len() - 1;
+                self.partition_index
+                    .insert(scratch.key.as_slice().into(), i);
+                i
             }
         };
+        let partition = &mut self.partitions[index];
         self.buffered_bytes += partition.push_row(self.engine.file_columns.iter().map(|&i| row[i]));
         self.records_written += 1;
         scratch.row = recycle(row);
@@ -341,42 +353,31 @@ impl<'e, 'd> Run<'e, 'd> {
     fn relieve_memory(&mut self) -> Result<(), Failure> {
         let target = self.budget_bytes / 2;
         if self.buffered_bytes > target {
-            let mut by_rows: Vec<(usize, &String)> = self
-                .partitions
-                .iter()
-                .map(|(k, p)| (p.buffered_bytes(), k))
-                .collect();
-            by_rows.sort_unstable_by_key(|&(bytes, _)| std::cmp::Reverse(bytes));
-            let keys: Vec<String> = by_rows.into_iter().map(|(_, k)| k.clone()).collect();
-            for key in keys {
+            let mut by_bytes: Vec<usize> = (0..self.partitions.len()).collect();
+            by_bytes
+                .sort_unstable_by_key(|&i| std::cmp::Reverse(self.partitions[i].buffered_bytes()));
+            for i in by_bytes {
                 if self.buffered_bytes <= target {
                     break;
                 }
-                let p = self.partitions.get_mut(&key).expect("key was just listed");
-                self.buffered_bytes -= p.flush(self.data, &self.settings)?;
+                self.buffered_bytes -= self.partitions[i].flush(self.data, &self.settings)?;
             }
         }
-        let mut by_pending: Vec<(usize, &String)> = self
+        let mut by_pending: Vec<(usize, usize)> = self
             .partitions
             .iter()
-            .map(|(k, p)| (p.pending_bytes(), k))
+            .enumerate()
+            .map(|(i, p)| (p.pending_bytes(), i))
             .filter(|&(bytes, _)| bytes > 0)
             .collect();
         let mut pending: usize = by_pending.iter().map(|&(bytes, _)| bytes).sum();
         if self.buffered_bytes + pending > self.budget_bytes {
             by_pending.sort_unstable_by_key(|&(bytes, _)| std::cmp::Reverse(bytes));
-            let keys: Vec<(usize, String)> = by_pending
-                .into_iter()
-                .map(|(b, k)| (b, k.clone()))
-                .collect();
-            for (bytes, key) in keys {
+            for (bytes, i) in by_pending {
                 if self.buffered_bytes + pending <= target {
                     break;
                 }
-                self.partitions
-                    .get_mut(&key)
-                    .expect("key was just listed")
-                    .close_file()?;
+                self.partitions[i].close_file()?;
                 pending -= bytes;
             }
         }
@@ -444,11 +445,11 @@ impl<'e, 'd> Run<'e, 'd> {
     }
 
     fn finish(&mut self) -> Result<(), Failure> {
-        let mut keys: Vec<String> = self.partitions.keys().cloned().collect();
-        keys.sort();
-        for key in keys {
-            let p = self.partitions.get_mut(&key).expect("key was just listed");
-            p.finish(self.data, &self.settings)?;
+        // In path order, so files are completed in the same order on every run.
+        let mut order: Vec<usize> = (0..self.partitions.len()).collect();
+        order.sort_by(|&a, &b| self.partitions[a].path().cmp(self.partitions[b].path()));
+        for i in order {
+            self.partitions[i].finish(self.data, &self.settings)?;
         }
         self.buffered_bytes = 0;
         if let Some((key, file)) = self.rejected_file.take() {
@@ -469,7 +470,7 @@ impl<'e, 'd> Run<'e, 'd> {
     }
 
     fn delete_data_files(&mut self) {
-        for p in self.partitions.values() {
+        for p in &self.partitions {
             for key in p.committed_keys() {
                 // Best effort: the object is failing anyway and its files carry deterministic
                 // names, so a reprocess overwrites whatever could not be deleted.
@@ -481,7 +482,7 @@ impl<'e, 'd> Run<'e, 'd> {
     /// Takes back everything this run wrote (on a failure of the object as a whole).
     fn discard(&mut self) {
         // Dropping uncommitted files discards them.
-        for p in self.partitions.values_mut() {
+        for p in &mut self.partitions {
             p.abandon();
         }
         self.delete_data_files();
@@ -497,7 +498,7 @@ impl<'e, 'd> Run<'e, 'd> {
             Vec::new()
         } else {
             self.partitions
-                .values()
+                .iter()
                 .map(|p| p.summary(&self.engine.partition_names))
                 .collect()
         };
@@ -540,7 +541,7 @@ impl<'e, 'd> Run<'e, 'd> {
 #[derive(Default)]
 struct Scratch {
     row: Vec<Value<'static>>,
-    path: String,
+    key: Vec<u8>,
     text: String,
     calendar: Calendar,
 }
@@ -549,6 +550,28 @@ struct Scratch {
 fn recycle<'b>(mut row: Vec<Value<'_>>) -> Vec<Value<'b>> {
     row.clear();
     row.into_iter().map(|_| Value::Null).collect()
+}
+
+/// The partition values of `row` as one byte string, in `key`: per partition, 0 for the default
+/// partition or 1, the raw text and 0xFF (a byte UTF-8 never holds). Equal keys ⇔ equal paths.
+fn partition_key(
+    dataset: &Dataset,
+    row: &[Value<'_>],
+    calendar: &mut Calendar,
+    text: &mut String,
+    key: &mut Vec<u8>,
+) {
+    key.clear();
+    for p in &dataset.partitions {
+        text.clear();
+        if partition_text(dataset, p, row, calendar, text) {
+            key.push(1);
+            key.extend_from_slice(text.as_bytes());
+            key.push(0xFF);
+        } else {
+            key.push(0);
+        }
+    }
 }
 
 /// The raw text of a partition value; false when it is null (the default partition).

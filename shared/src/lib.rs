@@ -8,6 +8,7 @@ pub mod decode;
 pub mod engine;
 pub mod hive;
 pub mod mapping;
+pub mod numbers;
 pub mod output;
 pub mod parquet_out;
 pub mod ports;

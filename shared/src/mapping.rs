@@ -209,8 +209,7 @@ fn cast<'s>(field: &Field, slot: &'s Slot<'_>) -> Option<Value<'s>> {
                 _ => return None,
             };
             // Rust also parses "inf" and "NaN"; neither is a measurement.
-            text.parse::<f64>()
-                .ok()
+            crate::numbers::parse_f64(text)
                 .filter(|v| v.is_finite())
                 .map(Value::F64)
         }
@@ -252,7 +251,7 @@ fn parse_int(text: &str) -> Option<i64> {
     if let Ok(v) = text.parse::<i64>() {
         return Some(v);
     }
-    let f: f64 = text.parse().ok()?;
+    let f = crate::numbers::parse_f64(text)?;
     // 2^63 is exactly representable as f64; anything at or past it overflows i64.
     const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
     (f.fract() == 0.0 && (-TWO_POW_63..TWO_POW_63).contains(&f)).then_some(f as i64)

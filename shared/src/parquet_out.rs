@@ -206,6 +206,11 @@ impl PartitionOut {
         }
     }
 
+    /// The partition's Hive path, e.g. `year=2020/month=06/device_id=A/`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
     /// Bytes of rows waiting in builders.
     pub fn buffered_bytes(&self) -> usize {
         self.buffered_bytes

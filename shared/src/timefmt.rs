@@ -76,10 +76,10 @@ fn auto_epoch_to_micros(n: &str, unit: EpochUnit) -> Option<i64> {
         return epoch_to_micros(n, unit);
     }
     let digits = n
-        .trim_start_matches('-')
-        .split(['.', 'e', 'E'])
-        .next()?
-        .len();
+        .bytes()
+        .skip_while(|&b| b == b'-')
+        .take_while(u8::is_ascii_digit)
+        .count();
     let unit = match digits {
         0..=11 => EpochUnit::Seconds,
         12..=14 => EpochUnit::Millis,
@@ -108,7 +108,7 @@ pub fn epoch_to_micros(n: &str, unit: EpochUnit) -> Option<i64> {
     if let Ok(i) = n.parse::<i64>() {
         return i.checked_mul(scale);
     }
-    let f: f64 = n.parse().ok()?;
+    let f = crate::numbers::parse_f64(n)?;
     let micros = (f * scale as f64).floor();
     // Keep to the range where every micro is representable and dates stay four-digit years.
     (f.is_finite() && micros.abs() < 2.5e17).then_some(micros as i64)

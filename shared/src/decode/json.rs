@@ -51,7 +51,25 @@ pub struct PathTree {
 #[derive(Debug, Clone, Default)]
 struct Node {
     leaf: Option<usize>,
-    children: Vec<(Box<[u8]>, usize)>,
+    children: Vec<Child>,
+}
+
+/// A key under a node, with its first eight bytes as one word: most keys differ there, so one
+/// integer comparison settles most candidates.
+#[derive(Debug, Clone)]
+struct Child {
+    head: u64,
+    key: Box<[u8]>,
+    node: usize,
+}
+
+/// The first eight bytes of `key` (zero-padded) as a word.
+#[inline]
+fn key_head(key: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    let n = key.len().min(8);
+    word[..n].copy_from_slice(&key[..n]);
+    u64::from_le_bytes(word)
 }
 
 impl PathTree {
@@ -68,7 +86,11 @@ impl PathTree {
                     None => {
                         tree.nodes.push(Node::default());
                         let n = tree.nodes.len() - 1;
-                        tree.nodes[node].children.push((key.as_bytes().into(), n));
+                        tree.nodes[node].children.push(Child {
+                            head: key_head(key.as_bytes()),
+                            key: key.as_bytes().into(),
+                            node: n,
+                        });
                         n
                     }
                 };
@@ -78,13 +100,18 @@ impl PathTree {
         tree
     }
 
+    #[inline]
     fn child(&self, node: usize, key: &[u8]) -> Option<usize> {
-        // Keys are short: a plain byte loop beats a call to memcmp.
+        let head = key_head(key);
         self.nodes[node]
             .children
             .iter()
-            .find(|(k, _)| k.len() == key.len() && k.iter().zip(key).all(|(a, b)| a == b))
-            .map(|&(_, n)| n)
+            .find(|c| {
+                c.head == head
+                    && c.key.len() == key.len()
+                    && (key.len() <= 8 || c.key[8..] == key[8..])
+            })
+            .map(|c| c.node)
     }
 }
 
@@ -407,9 +434,7 @@ impl<'a> Scanner<'a> {
         let mut i = start;
         let mut escaped = false;
         loop {
-            while i < self.buf.len() && !STRING_STOP[self.buf[i] as usize] {
-                i += 1;
-            }
+            i = find_string_stop(self.buf, i);
             match self.buf.get(i) {
                 None => {
                     self.pos = i;
@@ -530,6 +555,31 @@ impl<'a> Scanner<'a> {
             None => Err(self.invalid("true, false or null")),
         }
     }
+}
+
+/// The offset of the first quote, backslash or newline in `buf` at or after `i` (`buf.len()` if
+/// none). Eight bytes per step: strings in records are short, too short for `memchr`'s set-up.
+#[inline]
+fn find_string_stop(buf: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Marks the bytes of `w` equal to `b` (exact for the lowest marked byte, which is all we use).
+    let marks = |w: u64, b: u8| {
+        let x = w ^ (ONES * u64::from(b));
+        x.wrapping_sub(ONES) & !x & HIGHS
+    };
+    while let Some(chunk) = buf.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let m = marks(w, b'"') | marks(w, b'\\') | marks(w, b'\n');
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < buf.len() && !STRING_STOP[buf[i] as usize] {
+        i += 1;
+    }
+    i
 }
 
 /// `raw` as text. Most values are short and ASCII: checking that inline is cheaper than the
