@@ -61,6 +61,35 @@ struct Child {
     head: u64,
     key: Box<[u8]>,
     node: usize,
+    /// Written the same in JSON (no quote, backslash or control character to escape), so its raw
+    /// bytes can be matched in the input directly.
+    plain: bool,
+}
+
+impl Child {
+    /// Whether the unescaped key `key`, whose first word is `head`, is this one.
+    #[inline]
+    fn is(&self, head: u64, key: &[u8]) -> bool {
+        self.head == head
+            && self.key.len() == key.len()
+            && (key.len() <= 8 || self.key[8..] == key[8..])
+    }
+}
+
+/// The first eight bytes of `buf[start..end]` (zero-padded) as a word, read in one load when the
+/// buffer goes on for eight bytes (it nearly always does: a key is followed by its quote and colon).
+#[inline]
+fn head_at(buf: &[u8], start: usize, end: usize) -> u64 {
+    match buf.get(start..start + 8) {
+        Some(word) => {
+            let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+            match end - start {
+                len @ 0..=7 => word & ((1u64 << (len * 8)) - 1),
+                _ => word,
+            }
+        }
+        None => key_head(&buf[start..end]),
+    }
 }
 
 /// The first eight bytes of `key` (zero-padded) as a word.
@@ -81,8 +110,9 @@ impl PathTree {
         for (slot, path) in paths.into_iter().enumerate() {
             let mut node = 0;
             for key in path {
-                node = match tree.child(node, key.as_bytes()) {
-                    Some(n) => n,
+                let bytes = key.as_bytes();
+                node = match tree.child_position(node, key_head(bytes), bytes) {
+                    Some(p) => tree.nodes[node].children[p].node,
                     None => {
                         tree.nodes.push(Node::default());
                         let n = tree.nodes.len() - 1;
@@ -90,6 +120,7 @@ impl PathTree {
                             head: key_head(key.as_bytes()),
                             key: key.as_bytes().into(),
                             node: n,
+                            plain: !key.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20),
                         });
                         n
                     }
@@ -100,18 +131,13 @@ impl PathTree {
         tree
     }
 
+    /// The position among `node`'s children of the unescaped `key` whose first word is `head`.
     #[inline]
-    fn child(&self, node: usize, key: &[u8]) -> Option<usize> {
-        let head = key_head(key);
+    fn child_position(&self, node: usize, head: u64, key: &[u8]) -> Option<usize> {
         self.nodes[node]
             .children
             .iter()
-            .find(|c| {
-                c.head == head
-                    && c.key.len() == key.len()
-                    && (key.len() <= 8 || c.key[8..] == key[8..])
-            })
-            .map(|c| c.node)
+            .position(|c| c.is(head, key))
     }
 }
 
@@ -180,7 +206,15 @@ pub struct Scanner<'a> {
     eof: bool,
     /// Keys of the objects being walked, for naming unknown fields; reused across records.
     parents: Vec<&'a [u8]>,
+    /// Per tree node, the keys the last object there had, in order, as child positions
+    /// ([`NOT_CONFIGURED`] for other keys). Records from one producer list their keys in the same
+    /// order, so the next key is first compared in place with the one expected: no scan for its
+    /// closing quote and no search among the children.
+    key_order: Vec<Vec<u16>>,
 }
+
+/// In [`Scanner::key_order`]: a key that no configured path names.
+const NOT_CONFIGURED: u16 = u16::MAX;
 
 // Bytes that end the fast path of a string scan: quote, backslash, newline (a raw newline inside a
 // string is invalid JSON and, in NDJSON, always means a truncated line).
@@ -200,6 +234,7 @@ impl<'a> Scanner<'a> {
             pos,
             eof,
             parents: Vec::new(),
+            key_order: Vec::new(),
         }
     }
 
@@ -242,6 +277,9 @@ impl<'a> Scanner<'a> {
         match self.peek()? {
             b'{' => {
                 self.parents.clear();
+                if self.key_order.len() < tree.nodes.len() {
+                    self.key_order.resize(tree.nodes.len(), Vec::new());
+                }
                 self.object(tree, 0, slots, unknown, 0)?;
                 Ok(Shape::Object)
             }
@@ -269,22 +307,22 @@ impl<'a> Scanner<'a> {
             self.pos += 1;
             return Ok(());
         }
+        let mut key_index = 0;
         loop {
             self.skip_ws();
             if self.peek()? != b'"' {
                 return Err(self.invalid("a '\"' to start an object key"));
             }
-            let (start, end, escaped) = self.string_span()?;
-            let raw_key = &self.buf[start..end];
-            let child = if escaped {
-                let key = unescape(raw_key).ok_or(JsonError::Invalid {
-                    at: start,
-                    what: "a valid escape sequence in the key",
-                })?;
-                tree.child(node, key.as_bytes())
-            } else {
-                tree.child(node, raw_key)
+            let (raw_key, position) = match self.expected_key(tree, node, key_index) {
+                Some(hit) => hit,
+                None => {
+                    let (raw_key, position) = self.key(tree, node)?;
+                    self.learn_key(node, key_index, position);
+                    (raw_key, position)
+                }
             };
+            key_index += 1;
+            let child = position.map(|p| tree.nodes[node].children[p].node);
             self.skip_ws();
             if self.peek()? != b':' {
                 return Err(self.invalid("':' after an object key"));
@@ -323,6 +361,62 @@ impl<'a> Scanner<'a> {
                 }
                 _ => return Err(self.invalid("',' or '}' after an object value")),
             }
+        }
+    }
+
+    /// The key at `pos` (on its opening quote) when it is the one `key_order` expects at
+    /// `index`, written plainly: its raw bytes and child position; else `None`, nothing consumed.
+    #[inline]
+    fn expected_key(
+        &mut self,
+        tree: &PathTree,
+        node: usize,
+        index: usize,
+    ) -> Option<(&'a [u8], Option<usize>)> {
+        let position = usize::from(*self.key_order.get(node)?.get(index)?);
+        let child = tree.nodes[node].children.get(position)?;
+        let start = self.pos + 1;
+        let end = start + child.key.len();
+        if !child.plain || self.buf.get(end) != Some(&b'"') {
+            return None;
+        }
+        let raw = &self.buf[start..end];
+        if !child.is(head_at(self.buf, start, end), raw) {
+            return None;
+        }
+        self.pos = end + 1;
+        Some((raw, Some(position)))
+    }
+
+    /// Scans the key at `pos`: its raw bytes and, if configured, its child position under `node`.
+    fn key(
+        &mut self,
+        tree: &PathTree,
+        node: usize,
+    ) -> Result<(&'a [u8], Option<usize>), JsonError> {
+        let (start, end, escaped) = self.string_span()?;
+        let raw_key = &self.buf[start..end];
+        let position = if escaped {
+            let key = unescape(raw_key).ok_or(JsonError::Invalid {
+                at: start,
+                what: "a valid escape sequence in the key",
+            })?;
+            tree.child_position(node, key_head(key.as_bytes()), key.as_bytes())
+        } else {
+            tree.child_position(node, head_at(self.buf, start, end), raw_key)
+        };
+        Ok((raw_key, position))
+    }
+
+    /// Remembers that the key at `index` of an object at `node` was the child at `position`.
+    fn learn_key(&mut self, node: usize, index: usize, position: Option<usize>) {
+        let Some(order) = self.key_order.get_mut(node) else {
+            return;
+        };
+        order.truncate(index);
+        if order.len() == index {
+            let position = position.and_then(|p| u16::try_from(p).ok());
+            order.push(position.unwrap_or(NOT_CONFIGURED));
         }
     }
 

@@ -175,3 +175,55 @@ fn unknown_names_are_bounded() {
     assert_eq!(u.counts.len(), UnknownFields::MAX_NAMES + 1);
     assert_eq!(u.counts.get("(other)"), Some(&10));
 }
+
+/// One scanner over several records, as the reader uses it: the key order learnt from one record
+/// must never decide the next record's slots, whatever order, spelling or extra keys it has.
+#[test]
+fn records_with_changing_key_order_prefixes_and_escapes() {
+    let t = tree(&[&["lat"], &["latitude"], &["loc", "x"], &["long key"]]);
+    let records = [
+        (
+            r#"{"lat":1,"latitude":2,"loc":{"x":3},"long key":4}"#,
+            ["1", "2", "3", "4"],
+        ),
+        // Same order: the expected keys match in place.
+        (
+            r#"{"lat":5,"latitude":6,"loc":{"x":7},"long key":8}"#,
+            ["5", "6", "7", "8"],
+        ),
+        // Reordered, a key that extends an expected one, an unknown key in between.
+        (
+            r#"{"latitude":9,"extra":0,"lat":10,"long key":11,"loc":{"y":0,"x":12}}"#,
+            ["10", "9", "12", "11"],
+        ),
+        // The expected key written with an escape, and one cut short.
+        (
+            r#"{"l\u0061titude":13,"la":0,"lat":14,"loc":{"x":15},"long key":16}"#,
+            ["14", "13", "15", "16"],
+        ),
+        // Keys that start like the expected ones but go on: `lat"` must not match `lat\"`.
+        (
+            r#"{"lat\"":0,"latitudes":0,"lat":17,"latitude":18,"loc":{"xx":0,"x":19},"long key":20}"#,
+            ["17", "18", "19", "20"],
+        ),
+    ];
+    let input: String = records.iter().map(|(r, _)| format!("{r}\n")).collect();
+    let mut s = Scanner::new(input.as_bytes(), 0, true);
+    let mut unknown = UnknownFields::default();
+    for (record, expected) in records {
+        let mut slots = vec![Slot::Missing; 4];
+        s.skip_ws();
+        assert_eq!(
+            s.record(&t, &mut slots, &mut unknown),
+            Ok(Shape::Object),
+            "{record}"
+        );
+        let got: Vec<Slot<'_>> = expected.iter().map(|n| Slot::Number(n)).collect();
+        assert_eq!(slots, got, "{record}");
+    }
+    // Unknown keys are counted as written (escapes kept).
+    assert_eq!(unknown.counts.get(r#"lat\""#), Some(&1));
+    assert_eq!(unknown.counts.get("la"), Some(&1));
+    assert_eq!(unknown.counts.get("loc.xx"), Some(&1));
+    assert_eq!(unknown.counts.get("extra"), Some(&1));
+}
