@@ -116,8 +116,13 @@ BENCH_VENV := bench/.venv
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
 .PHONY: bench
-bench: $(ETL) $(BENCH_STAMP) ## Benchmark the standard job (NDJSON, gzip, array, 3 GB) side by side with DuckDB: wall, CPU, peak RSS, MB/s
+bench: $(ETL) $(BENCH_STAMP) release-functions ## Benchmark the standard job (NDJSON, gzip, array, 3 GB) side by side with DuckDB, and the Lambdas' size and start-up
 	BENCH_PYTHON=$(BENCH_VENV)/bin/python python3 bench/bench.py
+	python3 bench/lambda_start.py
+
+.PHONY: release-functions
+release-functions: ## The five functions in release mode for this machine (what make bench measures)
+	$(CARGO) build --release --locked $(addprefix -p ,$(FUNCTIONS))
 
 $(BENCH_STAMP): bench/requirements.txt
 	python3 -m venv $(BENCH_VENV)
