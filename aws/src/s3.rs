@@ -3,13 +3,16 @@
 //!
 //! Network and decoding overlap: the object is read ahead of the engine by a task on the async
 //! runtime ([`READ_AHEAD`] bytes at most), and multipart parts upload in the background
-//! ([`PARTS_IN_FLIGHT`] per file) while the engine goes on. The engine itself runs on a blocking
-//! thread, so a Lambda's wall time is close to the largest of download, transform and upload
-//! rather than their sum.
+//! ([`PARTS_IN_FLIGHT`] per file) while the engine goes on. Committing a file (its single PUT, or
+//! the completion of its multipart upload) also happens in the background, [`COMMITS_IN_FLIGHT`]
+//! at a time: a transform that ends with 150 small partition files does not wait for 150 PUTs one
+//! after the other. [`OutputStore::sync`] waits for all of them. The engine itself runs on a
+//! blocking thread, so a Lambda's wall time is close to the largest of download, transform and
+//! upload rather than their sum.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::{Buf, Bytes};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
@@ -32,6 +35,13 @@ pub const PARTS_IN_FLIGHT: usize = 2;
 
 /// How far the download may run ahead of the decoder.
 pub const READ_AHEAD: usize = 8 << 20;
+
+/// Files of one output store being committed at once in the background.
+pub const COMMITS_IN_FLIGHT: usize = 16;
+
+/// Bytes the background commits of one output store may hold (PUT bodies, last parts); a commit
+/// waits for older ones beyond it, so memory stays bounded however many files there are.
+pub const COMMIT_BYTES_IN_FLIGHT: usize = 16 << 20;
 
 /// S3 through one client (built once per cold start).
 #[derive(Debug, Clone)]
@@ -89,6 +99,7 @@ impl ObjectStore for S3Objects {
             bucket: bucket.to_string(),
             prefix: prefix.to_string(),
             handle: Handle::current(),
+            commits: Arc::default(),
         })
     }
 
@@ -179,6 +190,66 @@ pub struct S3Output {
     bucket: String,
     prefix: String,
     handle: Handle,
+    commits: Arc<Commits>,
+}
+
+/// A commit running in the background: the object key, the bytes it holds, its task.
+type Commit = (String, usize, JoinHandle<Result<(), PortError>>);
+
+/// The background commits of one output store, oldest first.
+#[derive(Default)]
+struct Commits {
+    queue: Mutex<VecDeque<Commit>>,
+}
+
+impl Commits {
+    /// Starts `commit`, then waits for the oldest commits while more than [`COMMITS_IN_FLIGHT`]
+    /// or more than [`COMMIT_BYTES_IN_FLIGHT`] bytes are in flight. The new commit is tracked
+    /// even when an older one failed, so [`OutputStore::sync`] still waits for it.
+    fn start(
+        &self,
+        handle: &Handle,
+        key: String,
+        bytes: usize,
+        commit: impl std::future::Future<Output = Result<(), PortError>> + Send + 'static,
+    ) -> Result<(), OutputError> {
+        let task = handle.spawn(commit);
+        self.queue
+            .lock()
+            .expect("commit queue")
+            .push_back((key, bytes, task));
+        loop {
+            let queue = self.queue.lock().expect("commit queue");
+            let held: usize = queue.iter().map(|(_, bytes, _)| bytes).sum();
+            let over = queue.len() > COMMITS_IN_FLIGHT
+                || (queue.len() > 1 && held > COMMIT_BYTES_IN_FLIGHT);
+            drop(queue);
+            if !over {
+                return Ok(());
+            }
+            self.wait_oldest(handle)?;
+        }
+    }
+
+    /// Waits for the oldest commit; `Ok(false)` when none is left.
+    fn wait_oldest(&self, handle: &Handle) -> Result<bool, OutputError> {
+        let Some((key, _, task)) = self.queue.lock().expect("commit queue").pop_front() else {
+            return Ok(false);
+        };
+        handle
+            .block_on(task)
+            .map_err(|e| {
+                PortError::new(
+                    FailureKind::Retryable,
+                    format!("commit of {key}"),
+                    "CommitTask",
+                    e.to_string(),
+                )
+            })
+            .and_then(|done| done)
+            .map_err(|e| output_error(&key, e))?;
+        Ok(true)
+    }
 }
 
 impl S3Output {
@@ -210,6 +281,7 @@ impl OutputStore for S3Output {
             in_flight_bytes: 0,
             bytes: 0,
             committed: false,
+            commits: self.commits.clone(),
         }))
     }
 
@@ -235,6 +307,21 @@ impl OutputStore for S3Output {
     fn uri(&self, key: &str) -> String {
         format!("s3://{}/{}", self.bucket, self.object_key(key))
     }
+
+    fn sync(&self) -> Result<(), OutputError> {
+        // Every commit is waited for, even after a failure: nothing may land after this returns.
+        let mut first_error = None;
+        loop {
+            match self.commits.wait_oldest(&self.handle) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
 }
 
 /// One object being written: buffered up to [`PART_SIZE`], then sent as multipart upload parts.
@@ -251,6 +338,7 @@ struct S3File {
     in_flight_bytes: usize,
     bytes: u64,
     committed: bool,
+    commits: Arc<Commits>,
 }
 
 impl S3File {
@@ -339,62 +427,112 @@ impl Write for S3File {
 impl OutputFile for S3File {
     fn commit(mut self: Box<Self>) -> Result<u64, OutputError> {
         let key = self.key.clone();
-        let result = match self.upload_id.clone() {
+        let (held, commit): (usize, CommitFuture) = match self.upload_id.clone() {
             None => {
-                let body = ByteStream::from(std::mem::take(&mut self.buffer));
-                self.handle
-                    .block_on(
-                        self.client
-                            .put_object()
-                            .bucket(&self.bucket)
-                            .key(&self.key)
-                            .body(body)
-                            .send(),
-                    )
-                    .map(|_| ())
-                    .map_err(|e| port_error(format!("PutObject s3://{}/{key}", self.bucket), e))
+                let body = std::mem::take(&mut self.buffer);
+                let held = body.len();
+                let put = self
+                    .client
+                    .put_object()
+                    .bucket(&self.bucket)
+                    .key(&self.key)
+                    .body(ByteStream::from(body))
+                    .send();
+                let operation = format!("PutObject s3://{}/{key}", self.bucket);
+                let commit = async move {
+                    put.await.map_err(|e| port_error(operation, e))?;
+                    Ok(())
+                };
+                (held, Box::pin(commit))
             }
             Some(upload_id) => {
-                let mut last = if self.buffer.is_empty() {
-                    Ok(())
-                } else {
-                    self.send_part()
-                };
-                while last.is_ok() && !self.in_flight.is_empty() {
-                    last = self.finish_oldest_part();
+                if !self.buffer.is_empty() {
+                    self.send_part().map_err(|e| output_error(&key, e))?;
                 }
-                last.and_then(|()| {
-                    let parts = CompletedMultipartUpload::builder()
-                        .set_parts(Some(self.parts.clone()))
-                        .build();
-                    self.handle
-                        .block_on(
-                            self.client
-                                .complete_multipart_upload()
-                                .bucket(&self.bucket)
-                                .key(&self.key)
-                                .upload_id(upload_id)
-                                .multipart_upload(parts)
-                                .send(),
-                        )
-                        .map(|_| ())
-                        .map_err(|e| {
-                            port_error(
-                                format!("CompleteMultipartUpload s3://{}/{key}", self.bucket),
-                                e,
-                            )
-                        })
-                })
+                // From here the background task owns the upload (and aborts it if it fails).
+                self.upload_id = None;
+                let held = self.in_flight_bytes;
+                let commit = complete_upload(
+                    self.client.clone(),
+                    self.bucket.clone(),
+                    key.clone(),
+                    upload_id,
+                    std::mem::take(&mut self.parts),
+                    self.in_flight.drain(..).map(|(_, task)| task).collect(),
+                );
+                (held, Box::pin(commit))
             }
         };
-        result.map_err(|e| output_error(&key, e))?;
         self.committed = true;
+        self.commits.start(&self.handle, key, held, commit)?;
         Ok(self.bytes)
     }
 
     fn pending_bytes(&self) -> usize {
         self.buffer.len() + self.in_flight_bytes
     }
+}
+
+type CommitFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), PortError>> + Send>>;
+
+/// Waits for the parts still in flight, then completes the multipart upload; on any failure the
+/// upload is aborted so no parts linger.
+async fn complete_upload(
+    client: Client,
+    bucket: String,
+    key: String,
+    upload_id: String,
+    mut parts: Vec<CompletedPart>,
+    in_flight: Vec<JoinHandle<Result<CompletedPart, PortError>>>,
+) -> Result<(), PortError> {
+    let op = |what: &str| format!("{what} s3://{bucket}/{key}");
+    let mut result = Ok(());
+    for task in in_flight {
+        match task.await {
+            Ok(Ok(part)) => parts.push(part),
+            Ok(Err(e)) => result = Err(e),
+            Err(e) => {
+                result = Err(PortError::new(
+                    FailureKind::Retryable,
+                    op("UploadPart"),
+                    "UploadTask",
+                    e.to_string(),
+                ))
+            }
+        }
+        if result.is_err() {
+            break;
+        }
+    }
+    if result.is_ok() {
+        let completed = CompletedMultipartUpload::builder()
+            .set_parts(Some(parts))
+            .build();
+        result = client
+            .complete_multipart_upload()
+            .bucket(&bucket)
+            .key(&key)
+            .upload_id(&upload_id)
+            .multipart_upload(completed)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| port_error(op("CompleteMultipartUpload"), e));
+    }
+    if result.is_err() {
+        let abort = client
+            .abort_multipart_upload()
+            .bucket(&bucket)
+            .key(&key)
+            .upload_id(&upload_id)
+            .send()
+            .await;
+        if let Err(e) = abort {
+            tracing::warn!(%bucket, %key, error = %e, "could not abort multipart upload");
+        }
+    }
+    result
 }
 
 impl Drop for S3File {

@@ -22,7 +22,7 @@ use aws_sdk_sfn::types::error::ExecutionAlreadyExists;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use aws_smithy_types::retry::RetryConfig;
 use etl_aws::athena::AthenaEngine;
-use etl_aws::s3::{S3Objects, PARTS_IN_FLIGHT, PART_SIZE, READ_AHEAD};
+use etl_aws::s3::{S3Objects, COMMITS_IN_FLIGHT, PARTS_IN_FLIGHT, PART_SIZE, READ_AHEAD};
 use etl_aws::sfn::SfnStarter;
 use etl_aws::sns::SnsNotifier;
 use etl_aws::testing::http_response;
@@ -289,6 +289,7 @@ async fn s3_output_puts_small_files_and_uploads_large_ones_in_parts() {
         let mut abandoned = store.create("abandoned.parquet").unwrap();
         abandoned.write_all(&vec![1u8; PART_SIZE]).unwrap();
         drop(abandoned);
+        store.sync().unwrap();
         (small, large)
     })
     .await
@@ -303,6 +304,83 @@ async fn s3_output_puts_small_files_and_uploads_large_ones_in_parts() {
     );
     assert_eq!(complete.num_calls(), 1);
     assert_eq!(abort.num_calls(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_commits_run_in_the_background_and_sync_reports_every_failure() {
+    let put = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| r.key().is_some_and(|k| k.starts_with("tables/t/ok-")))
+        .then_output(|| PutObjectOutput::builder().build());
+    let denied = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| r.key() == Some("tables/t/denied.parquet"))
+        .then_http_response(|| {
+            http_response(
+                403,
+                "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+            )
+        });
+    let create = mock!(aws_sdk_s3::Client::create_multipart_upload).then_output(|| {
+        CreateMultipartUploadOutput::builder()
+            .upload_id("up-2")
+            .build()
+    });
+    let part = mock!(aws_sdk_s3::Client::upload_part)
+        .then_output(|| UploadPartOutput::builder().e_tag("etag").build());
+    let incomplete =
+        mock!(aws_sdk_s3::Client::complete_multipart_upload).then_http_response(|| {
+            http_response(
+                503,
+                "<Error><Code>SlowDown</Code><Message>Reduce your request rate</Message></Error>",
+            )
+        });
+    let abort = mock!(aws_sdk_s3::Client::abort_multipart_upload)
+        .match_requests(|r| r.upload_id() == Some("up-2"))
+        .then_output(|| AbortMultipartUploadOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_s3,
+        RuleMode::MatchAny,
+        [&put, &denied, &create, &part, &incomplete, &abort],
+        |c| c.retry_config(RetryConfig::disabled())
+    );
+    let store = S3Objects::new(client).output_store("curated", "tables/t/");
+    let files = 3 * COMMITS_IN_FLIGHT;
+    let (ok_sync, failed_sync) = tokio::task::spawn_blocking(move || {
+        for i in 0..files {
+            let mut file = store.create(&format!("ok-{i}.parquet")).unwrap();
+            file.write_all(b"PAR1").unwrap();
+            assert_eq!(file.commit().unwrap(), 4);
+        }
+        let ok_sync = store.sync();
+        let mut denied = store.create("denied.parquet").unwrap();
+        denied.write_all(b"PAR1").unwrap();
+        assert_eq!(
+            denied.commit().unwrap(),
+            4,
+            "a PUT fails after commit returns"
+        );
+        let mut large = store.create("large.parquet").unwrap();
+        large.write_all(&vec![1u8; PART_SIZE]).unwrap();
+        large.write_all(b"!").unwrap();
+        large.commit().unwrap();
+        let failed_sync = store.sync().map_err(|e| e.to_string());
+        assert!(store.sync().is_ok(), "sync reports each failure once");
+        (ok_sync, failed_sync)
+    })
+    .await
+    .unwrap();
+    ok_sync.unwrap();
+    assert_eq!(put.num_calls(), files);
+    let message = failed_sync.unwrap_err();
+    assert!(
+        message.contains("tables/t/denied.parquet") && message.contains("AccessDenied"),
+        "the first failure names its object: {message}"
+    );
+    assert_eq!(part.num_calls(), 2);
+    assert_eq!(
+        (incomplete.num_calls(), abort.num_calls()),
+        (1, 1),
+        "a multipart upload that cannot complete is aborted"
+    );
 }
 
 #[tokio::test]

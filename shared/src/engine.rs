@@ -456,6 +456,8 @@ impl<'e, 'd> Run<'e, 'd> {
             file.commit()?;
             self.rejected_key = Some(key);
         }
+        self.data.sync()?;
+        self.rejected_store.sync()?;
         let rejected = self.records_in - self.records_written;
         self.threshold_crossed = match self.engine.dataset.max_rejected_fraction {
             _ if self.records_in == 0 => false,
@@ -485,6 +487,9 @@ impl<'e, 'd> Run<'e, 'd> {
         for p in &mut self.partitions {
             p.abandon();
         }
+        // Commits still finishing in the background must land before their files are deleted.
+        let _ = self.data.sync();
+        let _ = self.rejected_store.sync();
         self.delete_data_files();
         self.rejected_file = None;
         if let Some(key) = self.rejected_key.take() {

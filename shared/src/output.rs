@@ -56,11 +56,20 @@ pub trait OutputStore: Send + Sync {
     fn delete(&self, key: &str) -> Result<(), OutputError>;
     /// The URI of a key, for summaries and messages (`file:///…`, `s3://…`).
     fn uri(&self, key: &str) -> String;
+
+    /// Waits until every committed file is visible. A store may finish commits in the background
+    /// (S3 uploads overlap with the engine's work); the engine calls this before it reports files
+    /// as written and before it deletes any. Returns the first failed commit after waiting for
+    /// all of them.
+    fn sync(&self) -> Result<(), OutputError> {
+        Ok(())
+    }
 }
 
 /// A file being written.
 pub trait OutputFile: Write + Send {
-    /// Makes the file visible under its key; returns its size in bytes.
+    /// Makes the file visible under its key, now or by the store's next [`OutputStore::sync`];
+    /// returns its size in bytes.
     fn commit(self: Box<Self>) -> Result<u64, OutputError>;
 
     /// Bytes written but still held in memory (e.g. an upload part not yet sent). The engine

@@ -410,10 +410,15 @@ proptest! {
 }
 
 /// An output store that keeps every file in memory until committed, like an upload that has not
-/// been sent: everything written is "pending".
+/// been sent: everything written is "pending". With `defer_commits`, committed files become
+/// visible only at `sync` (like S3 commits finishing in the background), and the commit of a key
+/// containing `fail_commit_of` fails there.
 #[derive(Default)]
 struct HoldingStore {
     committed: std::sync::Mutex<BTreeMap<String, Vec<u8>>>,
+    defer_commits: bool,
+    fail_commit_of: Option<&'static str>,
+    deferred: std::sync::Mutex<Vec<(String, Vec<u8>)>>,
 }
 
 struct HeldFile<'s> {
@@ -435,11 +440,19 @@ impl std::io::Write for HeldFile<'_> {
 impl crate::output::OutputFile for HeldFile<'static> {
     fn commit(self: Box<Self>) -> Result<u64, crate::output::OutputError> {
         let n = self.bytes.len() as u64;
-        self.store
-            .committed
-            .lock()
-            .unwrap()
-            .insert(self.key, self.bytes);
+        if self.store.defer_commits {
+            self.store
+                .deferred
+                .lock()
+                .unwrap()
+                .push((self.key, self.bytes));
+        } else {
+            self.store
+                .committed
+                .lock()
+                .unwrap()
+                .insert(self.key, self.bytes);
+        }
         Ok(n)
     }
     fn pending_bytes(&self) -> usize {
@@ -465,22 +478,126 @@ impl OutputStore for &'static HoldingStore {
     fn uri(&self, key: &str) -> String {
         format!("mem://{key}")
     }
+    fn sync(&self) -> Result<(), crate::output::OutputError> {
+        let mut first_error = None;
+        for (key, bytes) in self.deferred.lock().unwrap().drain(..) {
+            if self.fail_commit_of.is_some_and(|f| key.contains(f)) {
+                first_error.get_or_insert(crate::output::OutputError::Service {
+                    key,
+                    code: "SlowDown".into(),
+                    message: "Reduce your request rate".into(),
+                    retryable: true,
+                });
+            } else {
+                self.committed.lock().unwrap().insert(key, bytes);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+#[test]
+fn commits_finishing_in_the_background_are_waited_for_and_their_failures_fail_the_object() {
+    let sample = include_bytes!("../../../datasets/samples/iot_sensors.ndjson");
+    let d = iot();
+    let background: &'static HoldingStore = Box::leak(Box::new(HoldingStore {
+        defer_commits: true,
+        ..HoldingStore::default()
+    }));
+    let o = out();
+    let s = Engine::new(&d)
+        .transform(&sample[..], &source("iot/a.json"), &background, &o.rejected)
+        .unwrap();
+    let visible: Vec<String> = background
+        .committed
+        .lock()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let reported: Vec<String> = s
+        .partitions
+        .iter()
+        .flat_map(|p| p.files.iter().map(|f| f.key.clone()))
+        .collect();
+    assert!(!reported.is_empty());
+    assert_eq!(
+        visible, reported,
+        "every reported file is visible when transform returns"
+    );
+
+    let failing: &'static HoldingStore = Box::leak(Box::new(HoldingStore {
+        defer_commits: true,
+        fail_commit_of: Some("device_id=dev-0002"),
+        ..HoldingStore::default()
+    }));
+    let o = out();
+    let err = Engine::new(&d)
+        .transform(&sample[..], &source("iot/a.json"), &failing, &o.rejected)
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("s3://raw/iot/a.json") && message.contains("device_id=dev-0002"),
+        "{message}"
+    );
+    assert!(err.is_retryable(), "a throttled commit is worth retrying");
+    assert!(
+        failing.committed.lock().unwrap().is_empty() && failing.deferred.lock().unwrap().is_empty(),
+        "the files that did land are taken back"
+    );
+    assert!(files(o.rejected.root()).is_empty());
+
+    // A fatal error after files were committed mid-object: those commits land, then go again.
+    let interrupted: &'static HoldingStore = Box::leak(Box::new(HoldingStore {
+        defer_commits: true,
+        ..HoldingStore::default()
+    }));
+    let broken = format!("[{},{{\"device_id\":", many_records(100_000, ","));
+    let o = out();
+    Engine::new(&tight_budget())
+        .transform(
+            broken.as_bytes(),
+            &source("iot/a.json"),
+            &interrupted,
+            &o.rejected,
+        )
+        .unwrap_err();
+    assert!(
+        interrupted.committed.lock().unwrap().is_empty()
+            && interrupted.deferred.lock().unwrap().is_empty(),
+        "files committed before the failure are taken back after they land"
+    );
+}
+
+/// `n` records over five devices, separated by `separator`.
+fn many_records(n: u32, separator: &str) -> String {
+    let mut input = String::new();
+    for i in 0..n {
+        if i > 0 {
+            input.push_str(separator);
+        }
+        input.push_str(&format!(
+            "{{\"device_id\":\"d{}\",\"timestamp\":{},\"location\":{{\"lat\":1,\"long\":2}},\"temperature\":{i}.5}}",
+            i % 5,
+            1_593_007_044 + i
+        ));
+    }
+    input
+}
+
+/// The IoT dataset with a 1 MB budget, so files are completed while the object is being read.
+fn tight_budget() -> Dataset {
+    let mut d = iot();
+    d.output.memory_budget_mb = 1;
+    d.output.row_group_rows = 2_000;
+    d
 }
 
 #[test]
 fn bytes_held_by_the_store_count_against_the_budget() {
     let store: &'static HoldingStore = Box::leak(Box::default());
-    let mut input = String::new();
-    for i in 0..200_000 {
-        input.push_str(&format!(
-            "{{\"device_id\":\"d{}\",\"timestamp\":{},\"location\":{{\"lat\":1,\"long\":2}},\"temperature\":{i}.5}}\n",
-            i % 5,
-            1_593_007_044 + i
-        ));
-    }
-    let mut d = iot();
-    d.output.memory_budget_mb = 1;
-    d.output.row_group_rows = 2_000;
+    let input = many_records(200_000, "\n");
+    let d = tight_budget();
     let rejected = out();
     let s = Engine::new(&d)
         .transform(
