@@ -158,10 +158,41 @@ pub fn dataset_named<'d>(datasets: &'d [Dataset], name: &str) -> Result<&'d Data
     })
 }
 
-/// JSON logs through the runtime's subscriber (format and level from `AWS_LAMBDA_LOG_FORMAT` /
-/// `AWS_LAMBDA_LOG_LEVEL`, which SAM's `LoggingConfig` sets).
+/// Logs to stdout, JSON when `AWS_LAMBDA_LOG_FORMAT` is `JSON` (SAM's `LoggingConfig` sets it),
+/// at the level of `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO.
+///
+/// Like the runtime's own default subscriber, without its per-target filter directives: those
+/// need a regex engine, half a megabyte of every `bootstrap`. A level is all the template sets;
+/// `RUST_LOG` values other than a level (`info,hyper=warn`) mean INFO.
 pub fn init_logging() {
-    lambda_runtime::tracing::init_default_subscriber();
+    let level = |name| std::env::var(name).ok().and_then(|v| log_level(&v));
+    let level = level("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|| level("RUST_LOG"))
+        .unwrap_or(tracing::Level::INFO);
+    let logs = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false)
+        .without_time()
+        .with_ansi(false);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    // `try_init`: a second call (tests) keeps the first subscriber.
+    let _ = if json {
+        logs.json().try_init()
+    } else {
+        logs.try_init()
+    };
+}
+
+/// A log level by name; Lambda's names (`TRACE` … `FATAL`) and `tracing`'s, any case.
+fn log_level(name: &str) -> Option<tracing::Level> {
+    match name.trim().to_ascii_lowercase().as_str() {
+        "trace" => Some(tracing::Level::TRACE),
+        "debug" => Some(tracing::Level::DEBUG),
+        "info" => Some(tracing::Level::INFO),
+        "warn" => Some(tracing::Level::WARN),
+        "error" | "fatal" => Some(tracing::Level::ERROR),
+        _ => None,
+    }
 }
 
 /// Splits `s3://bucket/key` into its parts.
@@ -175,6 +206,14 @@ pub fn parse_s3_uri(uri: &str) -> Result<(&str, &str), StageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_levels_by_lambda_and_tracing_names() {
+        assert_eq!(log_level("DEBUG"), Some(tracing::Level::DEBUG));
+        assert_eq!(log_level("FATAL"), Some(tracing::Level::ERROR));
+        assert_eq!(log_level(" warn "), Some(tracing::Level::WARN));
+        assert_eq!(log_level("info,hyper=warn"), None);
+    }
 
     #[test]
     fn embedded_datasets_are_valid_and_include_the_example() {

@@ -14,7 +14,18 @@ pub mod sns;
 pub mod testing;
 
 /// Loads the AWS configuration from the environment (region, credentials, `AWS_ENDPOINT_URL` for
-/// emulators). Call once per cold start.
+/// emulators), with [`https_client`]. Call once per cold start.
 pub async fn load_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await
+}
+
+/// The SDK's hyper client with rustls on ring (HTTPS to AWS, plain HTTP to a local emulator).
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }

@@ -106,6 +106,8 @@ impl Clients {
     /// Clients for the emulator at `endpoint` with dummy credentials.
     pub async fn new(endpoint: &str) -> Self {
         let config: SdkConfig = aws_config::defaults(BehaviorVersion::latest())
+            // The emulator speaks plain HTTP.
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
             .endpoint_url(endpoint)
             .region(Region::new(REGION))
             .credentials_provider(Credentials::new("testing", "testing", None, None, "local"))
