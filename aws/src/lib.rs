@@ -13,13 +13,29 @@ pub mod sns;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-/// Loads the AWS configuration from the environment (region, credentials, `AWS_ENDPOINT_URL` for
-/// emulators), with [`https_client`]. Call once per cold start.
-pub async fn load_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(https_client())
-        .load()
-        .await
+use aws_credential_types::provider::SharedCredentialsProvider;
+
+/// The AWS configuration of a Lambda: region and credentials from the environment Lambda sets
+/// (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`),
+/// `AWS_ENDPOINT_URL` when set (an emulator), [`https_client`], and the SDK's defaults for
+/// retries and timeouts. Call once per cold start.
+///
+/// Not `aws_config::load_defaults`: its provider chains (profile files, SSO, web identity, ECS,
+/// IMDS, STS) never apply inside Lambda and add a quarter of a megabyte to every `bootstrap`.
+pub fn load_config() -> aws_config::SdkConfig {
+    let env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    let region = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION"));
+    let credentials = aws_config::environment::EnvironmentVariableCredentialsProvider::new();
+    let mut config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(region.map(aws_config::Region::new))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .retry_config(aws_config::retry::RetryConfig::standard())
+        .http_client(https_client());
+    if let Some(endpoint) = env("AWS_ENDPOINT_URL") {
+        config = config.endpoint_url(endpoint);
+    }
+    config.build()
 }
 
 /// The SDK's hyper client with rustls on ring (HTTPS to AWS, plain HTTP to a local emulator).

@@ -8,7 +8,7 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logging();
-    let config = etl_aws::load_config().await;
+    let config = etl_aws::load_config();
     let engine = AthenaEngine::new(
         aws_sdk_athena::Client::new(&config),
         env("ATHENA_WORKGROUP")?,

@@ -9,7 +9,7 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logging();
-    let config = etl_aws::load_config().await;
+    let config = etl_aws::load_config();
     let deps = Deps {
         objects: S3Objects::new(aws_sdk_s3::Client::new(&config)),
         queries: AthenaEngine::new(

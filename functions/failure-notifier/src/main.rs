@@ -8,7 +8,7 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logging();
-    let config = etl_aws::load_config().await;
+    let config = etl_aws::load_config();
     let notifier = SnsNotifier::new(aws_sdk_sns::Client::new(&config), env("TOPIC_ARN")?);
     run(service_fn(|event: LambdaEvent<_>| {
         handle(&notifier, event.payload)

@@ -8,7 +8,7 @@ use s3_trigger::{handle, Deps};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logging();
-    let config = etl_aws::load_config().await;
+    let config = etl_aws::load_config();
     let deps = Deps {
         starter: SfnStarter::new(aws_sdk_sfn::Client::new(&config), env("STATE_MACHINE_ARN")?),
         datasets: deployment_datasets()?,

@@ -8,7 +8,7 @@ use transform::{handle, Config, Deps};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logging();
-    let config = etl_aws::load_config().await;
+    let config = etl_aws::load_config();
     let deps = Deps {
         objects: S3Objects::new(aws_sdk_s3::Client::new(&config)),
         datasets: deployment_datasets()?,
