@@ -4,8 +4,10 @@ to its first call of the Lambda runtime API (GET .../runtime/invocation/next), w
 cold start costs us on top of the Lambda service's own work.
 
 The functions are the release builds (`cargo build --release`, the profile `sam build` uses) for
-this machine's architecture; `sam build` output in .aws-sam/ (arm64, what Lambda runs) is listed
-too when present, and the size target is judged on it then.
+this machine's architecture. The arm64 `bootstrap` Lambda runs (from `make build`, in .aws-sam/,
+or from `cargo lambda build --release --arm64`, in target/lambda/) is listed too when present,
+the newer of the two, marked stale when older than the release build; the size target is judged
+on it then.
 A tiny runtime API on 127.0.0.1 records when the first poll arrives; the function is then
 stopped. Nothing reaches AWS: the SDK clients are built at start but make no call before an
 event arrives.
@@ -90,23 +92,30 @@ def main():
     port = server.server_address[1]
     print()
     print(f"Lambda functions: release build for this machine, start to first runtime API poll, {RUNS} runs")
-    print(f"{'function':<18} {'bootstrap MB':>12} {'sam arm64 MB':>12} {'median ms':>10} {'p90 ms':>7}")
+    print(f"{'function':<18} {'bootstrap MB':>12} {'arm64 MB':>12} {'median ms':>10} {'p90 ms':>7}")
     over = []
     for name in FUNCTIONS:
         binary = os.path.join(ROOT, "target", "release", name)
         if not os.path.exists(binary):
             sys.exit(f"{binary} is missing: run `cargo build --release --locked -p {name}`")
         size = os.path.getsize(binary) / 1e6
-        sam = os.path.join(ROOT, ".aws-sam", "build", SAM_LOGICAL[name], "bootstrap")
-        deployed = os.path.getsize(sam) / 1e6 if os.path.exists(sam) else None
+        arm64 = [
+            os.path.join(ROOT, ".aws-sam", "build", SAM_LOGICAL[name], "bootstrap"),
+            os.path.join(ROOT, "target", "lambda", name, "bootstrap"),
+        ]
+        arm64 = sorted((p for p in arm64 if os.path.exists(p)), key=os.path.getmtime)
+        deployed = os.path.getsize(arm64[-1]) / 1e6 if arm64 else None
+        stale = bool(arm64) and os.path.getmtime(arm64[-1]) < os.path.getmtime(binary)
         sam_size = f"{deployed:>12.1f}" if deployed else f"{'-':>12}"
+        if stale:
+            sam_size += " (stale)"
         start_to_first_poll(binary, port)  # page cache warm, as on a Lambda host after download
         times = sorted(start_to_first_poll(binary, port) for _ in range(RUNS))
         median = statistics.median(times)
         p90 = times[int(len(times) * 0.9) - 1]
         print(f"{name:<18} {size:>12.1f} {sam_size} {median:>10.1f} {p90:>7.1f}")
         # The target is about what Lambda downloads: the arm64 build when there is one.
-        judged, which = (deployed, "sam arm64") if deployed else (size, "local")
+        judged, which = (deployed, "arm64") if deployed else (size, "local")
         if judged > BOOTSTRAP_LIMIT_MB:
             over.append(f"{name}: {which} bootstrap {judged:.1f} MB > {BOOTSTRAP_LIMIT_MB} MB")
         if name == "transform" and median > START_LIMIT_MS:
