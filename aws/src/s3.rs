@@ -238,14 +238,7 @@ impl Commits {
         };
         handle
             .block_on(task)
-            .map_err(|e| {
-                PortError::new(
-                    FailureKind::Retryable,
-                    format!("commit of {key}"),
-                    "CommitTask",
-                    e.to_string(),
-                )
-            })
+            .map_err(|e| task_failed(format!("commit of {key}"), "CommitTask", e))
             .and_then(|done| done)
             .map_err(|e| output_error(&key, e))?;
         Ok(true)
@@ -256,6 +249,11 @@ impl S3Output {
     fn object_key(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
     }
+}
+
+/// A background upload task that panicked or was cancelled: worth retrying the object.
+fn task_failed(operation: String, code: &str, e: tokio::task::JoinError) -> PortError {
+    PortError::new(FailureKind::Retryable, operation, code, e.to_string())
 }
 
 fn output_error(key: &str, e: PortError) -> OutputError {
@@ -397,11 +395,10 @@ impl S3File {
         };
         self.in_flight_bytes -= size;
         let part = self.handle.block_on(task).map_err(|e| {
-            PortError::new(
-                FailureKind::Retryable,
+            task_failed(
                 format!("UploadPart s3://{}/{}", self.bucket, self.key),
                 "UploadTask",
-                e.to_string(),
+                e,
             )
         })??;
         self.parts.push(part);
@@ -492,14 +489,7 @@ async fn complete_upload(
         match task.await {
             Ok(Ok(part)) => parts.push(part),
             Ok(Err(e)) => result = Err(e),
-            Err(e) => {
-                result = Err(PortError::new(
-                    FailureKind::Retryable,
-                    op("UploadPart"),
-                    "UploadTask",
-                    e.to_string(),
-                ))
-            }
+            Err(e) => result = Err(task_failed(op("UploadPart"), "UploadTask", e)),
         }
         if result.is_err() {
             break;
