@@ -61,9 +61,6 @@ struct Child {
     head: u64,
     key: Box<[u8]>,
     node: usize,
-    /// Written the same in JSON (no quote, backslash or control character to escape), so its raw
-    /// bytes can be matched in the input directly.
-    plain: bool,
 }
 
 impl Child {
@@ -120,7 +117,6 @@ impl PathTree {
                             head: key_head(key.as_bytes()),
                             key: key.as_bytes().into(),
                             node: n,
-                            plain: !key.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20),
                         });
                         n
                     }
@@ -204,17 +200,91 @@ pub struct Scanner<'a> {
     pub pos: usize,
     /// Whether `buf` ends the input (so running out of bytes is an error, not "need more").
     eof: bool,
+    /// Newlines skipped as whitespace since the caller last reset this (in valid JSON every
+    /// newline is whitespace, so the reader counts lines without a pass of its own).
+    pub newlines: u64,
+    /// Offset just past the last newline counted in `newlines`.
+    pub last_line_start: usize,
     /// Keys of the objects being walked, for naming unknown fields; reused across records.
     parents: Vec<&'a [u8]>,
-    /// Per tree node, the keys the last object there had, in order, as child positions
-    /// ([`NOT_CONFIGURED`] for other keys). Records from one producer list their keys in the same
-    /// order, so the next key is first compared in place with the one expected: no scan for its
-    /// closing quote and no search among the children.
-    key_order: Vec<Vec<u16>>,
+    /// Per tree node, the keys the last object there had, in order, as written. Records from one
+    /// producer list their keys in the same order and spelling, so the next key is first compared
+    /// in place, bytes against bytes, with the one expected there: no scan for its closing quote,
+    /// no search among the configured keys, no tree lookups.
+    layouts: Vec<Vec<LearnedKey>>,
 }
 
-/// In [`Scanner::key_order`]: a key that no configured path names.
-const NOT_CONFIGURED: u16 = u16::MAX;
+/// A key as it was written at one place of an object, and what it means there.
+#[derive(Debug, Clone)]
+struct LearnedKey {
+    /// The raw key bytes, the closing quote and, when it followed at once, the colon.
+    pattern: Box<[u8]>,
+    /// The first sixteen bytes of `pattern` as two words, with masks of the bytes that count.
+    words: [u64; 2],
+    masks: [u64; 2],
+    /// Length of the raw key.
+    key_len: usize,
+    /// Whether `pattern` ends with the colon.
+    colon: bool,
+    action: KeyAction,
+}
+
+impl LearnedKey {
+    fn new(raw_key: &[u8], colon: bool, action: KeyAction) -> Self {
+        let mut pattern = raw_key.to_vec();
+        pattern.push(b'"');
+        if colon {
+            pattern.push(b':');
+        }
+        let mut padded = [0u8; 16];
+        let n = pattern.len().min(16);
+        padded[..n].copy_from_slice(&pattern[..n]);
+        let mut mask_bytes = [0u8; 16];
+        mask_bytes[..n].fill(0xFF);
+        let word = |b: &[u8; 16], half: usize| {
+            u64::from_le_bytes(b[half * 8..half * 8 + 8].try_into().expect("eight bytes"))
+        };
+        Self {
+            words: [word(&padded, 0), word(&padded, 1)],
+            masks: [word(&mask_bytes, 0), word(&mask_bytes, 1)],
+            pattern: pattern.into(),
+            key_len: raw_key.len(),
+            colon,
+            action,
+        }
+    }
+}
+
+/// What a key's value is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyAction {
+    /// No configured path names it: counted as an unknown field and skipped.
+    Unknown,
+    /// A configured path goes through or ends at tree node `node`.
+    Configured {
+        node: usize,
+        /// The slot when a path ends here.
+        leaf: Option<usize>,
+        /// Whether paths go on below (an object value is walked).
+        branch: bool,
+    },
+}
+
+impl KeyAction {
+    fn of(tree: &PathTree, node: usize, position: Option<usize>) -> Self {
+        match position {
+            None => KeyAction::Unknown,
+            Some(p) => {
+                let child = tree.nodes[node].children[p].node;
+                KeyAction::Configured {
+                    node: child,
+                    leaf: tree.nodes[child].leaf,
+                    branch: !tree.nodes[child].children.is_empty(),
+                }
+            }
+        }
+    }
+}
 
 // Bytes that end the fast path of a string scan: quote, backslash, newline (a raw newline inside a
 // string is invalid JSON and, in NDJSON, always means a truncated line).
@@ -233,8 +303,10 @@ impl<'a> Scanner<'a> {
             buf,
             pos,
             eof,
+            newlines: 0,
+            last_line_start: 0,
             parents: Vec::new(),
-            key_order: Vec::new(),
+            layouts: Vec::new(),
         }
     }
 
@@ -253,10 +325,18 @@ impl<'a> Scanner<'a> {
         JsonError::Invalid { at: self.pos, what }
     }
 
-    /// Skips JSON whitespace.
+    /// Skips JSON whitespace, counting newlines.
     #[inline]
     pub fn skip_ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.buf.get(self.pos) {
+        while let Some(&b) = self.buf.get(self.pos) {
+            match b {
+                b' ' | b'\t' | b'\r' => {}
+                b'\n' => {
+                    self.newlines += 1;
+                    self.last_line_start = self.pos + 1;
+                }
+                _ => return,
+            }
             self.pos += 1;
         }
     }
@@ -277,8 +357,8 @@ impl<'a> Scanner<'a> {
         match self.peek()? {
             b'{' => {
                 self.parents.clear();
-                if self.key_order.len() < tree.nodes.len() {
-                    self.key_order.resize(tree.nodes.len(), Vec::new());
+                if self.layouts.len() < tree.nodes.len() {
+                    self.layouts.resize(tree.nodes.len(), Vec::new());
                 }
                 self.object(tree, 0, slots, unknown, 0)?;
                 Ok(Shape::Object)
@@ -313,27 +393,31 @@ impl<'a> Scanner<'a> {
             if self.peek()? != b'"' {
                 return Err(self.invalid("a '\"' to start an object key"));
             }
-            let (raw_key, position) = match self.expected_key(tree, node, key_index) {
+            let (raw_key, action, colon_read) = match self.learned_key(node, key_index) {
                 Some(hit) => hit,
                 None => {
                     let (raw_key, position) = self.key(tree, node)?;
-                    self.learn_key(node, key_index, position);
-                    (raw_key, position)
+                    let action = KeyAction::of(tree, node, position);
+                    self.learn_key(node, key_index, raw_key, action);
+                    (raw_key, action, false)
                 }
             };
             key_index += 1;
-            let child = position.map(|p| tree.nodes[node].children[p].node);
-            self.skip_ws();
-            if self.peek()? != b':' {
-                return Err(self.invalid("':' after an object key"));
+            if !colon_read {
+                self.skip_ws();
+                if self.peek()? != b':' {
+                    return Err(self.invalid("':' after an object key"));
+                }
+                self.pos += 1;
             }
-            self.pos += 1;
             self.skip_ws();
-            match child {
-                Some(c) => {
-                    let has_children = !tree.nodes[c].children.is_empty();
-                    let leaf = tree.nodes[c].leaf;
-                    if has_children && self.peek()? == b'{' {
+            match action {
+                KeyAction::Configured {
+                    node: c,
+                    leaf,
+                    branch,
+                } => {
+                    if branch && self.peek()? == b'{' {
                         self.parents.push(raw_key);
                         self.object(tree, c, slots, unknown, depth + 1)?;
                         self.parents.pop();
@@ -347,7 +431,7 @@ impl<'a> Scanner<'a> {
                         self.skip_value(depth)?;
                     }
                 }
-                None => {
+                KeyAction::Unknown => {
                     unknown.record(&self.parents, raw_key);
                     self.skip_value(depth)?;
                 }
@@ -364,28 +448,29 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// The key at `pos` (on its opening quote) when it is the one `key_order` expects at
-    /// `index`, written plainly: its raw bytes and child position; else `None`, nothing consumed.
+    /// The key at `pos` (on its opening quote) when its bytes are the ones learnt at `index` of an
+    /// object at `node`: its raw bytes, action and whether the colon was consumed too; else
+    /// `None`, nothing consumed. Equal bytes up to an unescaped closing quote are the same key.
     #[inline]
-    fn expected_key(
-        &mut self,
-        tree: &PathTree,
-        node: usize,
-        index: usize,
-    ) -> Option<(&'a [u8], Option<usize>)> {
-        let position = usize::from(*self.key_order.get(node)?.get(index)?);
-        let child = tree.nodes[node].children.get(position)?;
+    fn learned_key(&mut self, node: usize, index: usize) -> Option<(&'a [u8], KeyAction, bool)> {
+        let learned = self.layouts.get(node)?.get(index)?;
         let start = self.pos + 1;
-        let end = start + child.key.len();
-        if !child.plain || self.buf.get(end) != Some(&b'"') {
+        // Sixteen bytes at once; near the end of the buffer the general path takes over.
+        let window = self.buf.get(start..start + 16)?;
+        let w0 = u64::from_le_bytes(window[..8].try_into().expect("eight bytes"));
+        let w1 = u64::from_le_bytes(window[8..].try_into().expect("eight bytes"));
+        let differ = ((w0 ^ learned.words[0]) & learned.masks[0])
+            | ((w1 ^ learned.words[1]) & learned.masks[1]);
+        if differ != 0 {
             return None;
         }
-        let raw = &self.buf[start..end];
-        if !child.is(head_at(self.buf, start, end), raw) {
+        let end = start + learned.pattern.len();
+        if learned.pattern.len() > 16 && self.buf.get(start + 16..end)? != &learned.pattern[16..] {
             return None;
         }
-        self.pos = end + 1;
-        Some((raw, Some(position)))
+        let (key_end, action, colon) = (start + learned.key_len, learned.action, learned.colon);
+        self.pos = end;
+        Some((&self.buf[start..key_end], action, colon))
     }
 
     /// Scans the key at `pos`: its raw bytes and, if configured, its child position under `node`.
@@ -408,15 +493,16 @@ impl<'a> Scanner<'a> {
         Ok((raw_key, position))
     }
 
-    /// Remembers that the key at `index` of an object at `node` was the child at `position`.
-    fn learn_key(&mut self, node: usize, index: usize, position: Option<usize>) {
-        let Some(order) = self.key_order.get_mut(node) else {
+    /// Remembers that the key at `index` of an object at `node` was written as `raw_key` (the
+    /// scanner is just past its closing quote) and means `action`.
+    fn learn_key(&mut self, node: usize, index: usize, raw_key: &[u8], action: KeyAction) {
+        let colon = self.buf.get(self.pos) == Some(&b':');
+        let Some(layout) = self.layouts.get_mut(node) else {
             return;
         };
-        order.truncate(index);
-        if order.len() == index {
-            let position = position.and_then(|p| u16::try_from(p).ok());
-            order.push(position.unwrap_or(NOT_CONFIGURED));
+        layout.truncate(index);
+        if layout.len() == index {
+            layout.push(LearnedKey::new(raw_key, colon, action));
         }
     }
 
@@ -582,21 +668,12 @@ impl<'a> Scanner<'a> {
         let b = self.buf;
         let start = self.pos;
         let mut i = start;
-        let digits = |i: &mut usize| {
-            let s = *i;
-            while *i < b.len() && b[*i].is_ascii_digit() {
-                *i += 1;
-            }
-            *i - s
-        };
         if b.get(i) == Some(&b'-') {
             i += 1;
         }
         match b.get(i) {
             Some(b'0') => i += 1,
-            Some(b'1'..=b'9') => {
-                digits(&mut i);
-            }
+            Some(b'1'..=b'9') => i += digit_run(b, i + 1) + 1,
             Some(_) => {
                 return Err(JsonError::Invalid {
                     at: i,
@@ -607,18 +684,22 @@ impl<'a> Scanner<'a> {
         }
         if b.get(i) == Some(&b'.') {
             i += 1;
-            if digits(&mut i) == 0 {
+            let n = digit_run(b, i);
+            if n == 0 {
                 return self.number_end(i, "a digit after '.'");
             }
+            i += n;
         }
         if let Some(b'e' | b'E') = b.get(i) {
             i += 1;
             if let Some(b'+' | b'-') = b.get(i) {
                 i += 1;
             }
-            if digits(&mut i) == 0 {
+            let n = digit_run(b, i);
+            if n == 0 {
                 return self.number_end(i, "a digit in the exponent");
             }
+            i += n;
         }
         if i == b.len() && !self.eof {
             // More digits may follow in the next read.
@@ -649,6 +730,31 @@ impl<'a> Scanner<'a> {
             None => Err(self.invalid("true, false or null")),
         }
     }
+}
+
+/// How many ASCII digits `buf` has from `i` on. Eight bytes per step, like [`find_string_stop`].
+#[inline]
+fn digit_run(buf: &[u8], i: usize) -> usize {
+    const NIBBLE_HIGHS: u64 = u64::from_ne_bytes([0xF0; 8]);
+    const THREES: u64 = u64::from_ne_bytes([0x30; 8]);
+    const SIXES: u64 = u64::from_ne_bytes([0x06; 8]);
+    let mut j = i;
+    while let Some(chunk) = buf.get(j..j + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        // A digit is 0x30..=0x39: high nibble 3, and adding 6 leaves it 3. Non-zero nibbles mark
+        // the other bytes; a carry can only come out of a byte that is already marked, so the
+        // lowest marked byte is exact.
+        let marks =
+            ((w & NIBBLE_HIGHS) ^ THREES) | ((w.wrapping_add(SIXES) & NIBBLE_HIGHS) ^ THREES);
+        if marks != 0 {
+            return j - i + (marks.trailing_zeros() / 8) as usize;
+        }
+        j += 8;
+    }
+    while j < buf.len() && buf[j].is_ascii_digit() {
+        j += 1;
+    }
+    j - i
 }
 
 /// The offset of the first quote, backslash or newline in `buf` at or after `i` (`buf.len()` if

@@ -178,6 +178,17 @@ impl Cursor {
         self.line
     }
 
+    /// Takes over the newlines the scanner skipped since `line_pos`, up to its position.
+    fn take_lines(&mut self, s: &mut Scanner<'_>) {
+        debug_assert!(s.pos >= self.line_pos);
+        if s.newlines > 0 {
+            self.line += s.newlines;
+            self.line_start = self.base + s.last_line_start as u64;
+            s.newlines = 0;
+        }
+        self.line_pos = s.pos;
+    }
+
     fn record_pos(&mut self, buf: &[u8], start: usize) -> RecordPos {
         self.records += 1;
         RecordPos {
@@ -187,10 +198,17 @@ impl Cursor {
         }
     }
 
-    /// (line, column) of a buffer offset.
-    fn line_col(&mut self, buf: &[u8], at: usize) -> (u64, u64) {
-        let line = self.line_at(buf, at);
-        (line, self.base + at as u64 - self.line_start + 1)
+    /// (line, column) of a buffer offset at or after `line_pos`, leaving the count where it is
+    /// (the offset may lie past the point where reading resumes).
+    fn line_col(&self, buf: &[u8], at: usize) -> (u64, u64) {
+        let (mut line, mut line_start) = (self.line, self.line_start);
+        if at > self.line_pos {
+            for i in memchr::memchr_iter(b'\n', &buf[self.line_pos..at]) {
+                line += 1;
+                line_start = self.base + (self.line_pos + i + 1) as u64;
+            }
+        }
+        (line, self.base + at as u64 - line_start + 1)
     }
 }
 
@@ -322,8 +340,12 @@ fn scan_buffer<'a, E: From<DecodeError>>(
     let mut slots: Vec<Slot<'a>> = vec![Slot::Missing; slot_count];
     let mut s = Scanner::new(buf, c.pos, eof);
     loop {
+        // Lines are counted up to `c.pos`, so the scanner counts the ones it skips from there.
+        c.line_at(buf, c.pos);
         s.pos = c.pos;
+        s.newlines = 0;
         s.skip_ws();
+        c.take_lines(&mut s);
         if s.pos == buf.len() {
             c.pos = s.pos;
             if !eof {
@@ -368,6 +390,7 @@ fn scan_buffer<'a, E: From<DecodeError>>(
             Ok(shape) => {
                 let end = s.pos;
                 let pos = c.record_pos(buf, start);
+                c.take_lines(&mut s);
                 c.pos = end;
                 if c.mode != Mode::TopLevel {
                     c.mode = Mode::ArrayAfterElement;

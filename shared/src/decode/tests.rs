@@ -171,3 +171,44 @@ fn empty_and_blank_inputs_have_no_records() {
         );
     }
 }
+
+proptest::proptest! {
+    /// Whatever mix of compact, pretty-printed, broken and blank lines comes in, every record's
+    /// line is the number of newlines before it plus one (the reader counts lines as it scans).
+    #[test]
+    fn record_lines_match_the_newlines_before_them(
+        picks in proptest::collection::vec(0usize..7, 1..60)
+    ) {
+        const PIECES: [&str; 7] = [
+            "{\"id\":1}\n",
+            "{\n  \"id\": 2,\n  \"x\": [1,\n 2]\n}\n",
+            "not json\n",
+            "\n\r\n",
+            "[{\"id\":3},\n{\"id\":4}]\n",
+            "{\"id\":\"cut\n",
+            "{\n  \"id\": 5,\n  \"x\": oops\n}\n",
+        ];
+        let input: String = picks.iter().map(|&i| PIECES[i]).collect();
+        let (decoded, _) = open_input(std::io::Cursor::new(input.clone().into_bytes())).unwrap();
+        let mut reader = RecordReader::new(decoded);
+        let tree = PathTree::new([vec!["id".to_string()]].iter().map(|p| p.as_slice()));
+        let mut unknown = UnknownFields::default();
+        let mut seen = Vec::new();
+        reader
+            .for_each(&tree, 1, &mut unknown, |r| {
+                let pos = match r {
+                    Record::Parsed { pos, .. } | Record::Invalid { pos, .. } => pos,
+                };
+                seen.push(pos);
+                Ok::<(), DecodeError>(())
+            })
+            .unwrap();
+        for pos in seen {
+            let newlines = input.as_bytes()[..pos.offset as usize]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
+            proptest::prop_assert_eq!(pos.line, newlines + 1, "{:?} in {:?}", pos, input);
+        }
+    }
+}

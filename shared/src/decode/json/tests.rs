@@ -227,3 +227,69 @@ fn records_with_changing_key_order_prefixes_and_escapes() {
     assert_eq!(unknown.counts.get("loc.xx"), Some(&1));
     assert_eq!(unknown.counts.get("extra"), Some(&1));
 }
+
+/// Learnt keys are compared as bytes: keys longer than the sixteen bytes compared at once, keys
+/// that differ only after them, space before the colon, and escaped spellings.
+#[test]
+fn learnt_keys_match_only_the_same_bytes() {
+    let long = "a_key_longer_than_sixteen_bytes";
+    let t = tree(&[&[long], &["b"], &["é"]]);
+    let records = [
+        (
+            r#"{"a_key_longer_than_sixteen_bytes":1,"b" : 2,"\u00e9":3}"#,
+            ["1", "2", "3"],
+        ),
+        (
+            r#"{"a_key_longer_than_sixteen_bytes":4,"b" : 5,"\u00e9":6}"#,
+            ["4", "5", "6"],
+        ),
+        // Same first sixteen bytes, different rest; then the key itself; another spelling of é.
+        (
+            r#"{"a_key_longer_than_sixteen_bytez":0,"a_key_longer_than_sixteen_bytes":7,"b":8,"é":9}"#,
+            ["7", "8", "9"],
+        ),
+        // The last key of the input ends closer than sixteen bytes to the end of the buffer.
+        (
+            r#"{"a_key_longer_than_sixteen_bytez":0,"b":10}"#,
+            ["Missing", "10", "Missing"],
+        ),
+    ];
+    let input: String = records.iter().map(|(r, _)| format!("{r}\n")).collect();
+    let mut s = Scanner::new(input.as_bytes(), 0, true);
+    let mut unknown = UnknownFields::default();
+    for (record, expected) in records {
+        let mut slots = vec![Slot::Missing; 3];
+        s.skip_ws();
+        assert_eq!(
+            s.record(&t, &mut slots, &mut unknown),
+            Ok(Shape::Object),
+            "{record}"
+        );
+        let got: Vec<Slot<'_>> = expected
+            .iter()
+            .map(|n| match *n {
+                "Missing" => Slot::Missing,
+                n => Slot::Number(n),
+            })
+            .collect();
+        assert_eq!(slots, got, "{record}");
+    }
+    assert_eq!(s.pos, input.len() - 1);
+    assert_eq!(
+        unknown.counts.get("a_key_longer_than_sixteen_bytez"),
+        Some(&2)
+    );
+}
+
+proptest::proptest! {
+    /// The eight-at-a-time digit count agrees with counting byte by byte, whatever follows.
+    #[test]
+    fn digit_run_counts_like_a_byte_loop(
+        bytes in proptest::collection::vec(proptest::prop_oneof![0x2Fu8..=0x3Au8, proptest::num::u8::ANY], 0..40),
+        from in 0usize..40,
+    ) {
+        let from = from.min(bytes.len());
+        let naive = bytes[from..].iter().take_while(|b| b.is_ascii_digit()).count();
+        proptest::prop_assert_eq!(digit_run(&bytes, from), naive);
+    }
+}
