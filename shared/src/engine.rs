@@ -558,7 +558,8 @@ fn recycle<'b>(mut row: Vec<Value<'_>>) -> Vec<Value<'b>> {
 }
 
 /// The partition values of `row` as one byte string, in `key`: per partition, 0 for the default
-/// partition or 1, the raw text and 0xFF (a byte UTF-8 never holds). Equal keys ⇔ equal paths.
+/// partition, else 1 and the value: a time part as four bytes, a value's raw text and 0xFF (a byte
+/// UTF-8 never holds). Equal keys ⇔ equal paths, and no text is formatted for a known partition.
 fn partition_key(
     dataset: &Dataset,
     row: &[Value<'_>],
@@ -568,13 +569,32 @@ fn partition_key(
 ) {
     key.clear();
     for p in &dataset.partitions {
-        text.clear();
-        if partition_text(dataset, p, row, calendar, text) {
-            key.push(1);
-            key.extend_from_slice(text.as_bytes());
-            key.push(0xFF);
-        } else {
+        let value = row[p.field];
+        if value == Value::Null {
             key.push(0);
+            continue;
+        }
+        if let Some(part) = p.part {
+            let micros = value_micros(&dataset.fields[p.field], value)
+                .expect("time partitions use time fields");
+            key.push(1);
+            key.extend_from_slice(&calendar.part(micros, part).to_le_bytes());
+            continue;
+        }
+        let raw = match value {
+            Value::Str(s) => s,
+            other => {
+                text.clear();
+                write_text(other, text);
+                text.as_str()
+            }
+        };
+        if raw.is_empty() {
+            key.push(0);
+        } else {
+            key.push(1);
+            key.extend_from_slice(raw.as_bytes());
+            key.push(0xFF);
         }
     }
 }
@@ -597,14 +617,9 @@ fn partition_text(
     };
     let micros =
         value_micros(&dataset.fields[p.field], value).expect("time partitions use time fields");
-    let (year, month, day, hour) = calendar.parts(micros);
     // Time values were range-checked when cast: the year has four digits.
-    match part {
-        TimePart::Year => push_digits(out, year, 4),
-        TimePart::Month => push_digits(out, month, 2),
-        TimePart::Day => push_digits(out, day, 2),
-        TimePart::Hour => push_digits(out, hour, 2),
-    }
+    let width = if part == TimePart::Year { 4 } else { 2 };
+    push_digits(out, calendar.part(micros, part), width);
     true
 }
 
@@ -614,15 +629,32 @@ fn push_digits(out: &mut String, value: u32, width: u32) {
     }
 }
 
-/// Calendar parts of UTC instants, remembering the last day: records arrive roughly in time
-/// order, so most share their day with the one before.
+/// Calendar parts of UTC instants, remembering the last instant and day: records arrive roughly
+/// in time order, so most share their day with the one before, and several partitions (year,
+/// month, ...) usually take their parts from the same instant.
 #[derive(Default)]
 struct Calendar {
     day: Option<(i64, (u32, u32, u32))>,
+    instant: Option<(i64, (u32, u32, u32, u32))>,
 }
 
 impl Calendar {
+    fn part(&mut self, micros: i64, part: TimePart) -> u32 {
+        let (year, month, day, hour) = self.parts(micros);
+        match part {
+            TimePart::Year => year,
+            TimePart::Month => month,
+            TimePart::Day => day,
+            TimePart::Hour => hour,
+        }
+    }
+
     fn parts(&mut self, micros: i64) -> (u32, u32, u32, u32) {
+        if let Some((cached, parts)) = self.instant {
+            if cached == micros {
+                return parts;
+            }
+        }
         let days = crate::timefmt::micros_to_days(micros);
         let hour = crate::timefmt::hour_of_day(micros);
         let (y, m, d) = match self.day {
@@ -634,6 +666,7 @@ impl Calendar {
                 ymd
             }
         };
+        self.instant = Some((micros, (y, m, d, hour)));
         (y, m, d, hour)
     }
 }

@@ -194,6 +194,9 @@ fn cast<'s>(field: &Field, slot: &'s Slot<'_>) -> Option<Value<'s>> {
         },
         FieldType::Int64 if field.epoch_unit.is_some() => {
             let unit = field.epoch_unit.unwrap_or(EpochUnit::Seconds);
+            if let Slot::Number(n) = slot {
+                return field.time_format.read_number_as(n, unit).map(Value::I64);
+            }
             let micros = time_micros(field, slot, unit)?;
             Some(Value::I64(micros.div_euclid(unit_micros(unit))))
         }
@@ -217,7 +220,7 @@ fn cast<'s>(field: &Field, slot: &'s Slot<'_>) -> Option<Value<'s>> {
             Slot::Bool(b) => Some(Value::Bool(*b)),
             Slot::Number("1") => Some(Value::Bool(true)),
             Slot::Number("0") => Some(Value::Bool(false)),
-            Slot::Str(s) => parse_bool(s.trim()).map(Value::Bool),
+            Slot::Str(s) => parse_bool(trim(s)).map(Value::Bool),
             _ => None,
         },
         FieldType::Timestamp => {
@@ -241,8 +244,19 @@ fn time_micros(field: &Field, slot: &Slot<'_>, unit: EpochUnit) -> Option<i64> {
 fn int_text<'s>(slot: &'s Slot<'_>) -> Option<&'s str> {
     match slot {
         Slot::Number(n) => Some(n),
-        Slot::Str(s) => Some(s.trim()),
+        Slot::Str(s) => Some(trim(s)),
         _ => None,
+    }
+}
+
+/// `s` without surrounding whitespace; most values have none, which one look at each end shows.
+#[inline]
+fn trim(s: &str) -> &str {
+    let plain = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b.is_ascii());
+    if plain(s.as_bytes().first()) && plain(s.as_bytes().last()) {
+        s
+    } else {
+        s.trim()
     }
 }
 

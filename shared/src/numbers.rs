@@ -28,24 +28,33 @@ fn short_decimal(text: &[u8]) -> Option<f64> {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),
     };
+    // Longer texts cannot take the fast path; a mantissa past 19 digits may wrap, and is refused
+    // below by its digit count.
+    if digits.len() > 20 {
+        return None;
+    }
     let mut mantissa: u64 = 0;
-    let mut count = 0usize;
-    let mut fraction_digits = 0usize;
-    let mut seen_point = false;
-    for &b in digits {
-        match b {
-            b'0'..=b'9' => {
-                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
-                count += 1;
-                fraction_digits += usize::from(seen_point);
-            }
-            b'.' if !seen_point => seen_point = true,
-            _ => return None,
+    let mut i = 0;
+    while let Some(d) = digits.get(i).map(|b| b.wrapping_sub(b'0')).filter(|&d| d < 10) {
+        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+        i += 1;
+    }
+    // "1." and ".5" keep str::parse's own answer.
+    let integer_digits = i;
+    let mut fraction_digits = 0;
+    if digits.get(i) == Some(&b'.') {
+        i += 1;
+        let from = i;
+        while let Some(d) = digits.get(i).map(|b| b.wrapping_sub(b'0')).filter(|&d| d < 10) {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+            i += 1;
+        }
+        fraction_digits = i - from;
+        if fraction_digits == 0 {
+            return None;
         }
     }
-    // 19 digits cannot overflow a u64; "1." and "." keep str::parse's own answer.
-    let integer_digits = count - fraction_digits;
-    if count > 19 || integer_digits == 0 || (seen_point && fraction_digits == 0) {
+    if i != digits.len() || integer_digits == 0 || integer_digits + fraction_digits > 19 {
         return None;
     }
     if mantissa > 1 << 53 || fraction_digits >= EXACT_POW10.len() {

@@ -63,6 +63,25 @@ impl TimeFormat {
         };
         micros.filter(|m| SUPPORTED_MICROS.contains(m))
     }
+
+    /// An epoch number as a point in time expressed in `unit` (floored): what an `epoch_unit`
+    /// int64 column holds. Same acceptance as [`Self::read_number`].
+    pub fn read_number_as(&self, n: &str, unit: EpochUnit) -> Option<i64> {
+        let read_unit = match self {
+            Self::Auto => auto_unit(n, unit),
+            Self::Epoch(u) => *u,
+            Self::Iso8601 | Self::Pattern(_) => return None,
+        };
+        if read_unit == unit {
+            // The common case: an integer already in the column's unit needs no conversion.
+            if let Ok(i) = n.parse::<i64>() {
+                let micros = i.checked_mul(unit_micros(unit))?;
+                return SUPPORTED_MICROS.contains(&micros).then_some(i);
+            }
+        }
+        let micros = self.read_number(n, unit)?;
+        Some(micros.div_euclid(unit_micros(unit)))
+    }
 }
 
 /// 0001-01-01T00:00:00Z ..= 9999-12-31T23:59:59.999999Z: what Athena and most readers accept.
@@ -72,20 +91,20 @@ const SUPPORTED_MICROS: std::ops::RangeInclusive<i64> =
 /// Epoch numbers in `auto` mode: in `unit`, except that a "seconds" value too large to be seconds
 /// (10^11 s is the year 5138) is read as milliseconds, or microseconds past 10^14: feeds mix them.
 fn auto_epoch_to_micros(n: &str, unit: EpochUnit) -> Option<i64> {
+    epoch_to_micros(n, auto_unit(n, unit))
+}
+
+/// The unit `auto` reads an epoch number `n` in, given the field's `unit`.
+fn auto_unit(n: &str, unit: EpochUnit) -> EpochUnit {
     if unit != EpochUnit::Seconds {
-        return epoch_to_micros(n, unit);
+        return unit;
     }
-    let digits = n
-        .bytes()
-        .skip_while(|&b| b == b'-')
-        .take_while(u8::is_ascii_digit)
-        .count();
-    let unit = match digits {
+    let digits = n.strip_prefix('-').unwrap_or(n).as_bytes();
+    match digits.iter().position(|b| !b.is_ascii_digit()).unwrap_or(digits.len()) {
         0..=11 => EpochUnit::Seconds,
         12..=14 => EpochUnit::Millis,
         _ => EpochUnit::Micros,
-    };
-    epoch_to_micros(n, unit)
+    }
 }
 
 /// Microseconds in a second.
@@ -383,5 +402,27 @@ mod tests {
         }
         assert_eq!(utc_parts(T), (2020, 6, 24, 13));
         assert_eq!(utc_parts(-1), (1969, 12, 31, 23));
+    }
+
+    proptest::proptest! {
+        /// The int64 epoch column's shortcut reads what the general path reads, then converts.
+        #[test]
+        fn read_number_as_agrees_with_read_number_then_converting(
+            int in -99_999_999_999_999_999i64..99_999_999_999_999_999,
+            digits in 0u32..18,
+            fraction in proptest::option::of(0u32..1000),
+            unit in proptest::sample::select(vec![EpochUnit::Seconds, EpochUnit::Millis, EpochUnit::Micros]),
+            explicit in proptest::bool::ANY,
+        ) {
+            let int = int / 10i64.pow(digits);
+            let n = match fraction {
+                Some(f) => format!("{int}.{f}"),
+                None => int.to_string(),
+            };
+            for format in [TimeFormat::Auto, TimeFormat::Epoch(if explicit { unit } else { EpochUnit::Millis })] {
+                let expected = format.read_number(&n, unit).map(|m| m.div_euclid(unit_micros(unit)));
+                proptest::prop_assert_eq!(format.read_number_as(&n, unit), expected, "{} {:?}", n, unit);
+            }
+        }
     }
 }

@@ -372,6 +372,63 @@ fn value_partitions_escape_and_default() {
     assert_eq!(s.partitions[1].values[2].value.as_deref(), Some("a=b"));
 }
 
+/// Null, missing and empty values share the default partition; a number value partitions by its
+/// text; day and hour parts come from the same instant as year and month.
+#[test]
+fn partition_keys_group_by_path() {
+    let d = Dataset::from_toml_str(
+        r#"
+name = "t"
+database = "db"
+table = "t"
+[source]
+prefix = "t/"
+[[fields]]
+column = "site"
+type = "string"
+[[fields]]
+column = "level"
+type = "int32"
+[[fields]]
+column = "at"
+type = "timestamp"
+[[partitions]]
+name = "site"
+from = "site"
+[[partitions]]
+name = "level"
+from = "level"
+[[partitions]]
+name = "day"
+from = "at"
+part = "day"
+[[partitions]]
+name = "hour"
+from = "at"
+part = "hour"
+"#,
+        "t.toml",
+    )
+    .unwrap();
+    let o = out();
+    let input = r#"{"site":null,"level":7,"at":"2020-06-24T13:00:00Z"}
+{"level":7,"at":"2020-06-24T13:59:59Z"}
+{"site":"","level":"7","at":"2020-06-24T13:30:00Z"}
+{"site":"x","level":7,"at":"2020-06-24T14:00:00Z"}
+{"site":"x","at":"2020-06-25T14:00:00Z"}
+"#;
+    let s = run(&d, input.as_bytes(), &o).unwrap();
+    let paths: Vec<(&str, u64)> = s.partitions.iter().map(|p| (p.path.as_str(), p.rows)).collect();
+    assert_eq!(
+        paths,
+        [
+            ("site=__HIVE_DEFAULT_PARTITION__/level=7/day=24/hour=13/", 3),
+            ("site=x/level=7/day=24/hour=14/", 1),
+            ("site=x/level=__HIVE_DEFAULT_PARTITION__/day=25/hour=14/", 1),
+        ]
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
     /// Whatever mix of good, bad and broken lines comes in, every record is written or rejected.
