@@ -35,7 +35,11 @@ fn short_decimal(text: &[u8]) -> Option<f64> {
     }
     let mut mantissa: u64 = 0;
     let mut i = 0;
-    while let Some(d) = digits.get(i).map(|b| b.wrapping_sub(b'0')).filter(|&d| d < 10) {
+    while let Some(d) = digits
+        .get(i)
+        .map(|b| b.wrapping_sub(b'0'))
+        .filter(|&d| d < 10)
+    {
         mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
         i += 1;
     }
@@ -45,7 +49,11 @@ fn short_decimal(text: &[u8]) -> Option<f64> {
     if digits.get(i) == Some(&b'.') {
         i += 1;
         let from = i;
-        while let Some(d) = digits.get(i).map(|b| b.wrapping_sub(b'0')).filter(|&d| d < 10) {
+        while let Some(d) = digits
+            .get(i)
+            .map(|b| b.wrapping_sub(b'0'))
+            .filter(|&d| d < 10)
+        {
             mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
             i += 1;
         }

@@ -6,15 +6,19 @@
 
 use std::sync::Arc;
 
+use ahash::AHashSet;
 use arrow_array::builder::{
     BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
     TimestampMicrosecondBuilder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field as ArrowField, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as ParquetCompression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use crate::dataset::{Compression, Dataset, FieldType};
 use crate::hive;
@@ -70,6 +74,62 @@ pub fn writer_properties(dataset: &Dataset) -> WriterProperties {
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_created_by(concat!("serverless-etl ", env!("CARGO_PKG_VERSION")).to_string())
         .build()
+}
+
+/// The writer settings for a file whose first row group is `batch`: dictionary encoding is turned
+/// off for columns whose values do not repeat (event ids, timestamps). For those the dictionary is
+/// as large as the data, the file grows by the indices, and every value costs a hash lookup; plain
+/// encoding is smaller and faster. Columns whose values repeat keep the dictionary: even values
+/// that look unique in a few rows (coordinates, readings) repeat over a whole row group.
+fn file_properties(base: &WriterProperties, batch: &RecordBatch) -> WriterProperties {
+    let unique: Vec<&str> = batch
+        .schema_ref()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .filter(|(_, column)| never_repeats(column.as_ref()))
+        .map(|(field, _)| field.name().as_str())
+        .collect();
+    if unique.is_empty() {
+        return base.clone();
+    }
+    unique
+        .into_iter()
+        .fold(base.clone().into_builder(), |b, name| {
+            b.set_column_dictionary_enabled(ColumnPath::from(name), false)
+        })
+        .build()
+}
+
+/// Whether the first [`SAMPLE`] non-null values are all distinct: by the birthday bound, values
+/// drawn from fewer than about a hundred thousand possibilities would almost surely have repeated.
+/// Too few values to judge (a small partition) keep the default.
+fn never_repeats(column: &dyn Array) -> bool {
+    const SAMPLE: usize = 512;
+    const TOO_FEW: usize = 64;
+    fn judge<T: std::hash::Hash + Eq>(values: impl Iterator<Item = Option<T>>) -> bool {
+        let mut seen = AHashSet::with_capacity(SAMPLE);
+        for v in values.flatten().take(SAMPLE) {
+            if !seen.insert(v) {
+                return false;
+            }
+        }
+        seen.len() >= TOO_FEW
+    }
+    match column.data_type() {
+        DataType::Utf8 => judge(column.as_string::<i32>().iter()),
+        DataType::Int32 => judge(column.as_primitive::<Int32Type>().iter()),
+        DataType::Date32 => judge(column.as_primitive::<Date32Type>().iter()),
+        DataType::Int64 => judge(column.as_primitive::<Int64Type>().iter()),
+        DataType::Timestamp(..) => judge(column.as_primitive::<TimestampMicrosecondType>().iter()),
+        DataType::Float64 => judge(
+            column
+                .as_primitive::<Float64Type>()
+                .iter()
+                .map(|v| v.map(f64::to_bits)),
+        ),
+        _ => false,
+    }
 }
 
 enum Column {
@@ -254,7 +314,7 @@ impl PartitionOut {
             self.writer = Some(ArrowWriter::try_new(
                 file,
                 s.schema.clone(),
-                Some(s.props.clone()),
+                Some(file_properties(&s.props, &batch)),
             )?);
         }
         let writer = self.writer.as_mut().expect("writer was just opened");

@@ -100,7 +100,11 @@ fn auto_unit(n: &str, unit: EpochUnit) -> EpochUnit {
         return unit;
     }
     let digits = n.strip_prefix('-').unwrap_or(n).as_bytes();
-    match digits.iter().position(|b| !b.is_ascii_digit()).unwrap_or(digits.len()) {
+    match digits
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len())
+    {
         0..=11 => EpochUnit::Seconds,
         12..=14 => EpochUnit::Millis,
         _ => EpochUnit::Micros,

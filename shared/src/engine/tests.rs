@@ -313,6 +313,60 @@ fn crossing_the_error_threshold_discards_the_rows_but_keeps_the_reasons() {
     assert_eq!(s.records_in, 0);
 }
 
+/// Columns whose values hardly repeat are written plain; repeating ones keep their dictionary;
+/// every value reads back the same either way.
+#[test]
+fn dictionary_encoding_only_where_values_repeat() {
+    let mut input = String::new();
+    for i in 0..1000 {
+        input.push_str(&format!(
+            "{{\"device_id\":\"d\",\"timestamp\":{},\"location\":{{\"lat\":\"{}\",\"long\":2}},\"temperature\":{}}}\n",
+            1_593_007_044 + i,
+            f64::from(i) / 1000.0,
+            i % 7
+        ));
+    }
+    let o = out();
+    let s = run(&iot(), input.as_bytes(), &o).unwrap();
+    assert_eq!(s.records_written, 1000);
+    let path = o.data.root().join(&s.partitions[0].files[0].key);
+    let builder = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).unwrap()).unwrap();
+    let row_group = builder.metadata().row_group(0);
+    let dictionary = |name: &str| {
+        let column = row_group
+            .columns()
+            .iter()
+            .find(|c| c.column_path().string() == name)
+            .unwrap();
+        column.dictionary_page_offset().is_some()
+    };
+    // Unique values: plain. Seven values, one value, all nulls: dictionary (the default).
+    assert!(!dictionary("timestamp"));
+    assert!(!dictionary("latitude"));
+    assert!(dictionary("temperature"));
+    assert!(dictionary("longitude"));
+    assert!(dictionary("pressure"));
+    let batches: Vec<RecordBatch> = builder.build().unwrap().map(Result::unwrap).collect();
+    let batch = &batches[0];
+    let ts = batch
+        .column_by_name("timestamp")
+        .unwrap()
+        .as_primitive::<Int64Type>();
+    let lat = batch
+        .column_by_name("latitude")
+        .unwrap()
+        .as_primitive::<Float64Type>();
+    let temp = batch
+        .column_by_name("temperature")
+        .unwrap()
+        .as_primitive::<Float64Type>();
+    for i in 0..1000 {
+        assert_eq!(ts.value(i), 1_593_007_044 + i as i64);
+        assert_eq!(lat.value(i), i as f64 / 1000.0);
+        assert_eq!(temp.value(i), (i % 7) as f64);
+    }
+}
+
 #[test]
 fn a_small_budget_makes_more_row_groups_and_files_but_loses_nothing() {
     let mut input = String::new();
@@ -418,7 +472,11 @@ part = "hour"
 {"site":"x","at":"2020-06-25T14:00:00Z"}
 "#;
     let s = run(&d, input.as_bytes(), &o).unwrap();
-    let paths: Vec<(&str, u64)> = s.partitions.iter().map(|p| (p.path.as_str(), p.rows)).collect();
+    let paths: Vec<(&str, u64)> = s
+        .partitions
+        .iter()
+        .map(|p| (p.path.as_str(), p.rows))
+        .collect();
     assert_eq!(
         paths,
         [
