@@ -509,7 +509,7 @@ impl<'a> Scanner<'a> {
     fn scalar(&mut self, depth: usize) -> Result<Slot<'a>, JsonError> {
         Ok(match self.peek()? {
             b'"' => {
-                let (start, end, escaped) = self.string_span()?;
+                let (start, end, escaped, ascii) = self.string_span_ascii()?;
                 let raw = &self.buf[start..end];
                 if escaped {
                     Slot::Str(Cow::Owned(unescape(raw).ok_or(JsonError::Invalid {
@@ -517,10 +517,16 @@ impl<'a> Scanner<'a> {
                         what: "valid escape sequences and UTF-8 in a string",
                     })?))
                 } else {
-                    Slot::Str(Cow::Borrowed(utf8(raw).ok_or(JsonError::Invalid {
-                        at: start,
-                        what: "valid UTF-8 in a string",
-                    })?))
+                    let text = if ascii {
+                        // SAFETY: ASCII is valid UTF-8.
+                        unsafe { std::str::from_utf8_unchecked(raw) }
+                    } else {
+                        std::str::from_utf8(raw).map_err(|_| JsonError::Invalid {
+                            at: start,
+                            what: "valid UTF-8 in a string",
+                        })?
+                    };
+                    Slot::Str(Cow::Borrowed(text))
                 }
             }
             b'-' | b'0'..=b'9' => Slot::Number(self.number()?),
@@ -607,14 +613,20 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Scans a string at `pos` (on its opening quote); returns the span between the quotes and
-    /// whether it contains escapes.
+    /// Scans a string at `pos` (on its opening quote); returns the span between the quotes,
+    /// whether it contains escapes and whether it is all ASCII.
     fn string_span(&mut self) -> Result<(usize, usize, bool), JsonError> {
+        self.string_span_ascii()
+            .map(|(start, end, escaped, _)| (start, end, escaped))
+    }
+
+    fn string_span_ascii(&mut self) -> Result<(usize, usize, bool, bool), JsonError> {
         let start = self.pos + 1;
         let mut i = start;
         let mut escaped = false;
+        let mut high = 0;
         loop {
-            i = find_string_stop(self.buf, i);
+            i = find_string_stop(self.buf, i, &mut high);
             match self.buf.get(i) {
                 None => {
                     self.pos = i;
@@ -622,7 +634,7 @@ impl<'a> Scanner<'a> {
                 }
                 Some(b'"') => {
                     self.pos = i + 1;
-                    return Ok((start, i, escaped));
+                    return Ok((start, i, escaped, high == 0));
                 }
                 Some(b'\\') => {
                     escaped = true;
@@ -758,9 +770,10 @@ fn digit_run(buf: &[u8], i: usize) -> usize {
 }
 
 /// The offset of the first quote, backslash or newline in `buf` at or after `i` (`buf.len()` if
-/// none). Eight bytes per step: strings in records are short, too short for `memchr`'s set-up.
+/// none); the high bits of the bytes before it are or-ed into `high` (zero: all ASCII). Eight bytes
+/// per step: strings in records are short, too short for `memchr`'s set-up.
 #[inline]
-fn find_string_stop(buf: &[u8], mut i: usize) -> usize {
+fn find_string_stop(buf: &[u8], mut i: usize, high: &mut u64) -> usize {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     // Marks the bytes of `w` equal to `b` (exact for the lowest marked byte, which is all we use).
@@ -772,26 +785,19 @@ fn find_string_stop(buf: &[u8], mut i: usize) -> usize {
         let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
         let m = marks(w, b'"') | marks(w, b'\\') | marks(w, b'\n');
         if m != 0 {
-            return i + (m.trailing_zeros() / 8) as usize;
+            let stop = m.trailing_zeros() / 8;
+            // The bytes below the stop: its lowest bit position is 8 * stop.
+            *high |= w & HIGHS & ((1u64 << (stop * 8)) - 1);
+            return i + stop as usize;
         }
+        *high |= w & HIGHS;
         i += 8;
     }
     while i < buf.len() && !STRING_STOP[buf[i] as usize] {
+        *high |= u64::from(buf[i] & 0x80);
         i += 1;
     }
     i
-}
-
-/// `raw` as text. Most values are short and ASCII: checking that inline is cheaper than the
-/// general validator, which only runs for the rest.
-#[inline]
-fn utf8(raw: &[u8]) -> Option<&str> {
-    if raw.is_ascii() {
-        // SAFETY: ASCII is valid UTF-8.
-        Some(unsafe { std::str::from_utf8_unchecked(raw) })
-    } else {
-        std::str::from_utf8(raw).ok()
-    }
 }
 
 /// Decodes a JSON string body with escapes; `None` on a bad escape, lone surrogate or bad UTF-8.

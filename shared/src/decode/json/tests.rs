@@ -293,3 +293,29 @@ proptest::proptest! {
         proptest::prop_assert_eq!(digit_run(&bytes, from), naive);
     }
 }
+
+proptest::proptest! {
+    /// A string value is borrowed exactly when its bytes are valid UTF-8, whatever mix of ASCII and
+    /// other bytes, at any length (the ASCII check rides along the eight-byte scan).
+    #[test]
+    fn string_values_are_text_exactly_when_valid_utf8(
+        raw in proptest::collection::vec(proptest::num::u8::ANY, 0..40)
+    ) {
+        let body: Vec<u8> = raw.into_iter().filter(|b| !matches!(b, b'"' | b'\\' | b'\n')).collect();
+        let mut input = b"{\"v\":\"".to_vec();
+        input.extend_from_slice(&body);
+        input.extend_from_slice(b"\"}");
+        let t = tree(&[&["v"]]);
+        let mut slots = vec![Slot::Missing; 1];
+        let mut unknown = UnknownFields::default();
+        let mut s = Scanner::new(&input, 0, true);
+        let result = s.record(&t, &mut slots, &mut unknown);
+        match std::str::from_utf8(&body) {
+            Ok(text) => {
+                proptest::prop_assert_eq!(result, Ok(Shape::Object));
+                proptest::prop_assert_eq!(&slots[0], &Slot::Str(Cow::Borrowed(text)));
+            }
+            Err(_) => proptest::prop_assert!(result.is_err()),
+        }
+    }
+}
