@@ -189,6 +189,14 @@ impl Cursor {
         self.line_pos = s.pos;
     }
 
+    /// Moves past the bracket or comma at `at`, where lines are counted up to: it is no newline,
+    /// so they stay counted.
+    fn step_over_bracket(&mut self, at: usize) {
+        debug_assert_eq!(self.line_pos, at);
+        self.pos = at + 1;
+        self.line_pos = at + 1;
+    }
+
     fn record_pos(&mut self, buf: &[u8], start: usize) -> RecordPos {
         self.records += 1;
         RecordPos {
@@ -367,17 +375,17 @@ fn scan_buffer<'a, E: From<DecodeError>>(
         match c.mode {
             Mode::TopLevel if buf[start] == b'[' => {
                 c.mode = Mode::ArrayStart;
-                c.pos = start + 1;
+                c.step_over_bracket(start);
                 continue;
             }
             Mode::ArrayStart | Mode::ArrayAfterElement if buf[start] == b']' => {
                 c.mode = Mode::TopLevel;
-                c.pos = start + 1;
+                c.step_over_bracket(start);
                 continue;
             }
             Mode::ArrayAfterElement if buf[start] == b',' => {
                 c.mode = Mode::ArrayElement;
-                c.pos = start + 1;
+                c.step_over_bracket(start);
                 continue;
             }
             Mode::ArrayAfterElement => {
