@@ -35,29 +35,13 @@ fn short_decimal(text: &[u8]) -> Option<f64> {
     }
     let mut mantissa: u64 = 0;
     let mut i = 0;
-    while let Some(d) = digits
-        .get(i)
-        .map(|b| b.wrapping_sub(b'0'))
-        .filter(|&d| d < 10)
-    {
-        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
-        i += 1;
-    }
+    take_digits(digits, &mut i, &mut mantissa);
     // "1." and ".5" keep str::parse's own answer.
     let integer_digits = i;
     let mut fraction_digits = 0;
     if digits.get(i) == Some(&b'.') {
         i += 1;
-        let from = i;
-        while let Some(d) = digits
-            .get(i)
-            .map(|b| b.wrapping_sub(b'0'))
-            .filter(|&d| d < 10)
-        {
-            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
-            i += 1;
-        }
-        fraction_digits = i - from;
+        fraction_digits = take_digits(digits, &mut i, &mut mantissa);
         if fraction_digits == 0 {
             return None;
         }
@@ -70,6 +54,22 @@ fn short_decimal(text: &[u8]) -> Option<f64> {
     }
     let value = mantissa as f64 / EXACT_POW10[fraction_digits];
     Some(if negative { -value } else { value })
+}
+
+/// Appends the decimal digits of `text` from `*i` on to `mantissa`, moving `*i` past them; returns
+/// how many there were.
+#[inline]
+fn take_digits(text: &[u8], i: &mut usize, mantissa: &mut u64) -> usize {
+    let from = *i;
+    while let Some(d) = text
+        .get(*i)
+        .map(|b| b.wrapping_sub(b'0'))
+        .filter(|&d| d < 10)
+    {
+        *mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+        *i += 1;
+    }
+    *i - from
 }
 
 #[cfg(test)]

@@ -18,6 +18,14 @@ fn iot() -> Dataset {
     Dataset::from_toml_str(IOT, "datasets/iot_sensors.toml").unwrap()
 }
 
+/// A dataset `t` reading `t/` with these fields and partitions (TOML).
+fn dataset(fields_and_partitions: &str) -> Dataset {
+    let toml = format!(
+        "name = \"t\"\ndatabase = \"db\"\ntable = \"t\"\n[source]\nprefix = \"t/\"\n{fields_and_partitions}"
+    );
+    Dataset::from_toml_str(&toml, "t.toml").unwrap()
+}
+
 fn source(key: &str) -> SourceObject {
     SourceObject {
         bucket: "raw".into(),
@@ -314,16 +322,11 @@ fn crossing_the_error_threshold_discards_the_rows_but_keeps_the_reasons() {
 }
 
 /// Every column type reads back as written, nulls included, whatever mix of present, null and
-/// missing values the rows had (the rows are staged row by row and assembled per column).
+/// missing values the rows had.
 #[test]
 fn every_column_type_reads_back_with_its_nulls() {
-    let d = Dataset::from_toml_str(
+    let d = dataset(
         r#"
-name = "t"
-database = "db"
-table = "t"
-[source]
-prefix = "t/"
 [[fields]]
 column = "s"
 type = "string"
@@ -352,9 +355,7 @@ type = "string"
 name = "p"
 from = "p"
 "#,
-        "t.toml",
-    )
-    .unwrap();
+    );
     let input = r#"{"p":"x","s":"é\"q","i":-7,"l":9007199254740993,"f":-0.5,"b":true,"t":"2020-06-24T13:57:24.5Z","d":"2020-06-24"}
 {"p":"x","s":null,"i":null}
 {"p":"x","s":"","i":2147483647,"l":-1,"f":1e300,"b":false,"t":0,"d":0}
@@ -529,13 +530,8 @@ fn value_partitions_escape_and_default() {
 /// text; day and hour parts come from the same instant as year and month.
 #[test]
 fn partition_keys_group_by_path() {
-    let d = Dataset::from_toml_str(
+    let d = dataset(
         r#"
-name = "t"
-database = "db"
-table = "t"
-[source]
-prefix = "t/"
 [[fields]]
 column = "site"
 type = "string"
@@ -560,9 +556,7 @@ name = "hour"
 from = "at"
 part = "hour"
 "#,
-        "t.toml",
-    )
-    .unwrap();
+    );
     let o = out();
     let input = r#"{"site":null,"level":7,"at":"2020-06-24T13:00:00Z"}
 {"level":7,"at":"2020-06-24T13:59:59Z"}
