@@ -365,11 +365,7 @@ from = "p"
     let s = run(&d, input.as_bytes(), &o).unwrap();
     assert_eq!((s.records_written, s.records_rejected), (4, 0));
     let path = o.data.root().join(&s.partitions[0].files[0].key);
-    let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).unwrap())
-        .unwrap()
-        .build()
-        .unwrap();
-    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+    let batches = read_parquet(path);
     let batch = &batches[0];
     let col = |name: &str| batch.column_by_name(name).unwrap().clone();
     let text: Vec<Option<String>> = col("s")
@@ -430,7 +426,7 @@ fn dictionary_encoding_only_where_values_repeat() {
     let s = run(&iot(), input.as_bytes(), &o).unwrap();
     assert_eq!(s.records_written, 1000);
     let path = o.data.root().join(&s.partitions[0].files[0].key);
-    let builder = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).unwrap()).unwrap();
+    let builder = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&path).unwrap()).unwrap();
     let row_group = builder.metadata().row_group(0);
     let dictionary = |name: &str| {
         let column = row_group
@@ -446,7 +442,7 @@ fn dictionary_encoding_only_where_values_repeat() {
     assert!(dictionary("temperature"));
     assert!(dictionary("longitude"));
     assert!(dictionary("pressure"));
-    let batches: Vec<RecordBatch> = builder.build().unwrap().map(Result::unwrap).collect();
+    let batches = read_parquet(path);
     let batch = &batches[0];
     let ts = batch
         .column_by_name("timestamp")

@@ -25,6 +25,37 @@ fn scan<'a>(
     (r, slots, unknown, s.pos)
 }
 
+/// Scans `records` one after another with one scanner, as the reader does (so key order is learnt
+/// from record to record), asserting each record's slots: number texts, or "Missing". Checks that
+/// the scanner ends on the last record's end; returns the unknown fields counted.
+fn scan_in_sequence<const N: usize>(
+    tree: &PathTree,
+    records: &[(&str, [&str; N])],
+) -> UnknownFields {
+    let input: String = records.iter().map(|(r, _)| format!("{r}\n")).collect();
+    let mut s = Scanner::new(input.as_bytes(), 0, true);
+    let mut unknown = UnknownFields::default();
+    for (record, expected) in records {
+        let mut slots = vec![Slot::Missing; N];
+        s.skip_ws();
+        assert_eq!(
+            s.record(tree, &mut slots, &mut unknown),
+            Ok(Shape::Object),
+            "{record}"
+        );
+        let got: Vec<Slot<'_>> = expected
+            .iter()
+            .map(|n| match *n {
+                "Missing" => Slot::Missing,
+                n => Slot::Number(n),
+            })
+            .collect();
+        assert_eq!(slots, got, "{record}");
+    }
+    assert_eq!(s.pos, input.len() - 1);
+    unknown
+}
+
 #[test]
 fn extracts_nested_paths_and_borrows_text() {
     let t = tree(&[
@@ -207,20 +238,7 @@ fn records_with_changing_key_order_prefixes_and_escapes() {
             ["17", "18", "19", "20"],
         ),
     ];
-    let input: String = records.iter().map(|(r, _)| format!("{r}\n")).collect();
-    let mut s = Scanner::new(input.as_bytes(), 0, true);
-    let mut unknown = UnknownFields::default();
-    for (record, expected) in records {
-        let mut slots = vec![Slot::Missing; 4];
-        s.skip_ws();
-        assert_eq!(
-            s.record(&t, &mut slots, &mut unknown),
-            Ok(Shape::Object),
-            "{record}"
-        );
-        let got: Vec<Slot<'_>> = expected.iter().map(|n| Slot::Number(n)).collect();
-        assert_eq!(slots, got, "{record}");
-    }
+    let unknown = scan_in_sequence(&t, &records);
     // Unknown keys are counted as written (escapes kept).
     assert_eq!(unknown.counts.get(r#"lat\""#), Some(&1));
     assert_eq!(unknown.counts.get("la"), Some(&1));
@@ -254,27 +272,7 @@ fn learnt_keys_match_only_the_same_bytes() {
             ["Missing", "10", "Missing"],
         ),
     ];
-    let input: String = records.iter().map(|(r, _)| format!("{r}\n")).collect();
-    let mut s = Scanner::new(input.as_bytes(), 0, true);
-    let mut unknown = UnknownFields::default();
-    for (record, expected) in records {
-        let mut slots = vec![Slot::Missing; 3];
-        s.skip_ws();
-        assert_eq!(
-            s.record(&t, &mut slots, &mut unknown),
-            Ok(Shape::Object),
-            "{record}"
-        );
-        let got: Vec<Slot<'_>> = expected
-            .iter()
-            .map(|n| match *n {
-                "Missing" => Slot::Missing,
-                n => Slot::Number(n),
-            })
-            .collect();
-        assert_eq!(slots, got, "{record}");
-    }
-    assert_eq!(s.pos, input.len() - 1);
+    let unknown = scan_in_sequence(&t, &records);
     assert_eq!(
         unknown.counts.get("a_key_longer_than_sixteen_bytez"),
         Some(&2)
