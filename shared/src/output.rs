@@ -4,9 +4,11 @@
 //! A file becomes visible only when committed, so a failed run leaves no half-written file under a
 //! real name; committed files are deleted again by the engine when the object fails as a whole.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, OnceLock};
 
 /// Writing an output failed.
 #[derive(Debug, thiserror::Error)]
@@ -79,19 +81,31 @@ pub trait OutputFile: Write + Send {
     }
 }
 
-/// Per-file write buffer: small, because a transform may hold one file open per partition.
-const WRITE_BUFFER: usize = 64 << 10;
+/// Bytes a local file hands to the writer thread at a time. Small, because a transform may hold
+/// one file open per partition.
+const PART_BYTES: usize = 64 << 10;
+/// Operations queued for the writer thread before the engine waits: bounds the bytes in flight.
+const QUEUED_OPS: usize = 64;
 
 /// Files under a local directory; written to a hidden temporary name and renamed on commit.
+///
+/// Creating directories and files, writing and renaming happen on a writer thread, so they overlap
+/// with the engine's work the way S3 uploads do: on some file systems creating a directory or a
+/// file costs as much as encoding it. Failures are reported by [`OutputStore::sync`], which the
+/// engine calls before it reports files as written.
 #[derive(Debug, Clone)]
 pub struct LocalDir {
     root: PathBuf,
+    writer: Arc<OnceLock<Writer>>,
 }
 
 impl LocalDir {
     /// A store rooted at `root` (created when the first file is written).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            writer: Arc::default(),
+        }
     }
 
     /// The directory.
@@ -102,88 +116,239 @@ impl LocalDir {
     fn path(&self, key: &str) -> PathBuf {
         self.root.join(key)
     }
+
+    fn writer(&self) -> &Writer {
+        self.writer.get_or_init(Writer::start)
+    }
 }
 
 impl OutputStore for LocalDir {
     fn create(&self, key: &str) -> Result<Box<dyn OutputFile>, OutputError> {
-        let io_err = |source| OutputError::Io {
-            key: key.to_string(),
-            source,
-        };
         let target = self.path(key);
         let dir = target.parent().unwrap_or(&self.root);
-        fs::create_dir_all(dir).map_err(io_err)?;
         let name = target.file_name().unwrap_or_default().to_string_lossy();
         // A leading '.' keeps Athena and Hive from reading a file that is still being written.
         let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        let file = File::create(&temp).map_err(io_err)?;
         Ok(Box::new(LocalFile {
-            key: key.to_string(),
-            temp,
-            target,
-            out: Some(BufWriter::with_capacity(WRITE_BUFFER, file)),
+            file: Arc::new(FileJob {
+                key: key.to_string(),
+                temp,
+                target,
+            }),
+            writer: self.writer().clone(),
+            part: Vec::new(),
             bytes: 0,
+            committed: false,
         }))
     }
 
     fn delete(&self, key: &str) -> Result<(), OutputError> {
-        match fs::remove_file(self.path(key)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(OutputError::Io {
+        let (reply, answer) = mpsc::channel();
+        self.writer().send(
+            key,
+            Op::Delete {
                 key: key.to_string(),
-                source: e,
-            }),
-            _ => Ok(()),
-        }
+                path: self.path(key),
+                reply,
+            },
+        )?;
+        answer.recv().unwrap_or_else(|_| Err(writer_gone(key)))
     }
 
     fn uri(&self, key: &str) -> String {
         let abs = std::path::absolute(self.path(key)).unwrap_or_else(|_| self.path(key));
         format!("file://{}", abs.display())
     }
+
+    fn sync(&self) -> Result<(), OutputError> {
+        let Some(writer) = self.writer.get() else {
+            return Ok(());
+        };
+        let (reply, answer) = mpsc::channel();
+        writer.send("", Op::Sync(reply))?;
+        answer.recv().unwrap_or_else(|_| Err(writer_gone("")))
+    }
 }
 
-struct LocalFile {
+/// The sending end of a store's writer thread.
+#[derive(Debug, Clone)]
+struct Writer(mpsc::SyncSender<Op>);
+
+/// One output file's names, shared by its handle and the writer thread's operations.
+#[derive(Debug)]
+struct FileJob {
     key: String,
     temp: PathBuf,
     target: PathBuf,
-    out: Option<BufWriter<File>>,
+}
+
+enum Op {
+    /// Appends bytes to the file's temporary name (creating it and its directories first).
+    Append(Arc<FileJob>, Vec<u8>),
+    /// Closes the file and renames it to its real name.
+    Commit(Arc<FileJob>),
+    /// Closes the file and removes it.
+    Discard(Arc<FileJob>),
+    Delete {
+        key: String,
+        path: PathBuf,
+        reply: mpsc::Sender<Result<(), OutputError>>,
+    },
+    /// Answers with the first failure since the last sync, once everything sent before is done.
+    Sync(mpsc::Sender<Result<(), OutputError>>),
+}
+
+fn writer_gone(key: &str) -> OutputError {
+    OutputError::Io {
+        key: key.to_string(),
+        source: io::Error::new(io::ErrorKind::BrokenPipe, "the file writer thread stopped"),
+    }
+}
+
+impl Writer {
+    fn start() -> Self {
+        let (sender, ops) = mpsc::sync_channel(QUEUED_OPS);
+        std::thread::Builder::new()
+            .name("local-writer".into())
+            .spawn(move || write_files(ops))
+            .expect("a thread can be started");
+        Writer(sender)
+    }
+
+    fn send(&self, key: &str, op: Op) -> Result<(), OutputError> {
+        self.0.send(op).map_err(|_| writer_gone(key))
+    }
+}
+
+/// The writer thread: carries out operations in the order they were sent, until every sender is
+/// gone. A file whose write failed is skipped until it is committed or discarded.
+fn write_files(ops: mpsc::Receiver<Op>) {
+    let mut open: HashMap<PathBuf, File> = HashMap::new();
+    let mut failed: HashSet<PathBuf> = HashSet::new();
+    let mut first_error: Option<OutputError> = None;
+    for op in ops {
+        let outcome = match op {
+            Op::Append(file, bytes) if !failed.contains(&file.temp) => {
+                append(&mut open, &file, &bytes).map_err(|e| (file, e))
+            }
+            Op::Append(..) => Ok(()),
+            Op::Commit(file) if failed.remove(&file.temp) => Ok(()),
+            Op::Commit(file) => {
+                let done = match open.remove(&file.temp) {
+                    Some(f) => Ok(f),
+                    // Nothing was written: an empty file.
+                    None => create(&file),
+                };
+                done.and_then(|f| {
+                    drop(f);
+                    fs::rename(&file.temp, &file.target)
+                })
+                .map_err(|e| (file, e))
+            }
+            Op::Discard(file) => {
+                failed.remove(&file.temp);
+                if open.remove(&file.temp).is_some() {
+                    let _ = fs::remove_file(&file.temp);
+                }
+                Ok(())
+            }
+            Op::Delete { key, path, reply } => {
+                let result = match fs::remove_file(path) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                        Err(OutputError::Io { key, source: e })
+                    }
+                    _ => Ok(()),
+                };
+                let _ = reply.send(result);
+                Ok(())
+            }
+            Op::Sync(reply) => {
+                let _ = reply.send(first_error.take().map_or(Ok(()), Err));
+                Ok(())
+            }
+        };
+        if let Err((file, source)) = outcome {
+            if open.remove(&file.temp).is_some() {
+                let _ = fs::remove_file(&file.temp);
+            }
+            failed.insert(file.temp.clone());
+            first_error.get_or_insert(OutputError::Io {
+                key: file.key.clone(),
+                source,
+            });
+        }
+    }
+}
+
+fn create(file: &FileJob) -> io::Result<File> {
+    if let Some(dir) = file.temp.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    File::create(&file.temp)
+}
+
+fn append(open: &mut HashMap<PathBuf, File>, file: &FileJob, bytes: &[u8]) -> io::Result<()> {
+    let f = match open.entry(file.temp.clone()) {
+        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::hash_map::Entry::Vacant(e) => e.insert(create(file)?),
+    };
+    f.write_all(bytes)
+}
+
+/// A file being written: bytes are collected into parts and handed to the writer thread.
+struct LocalFile {
+    file: Arc<FileJob>,
+    writer: Writer,
+    part: Vec<u8>,
     bytes: u64,
+    committed: bool,
+}
+
+impl LocalFile {
+    fn send_part(&mut self) -> Result<(), OutputError> {
+        let part = std::mem::take(&mut self.part);
+        self.writer
+            .send(&self.file.key, Op::Append(self.file.clone(), part))
+    }
 }
 
 impl Write for LocalFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.out.as_mut().expect("file is open").write(buf)?;
-        self.bytes += n as u64;
-        Ok(n)
+        self.part.extend_from_slice(buf);
+        self.bytes += buf.len() as u64;
+        if self.part.len() >= PART_BYTES {
+            self.send_part().map_err(io::Error::other)?;
+        }
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.out.as_mut().expect("file is open").flush()
+        Ok(())
     }
 }
 
 impl OutputFile for LocalFile {
     fn commit(mut self: Box<Self>) -> Result<u64, OutputError> {
-        let io_err = |source| OutputError::Io {
-            key: self.key.clone(),
-            source,
-        };
-        let file = self.out.take().expect("file is open");
-        file.into_inner().map_err(|e| io_err(e.into_error()))?;
-        fs::rename(&self.temp, &self.target).map_err(io_err)?;
+        if !self.part.is_empty() {
+            self.send_part()?;
+        }
+        self.committed = true;
+        self.writer
+            .send(&self.file.key, Op::Commit(self.file.clone()))?;
         Ok(self.bytes)
     }
 
     fn pending_bytes(&self) -> usize {
-        self.out.as_ref().map_or(0, |o| o.buffer().len())
+        self.part.len()
     }
 }
 
 impl Drop for LocalFile {
     fn drop(&mut self) {
-        if self.out.take().is_some() {
-            // Not committed: discard.
-            let _ = fs::remove_file(&self.temp);
+        if !self.committed {
+            let _ = self
+                .writer
+                .send(&self.file.key, Op::Discard(self.file.clone()));
         }
     }
 }
@@ -198,16 +363,21 @@ mod tests {
         let store = LocalDir::new(dir.path());
         let mut f = store.create("a=1/x.parquet").unwrap();
         f.write_all(b"hello").unwrap();
+        store.sync().unwrap();
         assert!(!dir.path().join("a=1/x.parquet").exists());
         assert_eq!(f.commit().unwrap(), 5);
+        store.sync().unwrap();
         assert_eq!(
             fs::read(dir.path().join("a=1/x.parquet")).unwrap(),
             b"hello"
         );
 
+        // Dropped uncommitted, after a part went to the writer thread: nothing is left.
         let mut g = store.create("a=1/y.parquet").unwrap();
-        g.write_all(b"partial").unwrap();
+        g.write_all(&vec![7; PART_BYTES + 1]).unwrap();
+        store.sync().unwrap();
         drop(g);
+        store.sync().unwrap();
         let names: Vec<_> = fs::read_dir(dir.path().join("a=1"))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -218,5 +388,48 @@ mod tests {
         store.delete("a=1/x.parquet").unwrap();
         assert!(!dir.path().join("a=1/x.parquet").exists());
         assert!(store.uri("k").starts_with("file:///"));
+    }
+
+    #[test]
+    fn files_of_many_parts_and_empty_files_land_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path());
+        let big: Vec<u8> = (0..3 * PART_BYTES + 5).map(|i| (i % 251) as u8).collect();
+        let mut f = store.create("p/big.bin").unwrap();
+        // Written in uneven pieces, as the Parquet writer does.
+        for piece in big.chunks(10_000) {
+            f.write_all(piece).unwrap();
+        }
+        assert!(f.pending_bytes() < PART_BYTES);
+        assert_eq!(f.commit().unwrap(), big.len() as u64);
+        let empty = store.create("q/empty.bin").unwrap();
+        assert_eq!(empty.commit().unwrap(), 0);
+        store.sync().unwrap();
+        assert_eq!(fs::read(dir.path().join("p/big.bin")).unwrap(), big);
+        assert_eq!(fs::read(dir.path().join("q/empty.bin")).unwrap(), b"");
+    }
+
+    #[test]
+    fn a_failure_on_the_writer_thread_is_reported_by_sync_once_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where the partition directory should be: creating the file below it fails.
+        fs::write(dir.path().join("a=1"), b"in the way").unwrap();
+        let store = LocalDir::new(dir.path());
+        let mut bad = store.create("a=1/x.parquet").unwrap();
+        bad.write_all(&vec![1; 2 * PART_BYTES]).unwrap();
+        bad.commit().unwrap();
+        let mut good = store.create("b=2/y.parquet").unwrap();
+        good.write_all(b"fine").unwrap();
+        good.commit().unwrap();
+
+        let err = store.sync().unwrap_err();
+        assert!(
+            matches!(&err, OutputError::Io { key, .. } if key == "a=1/x.parquet"),
+            "{err}"
+        );
+        assert!(!err.is_retryable());
+        // The other file landed; the failure is reported once.
+        assert_eq!(fs::read(dir.path().join("b=2/y.parquet")).unwrap(), b"fine");
+        store.sync().unwrap();
     }
 }

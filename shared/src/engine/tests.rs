@@ -296,6 +296,31 @@ fn a_broken_array_fails_and_leaves_nothing_behind() {
 }
 
 #[test]
+fn a_local_file_that_cannot_be_written_fails_the_object_and_takes_back_the_rest() {
+    // Local files are written by a background thread; its failure must still fail the object.
+    let o = out();
+    let input = many_records(3000, "\n");
+    // A file where one partition's directory belongs.
+    let blocked = o.data.root().join("year=2020/month=06");
+    fs::create_dir_all(&blocked).unwrap();
+    fs::write(blocked.join("device_id=d1"), b"in the way").unwrap();
+    let mut d = iot();
+    d.output.row_group_rows = 100; // files of the other partitions are committed first
+    let err = run(&d, input.as_bytes(), &o).unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    let message = err.to_string();
+    assert!(
+        message
+            .starts_with("s3://raw/iot/a.json: cannot write year=2020/month=06/device_id=d1/part-"),
+        "{message}"
+    );
+    assert_eq!(
+        files(o.data.root()),
+        vec!["year=2020/month=06/device_id=d1"]
+    );
+}
+
+#[test]
 fn crossing_the_error_threshold_discards_the_rows_but_keeps_the_reasons() {
     let o = out();
     let input = "{\"device_id\":\"A\",\"timestamp\":1}\nbad\nbad\n";
