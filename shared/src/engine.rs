@@ -487,11 +487,12 @@ impl<'e, 'd> Run<'e, 'd> {
         for p in &mut self.partitions {
             p.abandon();
         }
-        // Commits still finishing in the background must land before their files are deleted.
+        self.rejected_file = None;
+        // Commits and discards still finishing in the background must land before files are
+        // deleted and before the caller looks.
         let _ = self.data.sync();
         let _ = self.rejected_store.sync();
         self.delete_data_files();
-        self.rejected_file = None;
         if let Some(key) = self.rejected_key.take() {
             let _ = self.rejected_store.delete(&key);
         }

@@ -187,8 +187,8 @@ enum Op {
     Append(Arc<FileJob>, Vec<u8>),
     /// Closes the file and renames it to its real name.
     Commit(Arc<FileJob>),
-    /// Closes the file and removes it.
-    Discard(Arc<FileJob>),
+    /// Closes the file and removes it, then answers.
+    Discard(Arc<FileJob>, mpsc::Sender<()>),
     Delete {
         key: String,
         path: PathBuf,
@@ -245,11 +245,12 @@ fn write_files(ops: mpsc::Receiver<Op>) {
                 })
                 .map_err(|e| (file, e))
             }
-            Op::Discard(file) => {
+            Op::Discard(file, reply) => {
                 failed.remove(&file.temp);
                 if open.remove(&file.temp).is_some() {
                     let _ = fs::remove_file(&file.temp);
                 }
+                let _ = reply.send(());
                 Ok(())
             }
             Op::Delete { key, path, reply } => {
@@ -344,11 +345,15 @@ impl OutputFile for LocalFile {
 }
 
 impl Drop for LocalFile {
+    /// Discards an uncommitted file, waiting until it is gone (only on failures; the caller may
+    /// look at the directory next).
     fn drop(&mut self) {
         if !self.committed {
-            let _ = self
-                .writer
-                .send(&self.file.key, Op::Discard(self.file.clone()));
+            let (reply, done) = mpsc::channel();
+            let discard = Op::Discard(self.file.clone(), reply);
+            if self.writer.send(&self.file.key, discard).is_ok() {
+                let _ = done.recv();
+            }
         }
     }
 }
@@ -377,7 +382,6 @@ mod tests {
         g.write_all(&vec![7; PART_BYTES + 1]).unwrap();
         store.sync().unwrap();
         drop(g);
-        store.sync().unwrap();
         let names: Vec<_> = fs::read_dir(dir.path().join("a=1"))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
