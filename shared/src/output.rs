@@ -4,6 +4,7 @@
 //! A file becomes visible only when committed, so a failed run leaves no half-written file under a
 //! real name; committed files are deleted again by the engine when the object fails as a whole.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -221,37 +222,16 @@ impl Writer {
 }
 
 /// The writer thread: carries out operations in the order they were sent, until every sender is
-/// gone. A file whose write failed is skipped until it is committed or discarded.
+/// gone.
 fn write_files(ops: mpsc::Receiver<Op>) {
-    let mut open: HashMap<PathBuf, File> = HashMap::new();
-    let mut failed: HashSet<PathBuf> = HashSet::new();
-    let mut first_error: Option<OutputError> = None;
+    let mut files = Files::default();
     for op in ops {
-        let outcome = match op {
-            Op::Append(file, bytes) if !failed.contains(&file.temp) => {
-                append(&mut open, &file, &bytes).map_err(|e| (file, e))
-            }
-            Op::Append(..) => Ok(()),
-            Op::Commit(file) if failed.remove(&file.temp) => Ok(()),
-            Op::Commit(file) => {
-                let done = match open.remove(&file.temp) {
-                    Some(f) => Ok(f),
-                    // Nothing was written: an empty file.
-                    None => create(&file),
-                };
-                done.and_then(|f| {
-                    drop(f);
-                    fs::rename(&file.temp, &file.target)
-                })
-                .map_err(|e| (file, e))
-            }
+        match op {
+            Op::Append(file, bytes) => files.append(&file, &bytes),
+            Op::Commit(file) => files.commit(&file),
             Op::Discard(file, reply) => {
-                failed.remove(&file.temp);
-                if open.remove(&file.temp).is_some() {
-                    let _ = fs::remove_file(&file.temp);
-                }
+                files.discard(&file);
                 let _ = reply.send(());
-                Ok(())
             }
             Op::Delete { key, path, reply } => {
                 let result = match fs::remove_file(path) {
@@ -261,23 +241,70 @@ fn write_files(ops: mpsc::Receiver<Op>) {
                     _ => Ok(()),
                 };
                 let _ = reply.send(result);
-                Ok(())
             }
             Op::Sync(reply) => {
-                let _ = reply.send(first_error.take().map_or(Ok(()), Err));
-                Ok(())
+                let _ = reply.send(files.first_error.take().map_or(Ok(()), Err));
             }
-        };
-        if let Err((file, source)) = outcome {
-            if open.remove(&file.temp).is_some() {
-                let _ = fs::remove_file(&file.temp);
-            }
-            failed.insert(file.temp.clone());
-            first_error.get_or_insert(OutputError::Io {
-                key: file.key.clone(),
-                source,
-            });
         }
+    }
+}
+
+/// The writer thread's open files and what went wrong since the last sync.
+#[derive(Default)]
+struct Files {
+    open: HashMap<PathBuf, File>,
+    /// Files whose writing failed: their later parts and commit are skipped (already reported).
+    failed: HashSet<PathBuf>,
+    first_error: Option<OutputError>,
+}
+
+impl Files {
+    fn append(&mut self, file: &FileJob, bytes: &[u8]) {
+        if self.failed.contains(&file.temp) {
+            return;
+        }
+        let written = match self.open.entry(file.temp.clone()) {
+            Entry::Occupied(e) => e.into_mut().write_all(bytes),
+            Entry::Vacant(e) => create(file).and_then(|f| e.insert(f).write_all(bytes)),
+        };
+        if let Err(source) = written {
+            self.discard(file);
+            self.failed.insert(file.temp.clone());
+            self.fail(file, source);
+        }
+    }
+
+    fn commit(&mut self, file: &FileJob) {
+        if self.failed.remove(&file.temp) {
+            return;
+        }
+        let closed = match self.open.remove(&file.temp) {
+            Some(f) => Ok(f),
+            // Nothing was written: an empty file.
+            None => create(file),
+        };
+        let renamed = closed.and_then(|f| {
+            drop(f);
+            fs::rename(&file.temp, &file.target)
+        });
+        if let Err(source) = renamed {
+            let _ = fs::remove_file(&file.temp);
+            self.fail(file, source);
+        }
+    }
+
+    fn discard(&mut self, file: &FileJob) {
+        self.failed.remove(&file.temp);
+        if self.open.remove(&file.temp).is_some() {
+            let _ = fs::remove_file(&file.temp);
+        }
+    }
+
+    fn fail(&mut self, file: &FileJob, source: io::Error) {
+        self.first_error.get_or_insert(OutputError::Io {
+            key: file.key.clone(),
+            source,
+        });
     }
 }
 
@@ -286,14 +313,6 @@ fn create(file: &FileJob) -> io::Result<File> {
         fs::create_dir_all(dir)?;
     }
     File::create(&file.temp)
-}
-
-fn append(open: &mut HashMap<PathBuf, File>, file: &FileJob, bytes: &[u8]) -> io::Result<()> {
-    let f = match open.entry(file.temp.clone()) {
-        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-        std::collections::hash_map::Entry::Vacant(e) => e.insert(create(file)?),
-    };
-    f.write_all(bytes)
 }
 
 /// A file being written: bytes are collected into parts and handed to the writer thread.
