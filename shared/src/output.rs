@@ -326,7 +326,7 @@ struct LocalFile {
 
 impl LocalFile {
     fn send_part(&mut self) -> Result<(), OutputError> {
-        let part = std::mem::take(&mut self.part);
+        let part = std::mem::replace(&mut self.part, Vec::with_capacity(PART_BYTES));
         self.writer
             .send(&self.file.key, Op::Append(self.file.clone(), part))
     }
