@@ -84,27 +84,23 @@ fn read_parquet(path: PathBuf) -> Vec<RecordBatch> {
         .collect()
 }
 
+/// The column `name` of a batch read back, as its primitive type.
+fn column<'b, T: arrow_array::ArrowPrimitiveType>(
+    batch: &'b RecordBatch,
+    name: &str,
+) -> &'b arrow_array::PrimitiveArray<T> {
+    batch.column_by_name(name).unwrap().as_primitive::<T>()
+}
+
 /// (timestamp, latitude, longitude, temperature) rows of every file in a partition folder.
 fn rows_in(dir: PathBuf) -> Vec<(i64, f64, f64, Option<f64>)> {
     let mut rows = Vec::new();
     for name in files(&dir) {
         for b in read_parquet(dir.join(name)) {
-            let ts = b
-                .column_by_name("timestamp")
-                .unwrap()
-                .as_primitive::<Int64Type>();
-            let lat = b
-                .column_by_name("latitude")
-                .unwrap()
-                .as_primitive::<Float64Type>();
-            let lon = b
-                .column_by_name("longitude")
-                .unwrap()
-                .as_primitive::<Float64Type>();
-            let temp = b
-                .column_by_name("temperature")
-                .unwrap()
-                .as_primitive::<Float64Type>();
+            let ts = column::<Int64Type>(&b, "timestamp");
+            let lat = column::<Float64Type>(&b, "latitude");
+            let lon = column::<Float64Type>(&b, "longitude");
+            let temp = column::<Float64Type>(&b, "temperature");
             for i in 0..b.num_rows() {
                 let t = (!temp.is_null(i)).then(|| temp.value(i));
                 rows.push((ts.value(i), lat.value(i), lon.value(i), t));
@@ -475,18 +471,9 @@ fn dictionary_encoding_only_where_values_repeat() {
     assert!(dictionary("pressure"));
     let batches = read_parquet(path);
     let batch = &batches[0];
-    let ts = batch
-        .column_by_name("timestamp")
-        .unwrap()
-        .as_primitive::<Int64Type>();
-    let lat = batch
-        .column_by_name("latitude")
-        .unwrap()
-        .as_primitive::<Float64Type>();
-    let temp = batch
-        .column_by_name("temperature")
-        .unwrap()
-        .as_primitive::<Float64Type>();
+    let ts = column::<Int64Type>(batch, "timestamp");
+    let lat = column::<Float64Type>(batch, "latitude");
+    let temp = column::<Float64Type>(batch, "temperature");
     for i in 0..1000 {
         assert_eq!(ts.value(i), 1_593_007_044 + i as i64);
         assert_eq!(lat.value(i), i as f64 / 1000.0);
