@@ -12,6 +12,7 @@ pub mod numbers;
 pub mod output;
 pub mod parquet_out;
 pub mod ports;
+pub mod read_ahead;
 pub mod sql;
 pub mod summary;
 pub mod timefmt;

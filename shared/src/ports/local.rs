@@ -14,6 +14,7 @@ use super::{
 };
 use crate::contract::QueryState;
 use crate::output::{LocalDir, OutputStore};
+use crate::read_ahead::ReadAhead;
 
 /// Objects as files: `root/bucket/key`. Versions are not kept.
 #[derive(Debug, Clone)]
@@ -56,7 +57,9 @@ impl ObjectStore for LocalObjects {
     ) -> Result<Box<dyn Read + Send>, PortError> {
         let file = fs::File::open(self.path(bucket, key))
             .map_err(|e| Self::error("GetObject", bucket, key, e))?;
-        Ok(Box::new(file))
+        // Like the S3 adapter, the object is read ahead of the engine.
+        let reader = ReadAhead::new(file).map_err(|e| Self::error("GetObject", bucket, key, e))?;
+        Ok(Box::new(reader))
     }
 
     fn output_store(&self, bucket: &str, prefix: &str) -> Box<dyn OutputStore> {

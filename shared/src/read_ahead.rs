@@ -1,0 +1,201 @@
+//! Reading a local file on a thread of its own, a few chunks ahead of the engine.
+//!
+//! The S3 adapter already downloads ahead of decoding; this does the same for local files (the
+//! `etl` CLI, the local stack), so the engine's thread spends its time decoding rather than in
+//! `read` system calls: the kernel's copy out of the page cache and its page lookups happen on the
+//! reading thread, the engine only copies from a chunk that is already in memory.
+
+use std::io::{self, Read};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread;
+
+/// Bytes per chunk.
+const CHUNK: usize = 1 << 20;
+/// Chunks read ahead of the one being consumed: memory stays at about `(AHEAD + 2) × CHUNK`.
+const AHEAD: usize = 2;
+
+/// A [`Read`] whose bytes come from `inner`, read on a background thread.
+pub struct ReadAhead {
+    chunks: Receiver<io::Result<Vec<u8>>>,
+    /// Emptied chunks go back to the thread, so memory is allocated (and faulted in) once.
+    spent: SyncSender<Vec<u8>>,
+    current: Vec<u8>,
+    at: usize,
+    done: bool,
+}
+
+impl ReadAhead {
+    /// Starts reading `inner` on a thread named "read-ahead".
+    pub fn new(inner: impl Read + Send + 'static) -> io::Result<Self> {
+        let (chunk_sender, chunks) = mpsc::sync_channel(AHEAD);
+        let (spent, spent_chunks) = mpsc::sync_channel(AHEAD + 2);
+        thread::Builder::new()
+            .name("read-ahead".into())
+            .spawn(move || read_chunks(inner, chunk_sender, spent_chunks))?;
+        Ok(Self {
+            chunks,
+            spent,
+            current: Vec::new(),
+            at: 0,
+            done: false,
+        })
+    }
+}
+
+/// The thread: fills chunks until the end of `inner`, an error, or the reader is dropped.
+fn read_chunks(
+    mut inner: impl Read,
+    chunks: SyncSender<io::Result<Vec<u8>>>,
+    spent: Receiver<Vec<u8>>,
+) {
+    loop {
+        let mut chunk = spent
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+        chunk.resize(CHUNK, 0);
+        let mut len = 0;
+        let result = loop {
+            match inner.read(&mut chunk[len..]) {
+                Ok(0) => break Ok(()),
+                Ok(n) => {
+                    len += n;
+                    if len == CHUNK {
+                        break Ok(());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        chunk.truncate(len);
+        let last = len < CHUNK || result.is_err();
+        let sent = match result {
+            Ok(()) if len == 0 => true,
+            Ok(()) => chunks.send(Ok(chunk)).is_ok(),
+            Err(e) => {
+                // Bytes read before the error come first: the reader sees what the file held.
+                (len == 0 || chunks.send(Ok(chunk)).is_ok()) && chunks.send(Err(e)).is_ok()
+            }
+        };
+        // A closed channel means the reader is gone: stop reading.
+        if last || !sent {
+            return;
+        }
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.current.len() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.chunks.recv() {
+                Ok(Ok(chunk)) => {
+                    let spent = std::mem::replace(&mut self.current, chunk);
+                    if spent.capacity() > 0 {
+                        // The thread may have enough already; then this one is freed.
+                        let _ = self.spent.try_send(spent);
+                    }
+                    self.at = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => self.done = true,
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.at);
+        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    /// Reads everything in pieces of `piece` bytes.
+    fn read_all(mut r: impl Read, piece: usize) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut buf = vec![0; piece];
+        loop {
+            match r.read(&mut buf)? {
+                0 => return Ok(out),
+                n => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
+    #[test]
+    fn every_byte_arrives_in_order_whatever_the_sizes() {
+        for len in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 5 * CHUNK + 123] {
+            for piece in [1000, 4 << 20] {
+                let data = bytes(len);
+                let got = read_all(
+                    ReadAhead::new(io::Cursor::new(data.clone())).unwrap(),
+                    piece,
+                );
+                assert!(got.unwrap() == data, "{len} bytes read {piece} at a time");
+            }
+        }
+    }
+
+    /// Gives `good` bytes, then fails.
+    struct FailsAfter {
+        good: io::Cursor<Vec<u8>>,
+    }
+
+    impl Read for FailsAfter {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.good.read(buf)? {
+                0 => Err(io::Error::other("disk on fire")),
+                n => Ok(n),
+            }
+        }
+    }
+
+    #[test]
+    fn a_read_error_arrives_after_the_bytes_read_before_it() {
+        let data = bytes(CHUNK + 10);
+        let mut reader = ReadAhead::new(FailsAfter {
+            good: io::Cursor::new(data.clone()),
+        })
+        .unwrap();
+        let mut got = vec![0; data.len()];
+        reader.read_exact(&mut got).unwrap();
+        assert!(got == data);
+        let error = reader.read(&mut [0; 16]).unwrap_err();
+        assert_eq!(error.to_string(), "disk on fire");
+        assert_eq!(reader.read(&mut [0; 16]).unwrap(), 0, "then the end");
+    }
+
+    #[test]
+    fn a_reader_dropped_early_stops_the_thread() {
+        let (sender, finished) = mpsc::channel();
+        struct Endless(mpsc::Sender<()>);
+        impl Read for Endless {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                buf.fill(b'x');
+                Ok(buf.len())
+            }
+        }
+        impl Drop for Endless {
+            fn drop(&mut self) {
+                let _ = self.0.send(());
+            }
+        }
+        let mut reader = ReadAhead::new(Endless(sender)).unwrap();
+        reader.read_exact(&mut [0; 100]).unwrap();
+        drop(reader);
+        finished
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the thread ends and drops its input");
+    }
+}
