@@ -208,7 +208,7 @@ fn cast<'s>(field: &Field, slot: &'s Slot<'_>) -> Option<Value<'s>> {
         FieldType::Double => {
             let text = match slot {
                 Slot::Number(n) => n,
-                Slot::Str(s) => s.trim(),
+                Slot::Str(s) => trim(s),
                 _ => return None,
             };
             // Rust also parses "inf" and "NaN"; neither is a measurement.

@@ -16,26 +16,36 @@ const AHEAD: usize = 2;
 
 /// A [`Read`] whose bytes come from `inner`, read on a background thread.
 pub struct ReadAhead {
-    chunks: Receiver<io::Result<Vec<u8>>>,
-    /// Emptied chunks go back to the thread, so memory is allocated (and faulted in) once.
+    chunks: Receiver<io::Result<Chunk>>,
+    /// Emptied buffers go back to the thread, so memory is allocated (and faulted in) once.
     spent: SyncSender<Vec<u8>>,
-    current: Vec<u8>,
+    current: Chunk,
     at: usize,
     done: bool,
+}
+
+/// A buffer of [`CHUNK`] bytes and how many of them were read. Buffers keep their length, so a
+/// reused one is not zeroed again.
+struct Chunk {
+    buf: Vec<u8>,
+    len: usize,
 }
 
 impl ReadAhead {
     /// Starts reading `inner` on a thread named "read-ahead".
     pub fn new(inner: impl Read + Send + 'static) -> io::Result<Self> {
         let (chunk_sender, chunks) = mpsc::sync_channel(AHEAD);
-        let (spent, spent_chunks) = mpsc::sync_channel(AHEAD + 2);
+        let (spent, spent_buffers) = mpsc::sync_channel(AHEAD + 2);
         thread::Builder::new()
             .name("read-ahead".into())
-            .spawn(move || read_chunks(inner, chunk_sender, spent_chunks))?;
+            .spawn(move || read_chunks(inner, chunk_sender, spent_buffers))?;
         Ok(Self {
             chunks,
             spent,
-            current: Vec::new(),
+            current: Chunk {
+                buf: Vec::new(),
+                len: 0,
+            },
             at: 0,
             done: false,
         })
@@ -45,17 +55,14 @@ impl ReadAhead {
 /// The thread: fills chunks until the end of `inner`, an error, or the reader is dropped.
 fn read_chunks(
     mut inner: impl Read,
-    chunks: SyncSender<io::Result<Vec<u8>>>,
+    chunks: SyncSender<io::Result<Chunk>>,
     spent: Receiver<Vec<u8>>,
 ) {
     loop {
-        let mut chunk = spent
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
-        chunk.resize(CHUNK, 0);
+        let mut buf = spent.try_recv().unwrap_or_else(|_| vec![0; CHUNK]);
         let mut len = 0;
         let result = loop {
-            match inner.read(&mut chunk[len..]) {
+            match inner.read(&mut buf[len..]) {
                 Ok(0) => break Ok(()),
                 Ok(n) => {
                     len += n;
@@ -67,8 +74,8 @@ fn read_chunks(
                 Err(e) => break Err(e),
             }
         };
-        chunk.truncate(len);
         let last = len < CHUNK || result.is_err();
+        let chunk = Chunk { buf, len };
         let sent = match result {
             Ok(()) if len == 0 => true,
             Ok(()) => chunks.send(Ok(chunk)).is_ok(),
@@ -86,16 +93,16 @@ fn read_chunks(
 
 impl Read for ReadAhead {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.at == self.current.len() {
+        while self.at == self.current.len {
             if self.done {
                 return Ok(0);
             }
             match self.chunks.recv() {
                 Ok(Ok(chunk)) => {
                     let spent = std::mem::replace(&mut self.current, chunk);
-                    if spent.capacity() > 0 {
+                    if !spent.buf.is_empty() {
                         // The thread may have enough already; then this one is freed.
-                        let _ = self.spent.try_send(spent);
+                        let _ = self.spent.try_send(spent.buf);
                     }
                     self.at = 0;
                 }
@@ -106,8 +113,9 @@ impl Read for ReadAhead {
                 Err(_) => self.done = true,
             }
         }
-        let n = buf.len().min(self.current.len() - self.at);
-        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+        let available = &self.current.buf[self.at..self.current.len];
+        let n = buf.len().min(available.len());
+        buf[..n].copy_from_slice(&available[..n]);
         self.at += n;
         Ok(n)
     }
