@@ -13,7 +13,7 @@ use crate::dataset::{Partition, TimePart};
 use crate::decode::json::{PathTree, Shape, Slot, UnknownFields};
 use crate::decode::{open_input, DecodeError, Record, RecordPos, RecordReader};
 use crate::hive;
-use crate::mapping::{map_field, value_micros, write_text, Reason, Rejection, Value};
+use crate::mapping::{rejection, value_micros, value_of, write_text, Reason, Rejection, Value};
 use crate::output::{OutputError, OutputFile, OutputStore};
 use crate::parquet_out::{file_schema, writer_properties, FileSettings, PartitionOut, WriteError};
 use crate::summary::{Quality, Summary};
@@ -288,10 +288,11 @@ impl<'e, 'd> Run<'e, 'd> {
         let dataset = self.engine.dataset;
         let mut row = recycle(std::mem::take(&mut scratch.row));
         for (field, slot) in dataset.fields.iter().zip(slots) {
-            match map_field(field, slot) {
+            match value_of(field, slot) {
                 Ok(v) => row.push(v),
-                Err(rejection) => {
+                Err(reason) => {
                     scratch.row = recycle(row);
+                    let rejection = rejection(field, slot, reason);
                     return self.reject_mapped(pos, raw, rejection, Some(&field.column));
                 }
             }

@@ -71,12 +71,11 @@ pub struct Rejection {
     pub message: String,
 }
 
-fn reject(reason: Reason, message: String) -> Rejection {
-    Rejection { reason, message }
-}
-
-/// Casts and validates one field's slot.
-pub fn map_field<'s>(field: &Field, slot: &'s Slot<'_>) -> Result<Value<'s>, Rejection> {
+/// Casts and validates one field's slot: its value, or why the record is rejected.
+///
+/// The hot path of the transform: no message is built here (see [`map_field`] for that).
+#[inline]
+pub fn value_of<'s>(field: &Field, slot: &'s Slot<'_>) -> Result<Value<'s>, Reason> {
     let value = match slot {
         Slot::Missing | Slot::Null => Value::Null,
         _ => match cast(field, slot) {
@@ -84,75 +83,96 @@ pub fn map_field<'s>(field: &Field, slot: &'s Slot<'_>) -> Result<Value<'s>, Rej
             None if field.on_type_mismatch == MismatchPolicy::Null && !field.required => {
                 Value::Null
             }
-            None => {
-                return Err(reject(
-                    Reason::TypeMismatch,
-                    format!(
-                        "{} at {} cannot be read as {}: {}",
-                        slot.kind(),
-                        field.path_display(),
-                        type_name(field),
-                        preview(slot)
-                    ),
-                ))
-            }
+            None => return Err(Reason::TypeMismatch),
         },
     };
-    if value == Value::Null {
-        if field.required {
+    if let Value::Null = value {
+        return if field.required {
+            Err(Reason::MissingRequiredField)
+        } else {
+            Ok(value)
+        };
+    }
+    if !in_range(field, value) {
+        return Err(Reason::OutOfRange);
+    }
+    if field.allowed.is_some() && !is_allowed(field, value) {
+        return Err(Reason::NotAllowed);
+    }
+    Ok(value)
+}
+
+/// Casts and validates one field's slot, saying for a person what is wrong.
+pub fn map_field<'s>(field: &Field, slot: &'s Slot<'_>) -> Result<Value<'s>, Rejection> {
+    value_of(field, slot).map_err(|reason| rejection(field, slot, reason))
+}
+
+/// The rejection [`value_of`] answered with `reason`, with its message.
+pub fn rejection(field: &Field, slot: &Slot<'_>, reason: Reason) -> Rejection {
+    let path = field.path_display();
+    let message = match reason {
+        Reason::TypeMismatch => format!(
+            "{} at {path} cannot be read as {}: {}",
+            slot.kind(),
+            type_name(field),
+            preview(slot)
+        ),
+        Reason::MissingRequiredField => {
             let state = if matches!(slot, Slot::Missing) {
                 "missing"
             } else {
                 "null"
             };
-            return Err(reject(
-                Reason::MissingRequiredField,
-                format!("required field {} is {state}", field.path_display()),
-            ));
+            format!("required field {path} is {state}")
         }
-        return Ok(value);
-    }
-    check_rules(field, value)?;
-    Ok(value)
+        Reason::OutOfRange => {
+            let n = cast(field, slot).and_then(as_f64).unwrap_or(f64::NAN);
+            let bound = |b: Option<f64>| b.map_or("-".to_string(), |b| b.to_string());
+            format!(
+                "{path} = {n} is outside [{}, {}]",
+                bound(field.min),
+                bound(field.max)
+            )
+        }
+        Reason::NotAllowed => {
+            let mut text = String::new();
+            if let Some(value) = cast(field, slot) {
+                write_text(value, &mut text);
+            }
+            format!("{path} = {text:?} is not one of the allowed values")
+        }
+        Reason::InvalidJson | Reason::NotAnObject => reason.code().to_string(),
+    };
+    Rejection { reason, message }
 }
 
-fn check_rules(field: &Field, value: Value<'_>) -> Result<(), Rejection> {
-    if field.min.is_some() || field.max.is_some() {
-        let n = match value {
-            Value::I32(v) => f64::from(v),
-            Value::I64(v) => v as f64,
-            Value::F64(v) => v,
-            _ => return Ok(()),
-        };
-        let below = field.min.is_some_and(|lo| n < lo);
-        let above = field.max.is_some_and(|hi| n > hi);
-        if below || above {
-            let bound = |b: Option<f64>| b.map_or("-".to_string(), |b| b.to_string());
-            return Err(reject(
-                Reason::OutOfRange,
-                format!(
-                    "{} = {n} is outside [{}, {}]",
-                    field.path_display(),
-                    bound(field.min),
-                    bound(field.max)
-                ),
-            ));
-        }
+/// A numeric value as `f64`, for range checks.
+#[inline]
+fn as_f64(value: Value<'_>) -> Option<f64> {
+    match value {
+        Value::I32(v) => Some(f64::from(v)),
+        Value::I64(v) => Some(v as f64),
+        Value::F64(v) => Some(v),
+        _ => None,
     }
-    if let Some(allowed) = &field.allowed {
-        let mut text = String::new();
-        write_text(value, &mut text);
-        if !allowed.contains(&text) {
-            return Err(reject(
-                Reason::NotAllowed,
-                format!(
-                    "{} = {text:?} is not one of the allowed values",
-                    field.path_display()
-                ),
-            ));
-        }
+}
+
+/// Whether a numeric value is within `min`/`max` (other values have no range).
+#[inline]
+fn in_range(field: &Field, value: Value<'_>) -> bool {
+    if field.min.is_none() && field.max.is_none() {
+        return true;
     }
-    Ok(())
+    let Some(n) = as_f64(value) else {
+        return true;
+    };
+    !(field.min.is_some_and(|lo| n < lo) || field.max.is_some_and(|hi| n > hi))
+}
+
+fn is_allowed(field: &Field, value: Value<'_>) -> bool {
+    let mut text = String::new();
+    write_text(value, &mut text);
+    field.allowed.as_ref().is_none_or(|a| a.contains(&text))
 }
 
 fn type_name(field: &Field) -> &'static str {
@@ -184,6 +204,7 @@ fn preview(slot: &Slot<'_>) -> String {
 }
 
 /// Casts a present, non-null slot; `None` when it cannot be read as the column's type.
+#[inline(always)]
 fn cast<'s>(field: &Field, slot: &'s Slot<'_>) -> Option<Value<'s>> {
     match field.kind {
         FieldType::String => match slot {
