@@ -620,6 +620,7 @@ impl<'a> Scanner<'a> {
             .map(|(start, end, escaped, _)| (start, end, escaped))
     }
 
+    #[inline(always)]
     fn string_span_ascii(&mut self) -> Result<(usize, usize, bool, bool), JsonError> {
         let start = self.pos + 1;
         let mut i = start;
@@ -676,6 +677,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Scans a number; returns its text.
+    #[inline(always)]
     fn number(&mut self) -> Result<&'a str, JsonError> {
         let b = self.buf;
         let start = self.pos;
