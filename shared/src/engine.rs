@@ -641,6 +641,7 @@ struct Calendar {
 }
 
 impl Calendar {
+    #[inline]
     fn part(&mut self, micros: i64, part: TimePart) -> u32 {
         let (year, month, day, hour) = self.parts(micros);
         match part {

@@ -747,7 +747,7 @@ impl<'a> Scanner<'a> {
 }
 
 /// How many ASCII digits `buf` has from `i` on. Eight bytes per step, like [`find_string_stop`].
-#[inline]
+#[inline(always)]
 fn digit_run(buf: &[u8], i: usize) -> usize {
     const NIBBLE_HIGHS: u64 = u64::from_ne_bytes([0xF0; 8]);
     const THREES: u64 = u64::from_ne_bytes([0x30; 8]);
