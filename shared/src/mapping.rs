@@ -96,8 +96,10 @@ pub fn value_of<'s>(field: &Field, slot: &'s Slot<'_>) -> Result<Value<'s>, Reas
     if !in_range(field, value) {
         return Err(Reason::OutOfRange);
     }
-    if field.allowed.is_some() && !is_allowed(field, value) {
-        return Err(Reason::NotAllowed);
+    if let Some(allowed) = &field.allowed {
+        if !allowed.contains(&text_of(value)) {
+            return Err(Reason::NotAllowed);
+        }
     }
     Ok(value)
 }
@@ -135,10 +137,7 @@ pub fn rejection(field: &Field, slot: &Slot<'_>, reason: Reason) -> Rejection {
             )
         }
         Reason::NotAllowed => {
-            let mut text = String::new();
-            if let Some(value) = cast(field, slot) {
-                write_text(value, &mut text);
-            }
+            let text = cast(field, slot).map(text_of).unwrap_or_default();
             format!("{path} = {text:?} is not one of the allowed values")
         }
         Reason::InvalidJson | Reason::NotAnObject => reason.code().to_string(),
@@ -169,10 +168,11 @@ fn in_range(field: &Field, value: Value<'_>) -> bool {
     !(field.min.is_some_and(|lo| n < lo) || field.max.is_some_and(|hi| n > hi))
 }
 
-fn is_allowed(field: &Field, value: Value<'_>) -> bool {
+/// The canonical text of a value, as `allowed` lists it.
+fn text_of(value: Value<'_>) -> String {
     let mut text = String::new();
     write_text(value, &mut text);
-    field.allowed.as_ref().is_none_or(|a| a.contains(&text))
+    text
 }
 
 fn type_name(field: &Field) -> &'static str {
