@@ -67,14 +67,16 @@ impl TimeFormat {
     /// An epoch number as a point in time expressed in `unit` (floored): what an `epoch_unit`
     /// int64 column holds. Same acceptance as [`Self::read_number`].
     pub fn read_number_as(&self, n: &str, unit: EpochUnit) -> Option<i64> {
-        let read_unit = match self {
-            Self::Auto => auto_unit(n, unit),
-            Self::Epoch(u) => *u,
+        // `None`: decided by the number (auto).
+        let explicit_unit = match self {
+            Self::Auto => None,
+            Self::Epoch(u) => Some(*u),
             Self::Iso8601 | Self::Pattern(_) => return None,
         };
-        if read_unit == unit {
-            // The common case: an integer already in the column's unit needs no conversion.
-            if let Ok(i) = n.parse::<i64>() {
+        // The common case: an integer already in the column's unit needs no conversion. Its
+        // digits are read once, for both its value and its unit.
+        if let Some((i, digits)) = plain_integer(n.as_bytes()) {
+            if explicit_unit.unwrap_or_else(|| auto_unit_for(digits, unit)) == unit {
                 let micros = i.checked_mul(unit_micros(unit))?;
                 return SUPPORTED_MICROS.contains(&micros).then_some(i);
             }
@@ -96,19 +98,46 @@ fn auto_epoch_to_micros(n: &str, unit: EpochUnit) -> Option<i64> {
 
 /// The unit `auto` reads an epoch number `n` in, given the field's `unit`.
 fn auto_unit(n: &str, unit: EpochUnit) -> EpochUnit {
+    let digits = n.strip_prefix('-').unwrap_or(n).as_bytes();
+    let integer_digits = digits
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
+    auto_unit_for(integer_digits, unit)
+}
+
+/// The unit `auto` reads an epoch number with `integer_digits` digits before any point in.
+#[inline]
+fn auto_unit_for(integer_digits: usize, unit: EpochUnit) -> EpochUnit {
     if unit != EpochUnit::Seconds {
         return unit;
     }
-    let digits = n.strip_prefix('-').unwrap_or(n).as_bytes();
-    match digits
-        .iter()
-        .position(|b| !b.is_ascii_digit())
-        .unwrap_or(digits.len())
-    {
+    match integer_digits {
         0..=11 => EpochUnit::Seconds,
         12..=14 => EpochUnit::Millis,
         _ => EpochUnit::Micros,
     }
+}
+
+/// `[-]digits` with at most 18 digits (so it cannot overflow): its value and digit count.
+#[inline]
+fn plain_integer(text: &[u8]) -> Option<(i64, usize)> {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for &b in digits {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        value = value * 10 + i64::from(d);
+    }
+    Some((if negative { -value } else { value }, digits.len()))
 }
 
 /// Microseconds in a second.
@@ -408,12 +437,66 @@ mod tests {
         assert_eq!(utc_parts(-1), (1969, 12, 31, 23));
     }
 
+    /// Integers at the edges of the one-pass reading (sign, zeros, digit counts where `auto`
+    /// changes unit and where the shortcut stops) read the same as on the general path.
+    #[test]
+    fn read_number_as_agrees_at_the_edges_of_its_shortcut() {
+        let units = [EpochUnit::Seconds, EpochUnit::Millis, EpochUnit::Micros];
+        for n in [
+            "0",
+            "-0",
+            "007",
+            "+5",
+            "-",
+            "",
+            "1593007044",
+            "-1593007044",
+            "99999999999",
+            "100000000000",
+            "99999999999999",
+            "100000000000000",
+            "999999999999999999",
+            "-999999999999999999",
+            "1000000000000000000",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775808",
+            "12a",
+            "1.0",
+        ] {
+            for unit in units {
+                for format in [
+                    TimeFormat::Auto,
+                    TimeFormat::Epoch(unit),
+                    TimeFormat::Iso8601,
+                ] {
+                    let expected = format
+                        .read_number(n, unit)
+                        .map(|m| m.div_euclid(unit_micros(unit)));
+                    assert_eq!(
+                        format.read_number_as(n, unit),
+                        expected,
+                        "{n} {unit:?} {format:?}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            TimeFormat::Auto.read_number_as("1593007044", EpochUnit::Seconds),
+            Some(1_593_007_044)
+        );
+        assert_eq!(
+            TimeFormat::Auto.read_number_as("-0", EpochUnit::Seconds),
+            Some(0)
+        );
+    }
+
     proptest::proptest! {
         /// The int64 epoch column's shortcut reads what the general path reads, then converts.
         #[test]
         fn read_number_as_agrees_with_read_number_then_converting(
-            int in -99_999_999_999_999_999i64..99_999_999_999_999_999,
-            digits in 0u32..18,
+            int in i64::MIN..=i64::MAX,
+            digits in 0u32..19,
             fraction in proptest::option::of(0u32..1000),
             unit in proptest::sample::select(vec![EpochUnit::Seconds, EpochUnit::Millis, EpochUnit::Micros]),
             explicit in proptest::bool::ANY,
