@@ -329,6 +329,10 @@ impl<'a> Scanner<'a> {
     #[inline]
     pub fn skip_ws(&mut self) {
         while let Some(&b) = self.buf.get(self.pos) {
+            // Compact JSON has no blanks: one comparison settles the common case.
+            if b > b' ' {
+                return;
+            }
             match b {
                 b' ' | b'\t' | b'\r' => {}
                 b'\n' => {
