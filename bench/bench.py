@@ -43,6 +43,9 @@ def generate(name, records, layout):
 
 def run_once(argv):
     """(wall seconds, cpu seconds, peak RSS MiB, stdout) of one child process."""
+    # The previous run's output is written back to disk before this one starts: otherwise each
+    # tool runs while the kernel flushes the other's files (the same for both tools).
+    os.sync()
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = proc.stdout.read()
