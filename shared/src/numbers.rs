@@ -59,7 +59,7 @@ fn short_decimal(text: &[u8]) -> Option<f64> {
 /// Appends the decimal digits of `text` from `*i` on to `mantissa`, moving `*i` past them; returns
 /// how many there were.
 #[inline]
-fn take_digits(text: &[u8], i: &mut usize, mantissa: &mut u64) -> usize {
+pub(crate) fn take_digits(text: &[u8], i: &mut usize, mantissa: &mut u64) -> usize {
     let from = *i;
     while let Some(d) = text
         .get(*i)

@@ -129,15 +129,11 @@ fn plain_integer(text: &[u8]) -> Option<(i64, usize)> {
     if digits.is_empty() || digits.len() > 18 {
         return None;
     }
-    let mut value: i64 = 0;
-    for &b in digits {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        value = value * 10 + i64::from(d);
-    }
-    Some((if negative { -value } else { value }, digits.len()))
+    let (mut end, mut value) = (0, 0u64);
+    crate::numbers::take_digits(digits, &mut end, &mut value);
+    // At most 18 digits: below 10^18, so the value fits.
+    let value = value as i64;
+    (end == digits.len()).then_some((if negative { -value } else { value }, end))
 }
 
 /// Microseconds in a second.
