@@ -15,7 +15,9 @@ use crate::decode::{open_input, DecodeError, Record, RecordPos, RecordReader};
 use crate::hive;
 use crate::mapping::{rejection, value_micros, value_of, write_text, Reason, Rejection, Value};
 use crate::output::{OutputError, OutputFile, OutputStore};
-use crate::parquet_out::{file_schema, writer_properties, FileSettings, PartitionOut, WriteError};
+use crate::parquet_out::{
+    file_schema, writer_properties, FileSettings, PartitionOut, RowLayout, WriteError,
+};
 use crate::summary::{Quality, Summary};
 
 /// The identity of a source object: it names the output files, so processing the same object
@@ -126,6 +128,7 @@ pub struct Engine<'d> {
     file_columns: Vec<usize>,
     schema: arrow_schema::SchemaRef,
     props: parquet::file::properties::WriterProperties,
+    layout: RowLayout,
 }
 
 impl<'d> Engine<'d> {
@@ -140,6 +143,7 @@ impl<'d> Engine<'d> {
                 .collect(),
             schema: file_schema(dataset),
             props: writer_properties(dataset),
+            layout: RowLayout::new(dataset),
         }
     }
 
@@ -217,6 +221,7 @@ impl<'e, 'd> Run<'e, 'd> {
             settings: FileSettings {
                 schema: engine.schema.clone(),
                 props: engine.props.clone(),
+                layout: engine.layout.clone(),
                 source_id: source_id.clone(),
                 compression: out.compression,
                 row_group_rows: out.row_group_rows,
@@ -325,8 +330,7 @@ impl<'e, 'd> Run<'e, 'd> {
                     hive::escape_value(value.as_deref(), &mut path);
                     path.push('/');
                 }
-                self.partitions
-                    .push(PartitionOut::new(dataset, values, path));
+                self.partitions.push(PartitionOut::new(values, path));
                 let i = self.partitions.len() - 1;
                 self.partition_index
                     .insert(scratch.key.as_slice().into(), i);
@@ -334,7 +338,8 @@ impl<'e, 'd> Run<'e, 'd> {
             }
         };
         let partition = &mut self.partitions[index];
-        self.buffered_bytes += partition.push_row(self.engine.file_columns.iter().map(|&i| row[i]));
+        let file_values = self.engine.file_columns.iter().map(|&i| row[i]);
+        self.buffered_bytes += partition.push_row(&self.settings, file_values);
         self.records_written += 1;
         scratch.row = recycle(row);
         let mut flushed = false;

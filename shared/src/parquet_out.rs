@@ -1,19 +1,19 @@
-//! Per-partition column buffers and Parquet files.
+//! Per-partition row buffers and Parquet files.
 //!
-//! Rows are appended to Arrow builders per partition; a partition is flushed as one row group when
+//! Rows are appended to a row buffer per partition; a partition is flushed as one row group when
 //! it reaches `row_group_rows` or when the engine needs memory back. A partition's file is closed
 //! and the next one started once it passes `target_file_mb`.
 
 use std::sync::Arc;
 
 use ahash::AHashSet;
-use arrow_array::builder::{
-    BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
-};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch,
+    StringArray, TimestampMicrosecondArray,
+};
+use arrow_buffer::{BooleanBuffer, NullBuffer, OffsetBuffer};
 use arrow_schema::{DataType, Field as ArrowField, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as ParquetCompression, ZstdLevel};
@@ -132,101 +132,193 @@ fn never_repeats(column: &dyn Array) -> bool {
     }
 }
 
-enum Column {
-    Str(StringBuilder),
-    I32(Int32Builder),
-    I64(Int64Builder),
-    F64(Float64Builder),
-    Bool(BooleanBuilder),
-    Micros(TimestampMicrosecondBuilder),
-    Days(Date32Builder),
+/// The file columns as [`Rows`] holds them.
+#[derive(Debug, Clone)]
+pub struct RowLayout {
+    /// The file columns' types, in file order.
+    kinds: Vec<FieldType>,
+    /// Per column, the string column before it in the same row, if any.
+    previous_string: Vec<Option<usize>>,
+    /// The last string column of a row, if any.
+    last_string: Option<usize>,
 }
 
-impl Column {
-    fn new(kind: FieldType) -> Self {
-        match kind {
-            FieldType::String => Column::Str(StringBuilder::new()),
-            FieldType::Int32 => Column::I32(Int32Builder::new()),
-            FieldType::Int64 => Column::I64(Int64Builder::new()),
-            FieldType::Double => Column::F64(Float64Builder::new()),
-            FieldType::Boolean => Column::Bool(BooleanBuilder::new()),
-            FieldType::Timestamp => {
-                Column::Micros(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
-            }
-            FieldType::Date => Column::Days(Date32Builder::new()),
-        }
+impl RowLayout {
+    /// The layout of a dataset's file columns.
+    pub fn new(dataset: &Dataset) -> Self {
+        Self::of(dataset.file_fields().map(|f| f.kind).collect())
     }
 
-    /// Appends a value already cast to this column's type; returns the bytes it buffers.
-    fn push(&mut self, value: Value<'_>) -> usize {
-        match (self, value) {
-            (Column::Str(b), Value::Str(s)) => {
-                b.append_value(s);
-                s.len() + 4
+    fn of(kinds: Vec<FieldType>) -> Self {
+        let mut previous_string = Vec::with_capacity(kinds.len());
+        let mut last_string = None;
+        for (c, kind) in kinds.iter().enumerate() {
+            previous_string.push(last_string);
+            if *kind == FieldType::String {
+                last_string = Some(c);
             }
-            (Column::I32(b), Value::I32(v)) => {
-                b.append_value(v);
-                4
-            }
-            (Column::I64(b), Value::I64(v)) => {
-                b.append_value(v);
-                8
-            }
-            (Column::F64(b), Value::F64(v)) => {
-                b.append_value(v);
-                8
-            }
-            (Column::Bool(b), Value::Bool(v)) => {
-                b.append_value(v);
-                1
-            }
-            (Column::Micros(b), Value::Micros(v)) => {
-                b.append_value(v);
-                8
-            }
-            (Column::Days(b), Value::Days(v)) => {
-                b.append_value(v);
-                4
-            }
-            (column, Value::Null) => {
-                column.push_null();
-                1
-            }
-            (_, other) => unreachable!("a value cast for another column type: {other:?}"),
         }
-    }
-
-    fn push_null(&mut self) {
-        match self {
-            Column::Str(b) => b.append_null(),
-            Column::I32(b) => b.append_null(),
-            Column::I64(b) => b.append_null(),
-            Column::F64(b) => b.append_null(),
-            Column::Bool(b) => b.append_null(),
-            Column::Micros(b) => b.append_null(),
-            Column::Days(b) => b.append_null(),
-        }
-    }
-
-    fn finish(&mut self) -> ArrayRef {
-        match self {
-            Column::Str(b) => Arc::new(b.finish()),
-            Column::I32(b) => Arc::new(b.finish()),
-            Column::I64(b) => Arc::new(b.finish()),
-            Column::F64(b) => Arc::new(b.finish()),
-            Column::Bool(b) => Arc::new(b.finish()),
-            Column::Micros(b) => Arc::new(b.finish()),
-            Column::Days(b) => Arc::new(b.finish()),
+        Self {
+            kinds,
+            previous_string,
+            last_string,
         }
     }
 }
+
+/// A partition's rows waiting for their row group, kept row by row: one 64-bit word per file
+/// column holding the value's bits, or for a string where its bytes end in `text` (it starts where
+/// the string before it ended). Appending a row writes one run of memory, where Arrow builders
+/// (one per column, for each of up to hundreds of open partitions) took a cache miss for nearly
+/// every value; the rows are turned into columns when they are written.
+#[derive(Default)]
+struct Rows {
+    words: Vec<u64>,
+    text: Vec<u8>,
+    /// One bit per value (row-major), set for a null; only as long as the last null needs.
+    nulls: Vec<u64>,
+    /// The columns that hold a null: the others need no validity buffer.
+    null_columns: Vec<u64>,
+    len: usize,
+}
+
+/// Bit `bit` of a bitmap kept as words; bits past its end are clear.
+fn bit_is_set(bits: &[u64], bit: usize) -> bool {
+    bits.get(bit / 64).is_some_and(|w| w >> (bit % 64) & 1 == 1)
+}
+
+/// Sets bit `bit`, growing the bitmap as needed.
+fn set_bit(bits: &mut Vec<u64>, bit: usize) {
+    if bits.len() <= bit / 64 {
+        bits.resize(bit / 64 + 1, 0);
+    }
+    bits[bit / 64] |= 1 << (bit % 64);
+}
+
+impl Rows {
+    /// Appends one row; returns the bytes it takes.
+    #[inline]
+    fn push<'v>(&mut self, layout: &RowLayout, row: impl Iterator<Item = Value<'v>>) -> usize {
+        let columns = layout.kinds.len();
+        let text_start = self.text.len();
+        self.words.reserve(columns);
+        for (c, value) in row.enumerate() {
+            let word = match value {
+                Value::Str(s) => {
+                    self.text.extend_from_slice(s.as_bytes());
+                    self.text.len() as u64
+                }
+                Value::F64(v) => v.to_bits(),
+                Value::I64(v) | Value::Micros(v) => v as u64,
+                Value::I32(v) | Value::Days(v) => i64::from(v) as u64,
+                Value::Bool(v) => u64::from(v),
+                Value::Null => {
+                    set_bit(&mut self.nulls, self.len * columns + c);
+                    set_bit(&mut self.null_columns, c);
+                    // Where a string column's next value starts.
+                    self.text.len() as u64
+                }
+            };
+            self.words.push(word);
+        }
+        debug_assert_eq!(
+            self.words.len(),
+            (self.len + 1) * columns,
+            "a value per column"
+        );
+        self.len += 1;
+        columns * 8 + self.text.len() - text_start
+    }
+
+    /// Rows `range` as a record batch of the file schema.
+    fn batch(
+        &self,
+        s: &FileSettings,
+        range: std::ops::Range<usize>,
+    ) -> Result<RecordBatch, WriteError> {
+        let columns = (0..s.layout.kinds.len())
+            .map(|c| self.column(&s.layout, c, range.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RecordBatch::try_new(s.schema.clone(), columns)?)
+    }
+
+    /// Column `c` of rows `range` as an Arrow array.
+    fn column(
+        &self,
+        layout: &RowLayout,
+        c: usize,
+        range: std::ops::Range<usize>,
+    ) -> Result<ArrayRef, WriteError> {
+        let columns = layout.kinds.len();
+        let word = |r: usize| self.words[r * columns + c];
+        let first = range.start;
+        let nulls = bit_is_set(&self.null_columns, c).then(|| {
+            NullBuffer::new(BooleanBuffer::collect_bool(range.len(), |i| {
+                !bit_is_set(&self.nulls, (first + i) * columns + c)
+            }))
+        });
+        let values = range.clone();
+        Ok(match layout.kinds[c] {
+            FieldType::Double => Arc::new(Float64Array::new(
+                values.map(|r| f64::from_bits(word(r))).collect(),
+                nulls,
+            )),
+            FieldType::Int64 => Arc::new(Int64Array::new(
+                values.map(|r| word(r) as i64).collect(),
+                nulls,
+            )),
+            FieldType::Timestamp => Arc::new(
+                TimestampMicrosecondArray::new(values.map(|r| word(r) as i64).collect(), nulls)
+                    .with_timezone("UTC"),
+            ),
+            FieldType::Int32 => Arc::new(Int32Array::new(
+                values.map(|r| word(r) as i64 as i32).collect(),
+                nulls,
+            )),
+            FieldType::Date => Arc::new(Date32Array::new(
+                values.map(|r| word(r) as i64 as i32).collect(),
+                nulls,
+            )),
+            FieldType::Boolean => Arc::new(BooleanArray::new(
+                BooleanBuffer::collect_bool(range.len(), |i| word(first + i) != 0),
+                nulls,
+            )),
+            FieldType::String => {
+                let start_of = |r: usize| match (layout.previous_string[c], layout.last_string) {
+                    (Some(p), _) => self.words[r * columns + p] as usize,
+                    (None, Some(last)) if r > 0 => self.words[(r - 1) * columns + last] as usize,
+                    _ => 0,
+                };
+                let mut offsets = Vec::with_capacity(range.len() + 1);
+                offsets.push(0i32);
+                let mut bytes = Vec::new();
+                for r in values {
+                    bytes.extend_from_slice(&self.text[start_of(r)..word(r) as usize]);
+                    offsets.push(i32::try_from(bytes.len()).map_err(|_| {
+                        arrow_schema::ArrowError::ComputeError(
+                            "a batch holds more than 2 GiB of one string column".into(),
+                        )
+                    })?);
+                }
+                Arc::new(StringArray::try_new(
+                    OffsetBuffer::new(offsets.into()),
+                    bytes.into(),
+                    nulls,
+                )?)
+            }
+        })
+    }
+}
+
+/// Rows per record batch handed to the Parquet writer: the columns of one batch exist next to
+/// the buffered rows only while it is written.
+pub(crate) const BATCH_ROWS: usize = 8192;
 
 /// Everything one partition has buffered and written.
 pub struct PartitionOut {
     values: Vec<Option<String>>,
     path: String,
-    columns: Vec<Column>,
-    buffered_rows: usize,
+    rows: Rows,
     buffered_bytes: usize,
     writer: Option<ArrowWriter<Box<dyn OutputFile>>>,
     current_key: String,
@@ -240,6 +332,8 @@ pub struct FileSettings {
     pub schema: SchemaRef,
     /// Parquet writer settings.
     pub props: WriterProperties,
+    /// How rows are buffered.
+    pub layout: RowLayout,
     /// Source object id for file names.
     pub source_id: String,
     /// Codec, for file names.
@@ -252,12 +346,11 @@ pub struct FileSettings {
 
 impl PartitionOut {
     /// An empty partition at `path` with these raw values.
-    pub fn new(dataset: &Dataset, values: Vec<Option<String>>, path: String) -> Self {
+    pub fn new(values: Vec<Option<String>>, path: String) -> Self {
         Self {
             values,
             path,
-            columns: dataset.file_fields().map(|f| Column::new(f.kind)).collect(),
-            buffered_rows: 0,
+            rows: Rows::default(),
             buffered_bytes: 0,
             writer: None,
             current_key: String::new(),
@@ -271,25 +364,27 @@ impl PartitionOut {
         &self.path
     }
 
-    /// Bytes of rows waiting in builders.
+    /// Bytes of rows waiting to be written.
     pub fn buffered_bytes(&self) -> usize {
         self.buffered_bytes
     }
 
-    /// Appends one row (values for the file columns, in order); returns the bytes added.
-    pub fn push_row<'v>(&mut self, row: impl Iterator<Item = Value<'v>>) -> usize {
-        let mut bytes = 0;
-        for (column, value) in self.columns.iter_mut().zip(row) {
-            bytes += column.push(value);
-        }
-        self.buffered_rows += 1;
+    /// Appends one row (values for the file columns, in order, cast to their types); returns the
+    /// bytes added.
+    #[inline]
+    pub fn push_row<'v>(
+        &mut self,
+        s: &FileSettings,
+        row: impl Iterator<Item = Value<'v>>,
+    ) -> usize {
+        let bytes = self.rows.push(&s.layout, row);
         self.buffered_bytes += bytes;
         bytes
     }
 
     /// Whether the buffered rows make a full row group.
     pub fn row_group_full(&self, s: &FileSettings) -> bool {
-        self.buffered_rows >= s.row_group_rows
+        self.rows.len >= s.row_group_rows
     }
 
     /// Writes the buffered rows as a row group; returns the bytes released.
@@ -298,11 +393,32 @@ impl PartitionOut {
         store: &dyn OutputStore,
         s: &FileSettings,
     ) -> Result<usize, WriteError> {
-        if self.buffered_rows == 0 {
+        if self.rows.len == 0 {
             return Ok(0);
         }
-        let columns: Vec<ArrayRef> = self.columns.iter_mut().map(Column::finish).collect();
-        let batch = RecordBatch::try_new(s.schema.clone(), columns)?;
+        let rows = std::mem::take(&mut self.rows);
+        for first in (0..rows.len).step_by(BATCH_ROWS) {
+            let batch = rows.batch(s, first..rows.len.min(first + BATCH_ROWS))?;
+            self.write_batch(store, s, &batch)?;
+        }
+        let writer = self.writer.as_mut().expect("a batch was written");
+        writer.flush()?;
+        self.current_rows += rows.len as u64;
+        let released = self.buffered_bytes;
+        self.buffered_bytes = 0;
+        if writer.bytes_written() as u64 >= s.target_file_bytes {
+            self.close_file()?;
+        }
+        Ok(released)
+    }
+
+    /// Writes a batch into the open row group, opening a file first when none is open.
+    fn write_batch(
+        &mut self,
+        store: &dyn OutputStore,
+        s: &FileSettings,
+        batch: &RecordBatch,
+    ) -> Result<(), WriteError> {
         if self.writer.is_none() {
             let seq = self.files.len() as u32;
             self.current_key = format!(
@@ -314,20 +430,12 @@ impl PartitionOut {
             self.writer = Some(ArrowWriter::try_new(
                 file,
                 s.schema.clone(),
-                Some(file_properties(&s.props, &batch)),
+                Some(file_properties(&s.props, batch)),
             )?);
         }
         let writer = self.writer.as_mut().expect("writer was just opened");
-        writer.write(&batch)?;
-        writer.flush()?;
-        self.current_rows += self.buffered_rows as u64;
-        let released = self.buffered_bytes;
-        self.buffered_rows = 0;
-        self.buffered_bytes = 0;
-        if writer.bytes_written() as u64 >= s.target_file_bytes {
-            self.close_file()?;
-        }
-        Ok(released)
+        writer.write(batch)?;
+        Ok(())
     }
 
     /// Bytes of the open file still held in memory by the output store.
@@ -360,7 +468,7 @@ impl PartitionOut {
     /// Drops the open file without committing it (which discards it) and the buffered rows.
     pub fn abandon(&mut self) {
         self.writer = None;
-        self.buffered_rows = 0;
+        self.rows = Rows::default();
         self.buffered_bytes = 0;
     }
 
@@ -385,5 +493,104 @@ impl PartitionOut {
             bytes: self.files.iter().map(|f| f.bytes).sum(),
             files: self.files.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Date32Type, Float64Type, Int32Type, Int64Type};
+
+    use super::*;
+
+    /// Several string columns (each string starts where the one before it, in the same row or the
+    /// row before, ended), more than 64 columns (null flags past the first word), nulls anywhere,
+    /// and batches cut at arbitrary rows: every value comes back where it was put.
+    #[test]
+    fn rows_come_back_as_the_columns_they_were() {
+        let cycle = [
+            FieldType::String,
+            FieldType::Double,
+            FieldType::String,
+            FieldType::Int64,
+            FieldType::Boolean,
+            FieldType::Int32,
+            FieldType::Date,
+            FieldType::Timestamp,
+        ];
+        let kinds: Vec<FieldType> = cycle.iter().copied().cycle().take(70).collect();
+        let layout = RowLayout::of(kinds.clone());
+        let texts: Vec<String> = (0..700)
+            .map(|n| "é".repeat(n % 4) + &n.to_string())
+            .collect();
+        // Row r, column c: null for some pairs (in the first row too), else a value from r and c.
+        let value = |r: usize, c: usize| -> Value<'_> {
+            if (r * 7 + c * 3).is_multiple_of(11) {
+                return Value::Null;
+            }
+            let n = (r * 70 + c) as i64;
+            match kinds[c] {
+                FieldType::String => Value::Str(&texts[(r * 70 + c) % 700]),
+                FieldType::Double => Value::F64(n as f64 / 4.0),
+                FieldType::Int64 => Value::I64(-n),
+                FieldType::Boolean => Value::Bool(n % 3 == 0),
+                FieldType::Int32 => Value::I32(n as i32 - 500),
+                FieldType::Date => Value::Days(n as i32),
+                FieldType::Timestamp => Value::Micros(n * 1_000_000),
+            }
+        };
+        let mut rows = Rows::default();
+        let mut bytes = 0;
+        for r in 0..100 {
+            bytes += rows.push(&layout, (0..70).map(|c| value(r, c)));
+        }
+        assert_eq!(rows.len, 100);
+        assert!(
+            bytes >= 100 * 70 * 8,
+            "every value counts against the budget"
+        );
+
+        for range in [0..37, 37..100, 99..100] {
+            for (c, kind) in kinds.iter().enumerate() {
+                let array = rows.column(&layout, c, range.clone()).unwrap();
+                assert_eq!(array.len(), range.len());
+                for (i, r) in range.clone().enumerate() {
+                    let expected = value(r, c);
+                    if expected == Value::Null {
+                        assert!(array.is_null(i), "row {r} column {c} is null");
+                        continue;
+                    }
+                    let got = match kind {
+                        FieldType::String => Value::Str(array.as_string::<i32>().value(i)),
+                        FieldType::Double => {
+                            Value::F64(array.as_primitive::<Float64Type>().value(i))
+                        }
+                        FieldType::Int64 => Value::I64(array.as_primitive::<Int64Type>().value(i)),
+                        FieldType::Boolean => Value::Bool(array.as_boolean().value(i)),
+                        FieldType::Int32 => Value::I32(array.as_primitive::<Int32Type>().value(i)),
+                        FieldType::Date => Value::Days(array.as_primitive::<Date32Type>().value(i)),
+                        FieldType::Timestamp => Value::Micros(
+                            array
+                                .as_primitive::<arrow_array::types::TimestampMicrosecondType>()
+                                .value(i),
+                        ),
+                    };
+                    assert_eq!(got, expected, "row {r} column {c}");
+                }
+            }
+        }
+    }
+
+    /// A column without nulls carries no validity buffer, as an Arrow builder would give it.
+    #[test]
+    fn columns_without_nulls_have_no_validity_buffer() {
+        let layout = RowLayout::of(vec![FieldType::Double, FieldType::String]);
+        let mut rows = Rows::default();
+        rows.push(&layout, [Value::F64(1.0), Value::Null].into_iter());
+        rows.push(&layout, [Value::F64(2.0), Value::Str("x")].into_iter());
+        assert!(rows.column(&layout, 0, 0..2).unwrap().nulls().is_none());
+        let text = rows.column(&layout, 1, 0..2).unwrap();
+        assert_eq!(text.null_count(), 1);
+        assert_eq!(text.as_string::<i32>().value(1), "x");
     }
 }

@@ -521,6 +521,31 @@ fn a_small_budget_makes_more_row_groups_and_files_but_loses_nothing() {
     assert!(stats.min_bytes_opt().is_some(), "statistics are written");
 }
 
+/// A row group of more rows than one batch handed to the Parquet writer stays one row group, in
+/// order.
+#[test]
+fn a_row_group_larger_than_a_batch_keeps_its_rows_in_order() {
+    let n = 3 * crate::parquet_out::BATCH_ROWS + 5;
+    let input: String = (0..n)
+        .map(|i| format!("{{\"device_id\":\"d\",\"timestamp\":{},\"location\":{{\"lat\":1,\"long\":2}},\"temperature\":{i}}}\n", 1_593_007_044 + i))
+        .collect();
+    let o = out();
+    let s = run(&iot(), input.as_bytes(), &o).unwrap();
+    assert_eq!(s.records_written, n as u64);
+    let dir = o.data.root().join("year=2020/month=06/device_id=d");
+    let rows = rows_in(dir.clone());
+    assert_eq!(rows.len(), n);
+    assert!(
+        rows.iter()
+            .enumerate()
+            .all(|(k, r)| r.0 == 1_593_007_044 + k as i64 && r.3 == Some(k as f64)),
+        "order kept"
+    );
+    let file = fs::File::open(dir.join(&files(&dir)[0])).unwrap();
+    let meta = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    assert_eq!(meta.metadata().num_row_groups(), 1);
+}
+
 #[test]
 fn value_partitions_escape_and_default() {
     let o = out();
