@@ -1,9 +1,10 @@
-//! Reading a local file on a thread of its own, a few chunks ahead of the engine.
+//! Reading a stream on a thread of its own, a few chunks ahead of the engine.
 //!
 //! The S3 adapter already downloads ahead of decoding; this does the same for local files (the
 //! `etl` CLI, the local stack), so the engine's thread spends its time decoding rather than in
 //! `read` system calls: the kernel's copy out of the page cache and its page lookups happen on the
-//! reading thread, the engine only copies from a chunk that is already in memory.
+//! reading thread, the engine only copies from a chunk that is already in memory. The engine
+//! inflates gzip input the same way, a few chunks ahead on a thread of its own.
 
 use std::io::{self, Read};
 use std::sync::mpsc::{self, Receiver, SyncSender};
@@ -34,12 +35,32 @@ struct Chunk {
 impl ReadAhead {
     /// Starts reading `inner` on a thread named "read-ahead".
     pub fn new(inner: impl Read + Send + 'static) -> io::Result<Self> {
-        let (chunk_sender, chunks) = mpsc::sync_channel(AHEAD);
-        let (spent, spent_buffers) = mpsc::sync_channel(AHEAD + 2);
+        let (reader, work) = Self::with_work(inner);
         thread::Builder::new()
             .name("read-ahead".into())
-            .spawn(move || read_chunks(inner, chunk_sender, spent_buffers))?;
-        Ok(Self {
+            .spawn(work)?;
+        Ok(reader)
+    }
+
+    /// Starts reading `inner` on a thread of `scope` named `name`: for input that is borrowed
+    /// (the thread ends with the scope at the latest).
+    pub fn scoped<'scope>(
+        scope: &'scope thread::Scope<'scope, '_>,
+        name: &str,
+        inner: impl Read + Send + 'scope,
+    ) -> io::Result<Self> {
+        let (reader, work) = Self::with_work(inner);
+        thread::Builder::new()
+            .name(name.into())
+            .spawn_scoped(scope, work)?;
+        Ok(reader)
+    }
+
+    /// The reader, and what its thread does.
+    fn with_work<'a>(inner: impl Read + Send + 'a) -> (Self, impl FnOnce() + Send + 'a) {
+        let (chunk_sender, chunks) = mpsc::sync_channel(AHEAD);
+        let (spent, spent_buffers) = mpsc::sync_channel(AHEAD + 2);
+        let reader = Self {
             chunks,
             spent,
             current: Chunk {
@@ -48,6 +69,9 @@ impl ReadAhead {
             },
             at: 0,
             done: false,
+        };
+        (reader, move || {
+            read_chunks(inner, chunk_sender, spent_buffers)
         })
     }
 }

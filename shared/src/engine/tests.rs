@@ -266,6 +266,38 @@ fn layouts_and_gzip_give_the_same_rows() {
     assert!(results.windows(2).all(|w| w[0] == w[1]));
 }
 
+/// A gzip object found corrupt after several chunks were inflated (on the inflating thread) fails
+/// as bad input, is not retried, and what was written from it is taken back.
+#[test]
+fn a_gzip_object_corrupt_halfway_fails_and_leaves_nothing_behind() {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(many_records(40_000, "\n").as_bytes()).unwrap();
+    let mut gzip = gz.finish().unwrap();
+    let n = gzip.len();
+    gzip[n * 3 / 4..].iter_mut().for_each(|b| *b ^= 0x5a);
+    let mut d = iot();
+    d.output.row_group_rows = 100; // files are committed before the corruption is reached
+    let o = out();
+    let err = run(&d, &gzip, &o).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransformError::Input {
+                source: DecodeError::Io(_),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(!err.is_retryable(), "{err}");
+    assert!(
+        err.to_string().starts_with("s3://raw/iot/a.json: "),
+        "{err}"
+    );
+    assert_eq!(files(o.data.root()), Vec::<String>::new());
+    assert_eq!(files(o.rejected.root()), Vec::<String>::new());
+}
+
 #[test]
 fn a_broken_array_fails_and_leaves_nothing_behind() {
     let o = out();
