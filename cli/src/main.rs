@@ -10,7 +10,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use etl_core::output::LocalDir;
-use etl_core::read_ahead::ReadAhead;
 use etl_core::{sql, Dataset, Engine, SourceObject, Summary};
 
 #[derive(Parser)]
@@ -193,8 +192,7 @@ fn transform(
     let reader: Box<dyn Read + Send> = if input == Path::new("-") {
         Box::new(io::stdin())
     } else {
-        let file = File::open(input).map_err(|e| format!("{}: {e}", input.display()))?;
-        Box::new(ReadAhead::new(file).map_err(|e| format!("{}: {e}", input.display()))?)
+        Box::new(File::open(input).map_err(|e| format!("{}: {e}", input.display()))?)
     };
     let path = std::path::absolute(input).unwrap_or_else(|_| input.to_path_buf());
     let source = SourceObject::local_file(&path.display().to_string());

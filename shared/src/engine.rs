@@ -248,23 +248,17 @@ impl<'e, 'd> Run<'e, 'd> {
 
     fn read_all(&mut self, input: impl Read + Send) -> Result<(), Failure> {
         let (decoded, stats) = open_input(input).map_err(DecodeError::Io)?;
-        if !stats.gzip {
-            return self.read_records(decoded, &stats);
-        }
-        // Inflating costs about a third of what the rest of the transform does with the bytes:
-        // it runs a few chunks ahead on a thread of its own, as reading does.
+        // Reading, and inflating gzip (about a third of what the rest of the transform does with
+        // the bytes), run a few chunks ahead on a thread of their own.
         std::thread::scope(|scope| {
-            let inflated = ReadAhead::scoped(scope, "inflate", decoded).map_err(DecodeError::Io)?;
-            self.read_records(Box::new(inflated), &stats)
+            let name = if stats.gzip { "inflate" } else { "read-ahead" };
+            let chunks = ReadAhead::scoped(scope, name, decoded).map_err(DecodeError::Io)?;
+            self.read_records(chunks, &stats)
         })
     }
 
-    fn read_records(
-        &mut self,
-        decoded: Box<dyn Read + Send + '_>,
-        stats: &InputStats,
-    ) -> Result<(), Failure> {
-        let mut reader = RecordReader::new(decoded);
+    fn read_records(&mut self, chunks: ReadAhead, stats: &InputStats) -> Result<(), Failure> {
+        let mut reader = RecordReader::new(chunks);
         let engine = self.engine;
         let mut unknown = std::mem::take(&mut self.unknown);
         let mut scratch = Scratch::default();

@@ -1,78 +1,91 @@
-//! Reading a stream on a thread of its own, a few chunks ahead of the engine.
+//! Reading the input on a thread of its own, a few chunks ahead of the engine, and handing the
+//! chunks over rather than copying them.
 //!
-//! The S3 adapter already downloads ahead of decoding; this does the same for local files (the
-//! `etl` CLI, the local stack), so the engine's thread spends its time decoding rather than in
-//! `read` system calls: the kernel's copy out of the page cache and its page lookups happen on the
-//! reading thread, the engine only copies from a chunk that is already in memory. The engine
-//! inflates gzip input the same way, a few chunks ahead on a thread of its own.
+//! The engine's thread then spends its time decoding: the `read` system calls (the kernel's copy
+//! out of the page cache), gzip inflation, or the copy out of the S3 adapter's network frames all
+//! happen on the reading thread. Each chunk is read behind [`HEADROOM`] free bytes, where the
+//! record reader puts the unfinished record of the chunk before: a chunk becomes the reader's
+//! buffer as it is, and only that record is copied.
 
 use std::io::{self, Read};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread;
 
-/// Bytes per chunk.
-const CHUNK: usize = 1 << 20;
+/// Bytes read per chunk.
+pub const CHUNK: usize = 1 << 20;
+/// Free bytes in front of a chunk's bytes, for the end of the chunk before (a record cut by the
+/// chunk boundary). Records longer than this are gathered in a buffer of their own.
+pub const HEADROOM: usize = 64 << 10;
 /// Chunks read ahead of the one being consumed: memory stays at about `(AHEAD + 2) × CHUNK`.
 const AHEAD: usize = 2;
 
-/// A [`Read`] whose bytes come from `inner`, read on a background thread.
+/// A buffer of input: bytes `buf[start..end]`, with `start` free bytes in front of them.
+#[derive(Debug)]
+pub struct Chunk {
+    /// The buffer (its length is at least `end`).
+    pub buf: Vec<u8>,
+    /// Where the input's bytes start.
+    pub start: usize,
+    /// Where they end.
+    pub end: usize,
+}
+
+/// Chunks of `inner`, read on a background thread.
 pub struct ReadAhead {
     chunks: Receiver<io::Result<Chunk>>,
-    /// Emptied buffers go back to the thread, so memory is allocated (and faulted in) once.
+    /// Buffers the reader is done with go back to the thread, so memory is allocated (and
+    /// faulted in) once.
     spent: SyncSender<Vec<u8>>,
-    current: Chunk,
-    at: usize,
     done: bool,
 }
 
-/// A buffer of [`CHUNK`] bytes and how many of them were read. Buffers keep their length, so a
-/// reused one is not zeroed again.
-struct Chunk {
-    buf: Vec<u8>,
-    len: usize,
-}
-
 impl ReadAhead {
-    /// Starts reading `inner` on a thread named "read-ahead".
-    pub fn new(inner: impl Read + Send + 'static) -> io::Result<Self> {
-        let (reader, work) = Self::with_work(inner);
-        thread::Builder::new()
-            .name("read-ahead".into())
-            .spawn(work)?;
-        Ok(reader)
-    }
-
-    /// Starts reading `inner` on a thread of `scope` named `name`: for input that is borrowed
-    /// (the thread ends with the scope at the latest).
+    /// Starts reading `inner` on a thread of `scope` named `name` (the input may be borrowed: the
+    /// thread ends with the scope at the latest).
     pub fn scoped<'scope>(
         scope: &'scope thread::Scope<'scope, '_>,
         name: &str,
         inner: impl Read + Send + 'scope,
     ) -> io::Result<Self> {
-        let (reader, work) = Self::with_work(inner);
-        thread::Builder::new()
-            .name(name.into())
-            .spawn_scoped(scope, work)?;
-        Ok(reader)
-    }
-
-    /// The reader, and what its thread does.
-    fn with_work<'a>(inner: impl Read + Send + 'a) -> (Self, impl FnOnce() + Send + 'a) {
         let (chunk_sender, chunks) = mpsc::sync_channel(AHEAD);
         let (spent, spent_buffers) = mpsc::sync_channel(AHEAD + 2);
-        let reader = Self {
+        thread::Builder::new()
+            .name(name.into())
+            .spawn_scoped(scope, move || {
+                read_chunks(inner, chunk_sender, spent_buffers)
+            })?;
+        Ok(Self {
             chunks,
             spent,
-            current: Chunk {
-                buf: Vec::new(),
-                len: 0,
-            },
-            at: 0,
             done: false,
-        };
-        (reader, move || {
-            read_chunks(inner, chunk_sender, spent_buffers)
         })
+    }
+
+    /// The next chunk; `None` at the end of the input. A read error comes after the chunk of
+    /// the bytes read before it, and ends the chunks.
+    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        if self.done {
+            return Ok(None);
+        }
+        match self.chunks.recv() {
+            Ok(Ok(chunk)) => Ok(Some(chunk)),
+            Ok(Err(e)) => {
+                self.done = true;
+                Err(e)
+            }
+            Err(_) => {
+                self.done = true;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Gives a buffer back to be read into again.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        if buf.capacity() > 0 {
+            // The thread may have enough already; then this one is freed.
+            let _ = self.spent.try_send(buf);
+        }
     }
 }
 
@@ -82,15 +95,19 @@ fn read_chunks(
     chunks: SyncSender<io::Result<Chunk>>,
     spent: Receiver<Vec<u8>>,
 ) {
+    let full = HEADROOM + CHUNK;
     loop {
-        let mut buf = spent.try_recv().unwrap_or_else(|_| vec![0; CHUNK]);
-        let mut len = 0;
+        let mut buf = spent.try_recv().unwrap_or_default();
+        // A recycled buffer keeps its bytes (a longer one is cut back): nothing is zeroed again.
+        buf.resize(full, 0);
+        buf.shrink_to(full);
+        let mut end = HEADROOM;
         let result = loop {
-            match inner.read(&mut buf[len..]) {
+            match inner.read(&mut buf[end..full]) {
                 Ok(0) => break Ok(()),
                 Ok(n) => {
-                    len += n;
-                    if len == CHUNK {
+                    end += n;
+                    if end == full {
                         break Ok(());
                     }
                 }
@@ -98,50 +115,24 @@ fn read_chunks(
                 Err(e) => break Err(e),
             }
         };
-        let last = len < CHUNK || result.is_err();
-        let chunk = Chunk { buf, len };
+        let last = end < full || result.is_err();
+        let read = end > HEADROOM;
+        let chunk = Chunk {
+            buf,
+            start: HEADROOM,
+            end,
+        };
         let sent = match result {
-            Ok(()) if len == 0 => true,
-            Ok(()) => chunks.send(Ok(chunk)).is_ok(),
+            Ok(()) => !read || chunks.send(Ok(chunk)).is_ok(),
             Err(e) => {
                 // Bytes read before the error come first: the reader sees what the file held.
-                (len == 0 || chunks.send(Ok(chunk)).is_ok()) && chunks.send(Err(e)).is_ok()
+                (!read || chunks.send(Ok(chunk)).is_ok()) && chunks.send(Err(e)).is_ok()
             }
         };
         // A closed channel means the reader is gone: stop reading.
         if last || !sent {
             return;
         }
-    }
-}
-
-impl Read for ReadAhead {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.at == self.current.len {
-            if self.done {
-                return Ok(0);
-            }
-            match self.chunks.recv() {
-                Ok(Ok(chunk)) => {
-                    let spent = std::mem::replace(&mut self.current, chunk);
-                    if !spent.buf.is_empty() {
-                        // The thread may have enough already; then this one is freed.
-                        let _ = self.spent.try_send(spent.buf);
-                    }
-                    self.at = 0;
-                }
-                Ok(Err(e)) => {
-                    self.done = true;
-                    return Err(e);
-                }
-                Err(_) => self.done = true,
-            }
-        }
-        let available = &self.current.buf[self.at..self.current.len];
-        let n = buf.len().min(available.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        self.at += n;
-        Ok(n)
     }
 }
 
@@ -153,29 +144,26 @@ mod tests {
         (0..n).map(|i| (i * 7 % 251) as u8).collect()
     }
 
-    /// Reads everything in pieces of `piece` bytes.
-    fn read_all(mut r: impl Read, piece: usize) -> io::Result<Vec<u8>> {
+    /// The bytes of all chunks, each checked to have its headroom; recycling every buffer.
+    fn read_all(reader: &mut ReadAhead) -> io::Result<Vec<u8>> {
         let mut out = Vec::new();
-        let mut buf = vec![0; piece];
-        loop {
-            match r.read(&mut buf)? {
-                0 => return Ok(out),
-                n => out.extend_from_slice(&buf[..n]),
-            }
+        while let Some(chunk) = reader.next_chunk()? {
+            assert_eq!(chunk.start, HEADROOM);
+            assert!(chunk.end > chunk.start, "no empty chunks");
+            out.extend_from_slice(&chunk.buf[chunk.start..chunk.end]);
+            reader.recycle(chunk.buf);
         }
+        Ok(out)
     }
 
     #[test]
-    fn every_byte_arrives_in_order_whatever_the_sizes() {
+    fn every_byte_arrives_in_order_whatever_the_length() {
         for len in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 5 * CHUNK + 123] {
-            for piece in [1000, 4 << 20] {
-                let data = bytes(len);
-                let got = read_all(
-                    ReadAhead::new(io::Cursor::new(data.clone())).unwrap(),
-                    piece,
-                );
-                assert!(got.unwrap() == data, "{len} bytes read {piece} at a time");
-            }
+            let data = bytes(len);
+            let got = thread::scope(|s| {
+                read_all(&mut ReadAhead::scoped(s, "test", io::Cursor::new(&data)).unwrap())
+            });
+            assert!(got.unwrap() == data, "{len} bytes");
         }
     }
 
@@ -196,38 +184,47 @@ mod tests {
     #[test]
     fn a_read_error_arrives_after_the_bytes_read_before_it() {
         let data = bytes(CHUNK + 10);
-        let mut reader = ReadAhead::new(FailsAfter {
-            good: io::Cursor::new(data.clone()),
-        })
-        .unwrap();
-        let mut got = vec![0; data.len()];
-        reader.read_exact(&mut got).unwrap();
-        assert!(got == data);
-        let error = reader.read(&mut [0; 16]).unwrap_err();
-        assert_eq!(error.to_string(), "disk on fire");
-        assert_eq!(reader.read(&mut [0; 16]).unwrap(), 0, "then the end");
+        thread::scope(|s| {
+            let input = FailsAfter {
+                good: io::Cursor::new(data.clone()),
+            };
+            let mut reader = ReadAhead::scoped(s, "test", input).unwrap();
+            let mut got = Vec::new();
+            let error = loop {
+                match reader.next_chunk() {
+                    Ok(Some(c)) => got.extend_from_slice(&c.buf[c.start..c.end]),
+                    Ok(None) => panic!("the error went missing"),
+                    Err(e) => break e,
+                }
+            };
+            assert!(got == data);
+            assert_eq!(error.to_string(), "disk on fire");
+            assert!(reader.next_chunk().unwrap().is_none(), "then the end");
+        });
     }
 
     #[test]
     fn a_reader_dropped_early_stops_the_thread() {
-        let (sender, finished) = mpsc::channel();
-        struct Endless(mpsc::Sender<()>);
-        impl Read for Endless {
+        /// Endless input (up to a limit, so a thread that went on would end the test, not hang it).
+        struct Endless<'a>(&'a mut usize);
+        impl Read for Endless<'_> {
             fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if *self.0 >= 64 * CHUNK {
+                    return Ok(0);
+                }
                 buf.fill(b'x');
+                *self.0 += buf.len();
                 Ok(buf.len())
             }
         }
-        impl Drop for Endless {
-            fn drop(&mut self) {
-                let _ = self.0.send(());
-            }
-        }
-        let mut reader = ReadAhead::new(Endless(sender)).unwrap();
-        reader.read_exact(&mut [0; 100]).unwrap();
-        drop(reader);
-        finished
-            .recv_timeout(std::time::Duration::from_secs(10))
-            .expect("the thread ends and drops its input");
+        let mut produced = 0;
+        thread::scope(|s| {
+            let mut reader = ReadAhead::scoped(s, "test", Endless(&mut produced)).unwrap();
+            reader.next_chunk().unwrap().expect("a chunk");
+        });
+        assert!(
+            produced <= (AHEAD + 3) * CHUNK,
+            "{produced} bytes read for a reader that took one chunk"
+        );
     }
 }

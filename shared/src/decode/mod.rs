@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use json::{JsonError, PathTree, Scanner, Shape, Slot, UnknownFields};
 
-/// Bytes read from the input per refill.
-const READ_CHUNK: usize = 4 << 20;
+use crate::read_ahead::ReadAhead;
+
 /// A single record larger than this fails the object (it would not fit a Lambda's budget).
 pub const MAX_RECORD_BYTES: usize = 64 << 20;
 
@@ -150,8 +150,9 @@ enum Mode {
 struct Cursor {
     /// Next unconsumed byte in the buffer.
     pos: usize,
-    /// Absolute offset of buffer byte 0.
-    base: u64,
+    /// Absolute offset of buffer byte 0 (negative while the input's first byte lies behind the
+    /// free room at the front of the first chunk).
+    base: i64,
     /// Newlines before `line_pos` have been counted into `line` (1-based line at `line_pos`).
     line: u64,
     line_pos: usize,
@@ -162,6 +163,19 @@ struct Cursor {
 }
 
 impl Cursor {
+    /// The absolute offset of buffer byte `at`.
+    fn offset(&self, at: usize) -> u64 {
+        (self.base + at as i64) as u64
+    }
+
+    /// Buffer byte `from` moves to `to` (the unconsumed bytes from `from` on are moved there).
+    fn rebase(&mut self, from: usize, to: usize) {
+        debug_assert!(self.line_pos >= from && self.pos >= from);
+        self.base += from as i64 - to as i64;
+        self.line_pos = self.line_pos - from + to;
+        self.pos = self.pos - from + to;
+    }
+
     fn line_at(&mut self, buf: &[u8], to: usize) -> u64 {
         if to > self.line_pos {
             let slice = &buf[self.line_pos..to];
@@ -171,7 +185,7 @@ impl Cursor {
                 last = Some(i);
             }
             if let Some(i) = last {
-                self.line_start = self.base + (self.line_pos + i + 1) as u64;
+                self.line_start = self.offset(self.line_pos + i + 1);
             }
             self.line_pos = to;
         }
@@ -183,7 +197,7 @@ impl Cursor {
         debug_assert!(s.pos >= self.line_pos);
         if s.newlines > 0 {
             self.line += s.newlines;
-            self.line_start = self.base + s.last_line_start as u64;
+            self.line_start = self.offset(s.last_line_start);
             s.newlines = 0;
         }
         self.line_pos = s.pos;
@@ -202,7 +216,7 @@ impl Cursor {
         RecordPos {
             index: self.records,
             line: self.line_at(buf, start),
-            offset: self.base + start as u64,
+            offset: self.offset(start),
         }
     }
 
@@ -213,10 +227,10 @@ impl Cursor {
         if at > self.line_pos {
             for i in memchr::memchr_iter(b'\n', &buf[self.line_pos..at]) {
                 line += 1;
-                line_start = self.base + (self.line_pos + i + 1) as u64;
+                line_start = self.offset(self.line_pos + i + 1);
             }
         }
-        (line, self.base + at as u64 - line_start + 1)
+        (line, self.offset(at) - line_start + 1)
     }
 }
 
@@ -226,8 +240,10 @@ enum Progress {
 }
 
 /// Reads records from a decoded byte stream.
-pub struct RecordReader<'r> {
-    input: Box<dyn Read + Send + 'r>,
+pub struct RecordReader {
+    input: ReadAhead,
+    /// The chunk being scanned (or, for a record longer than a chunk's free room, a buffer of its
+    /// own gathering it); bytes `..len` are input.
     buf: Vec<u8>,
     len: usize,
     eof: bool,
@@ -235,9 +251,9 @@ pub struct RecordReader<'r> {
     cursor: Cursor,
 }
 
-impl<'r> RecordReader<'r> {
-    /// A reader over an already decompressed stream (see [`open_input`]).
-    pub fn new(input: Box<dyn Read + Send + 'r>) -> Self {
+impl RecordReader {
+    /// A reader over an already decompressed stream (see [`open_input`]), read ahead.
+    pub fn new(input: ReadAhead) -> Self {
         Self {
             input,
             buf: Vec::new(),
@@ -258,7 +274,7 @@ impl<'r> RecordReader<'r> {
 
     /// Decompressed bytes consumed so far.
     pub fn bytes_read(&self) -> u64 {
-        self.cursor.base + self.len as u64
+        self.cursor.offset(self.len)
     }
 
     /// Calls `f` for every record, in order. `tree` selects the paths that fill the slots.
@@ -290,46 +306,62 @@ impl<'r> RecordReader<'r> {
         }
     }
 
-    /// Drops consumed bytes and reads more, growing the buffer for records that span it.
+    /// Takes the next chunk as the buffer, the unconsumed bytes (a record cut by the chunk's end)
+    /// put in front of its bytes; a record too long for the room there is gathered in a buffer
+    /// that grows.
     fn fill(&mut self) -> Result<(), DecodeError> {
         if self.eof {
             return Ok(());
         }
         let c = &mut self.cursor;
-        if c.pos > 0 {
-            c.line_at(&self.buf[..self.len], c.pos);
-            self.buf.copy_within(c.pos..self.len, 0);
-            self.len -= c.pos;
-            c.base += c.pos as u64;
-            c.line_pos -= c.pos;
-            c.pos = 0;
+        let from = c.pos;
+        c.line_at(&self.buf[..self.len], from);
+        let unconsumed = self.len - from;
+        if unconsumed > MAX_RECORD_BYTES {
+            return Err(DecodeError::RecordTooLarge { line: c.line });
         }
-        let wanted = self.len + READ_CHUNK;
-        if wanted > MAX_RECORD_BYTES + READ_CHUNK {
-            return Err(DecodeError::RecordTooLarge {
-                line: c.line_at(&self.buf[..self.len], 0),
-            });
-        }
-        if self.buf.len() < wanted {
-            self.buf.resize(wanted, 0);
-        }
-        while self.len < self.buf.len() {
-            match self.input.read(&mut self.buf[self.len..]) {
-                Ok(0) => {
-                    self.eof = true;
+        let Some(chunk) = self.input.next_chunk()? else {
+            self.eof = true;
+            return Ok(());
+        };
+        if unconsumed <= chunk.start {
+            let to = chunk.start - unconsumed;
+            let mut buf = chunk.buf;
+            buf[to..chunk.start].copy_from_slice(&self.buf[from..self.len]);
+            self.input.recycle(std::mem::replace(&mut self.buf, buf));
+            self.len = chunk.end;
+            c.rebase(from, to);
+        } else {
+            self.buf.copy_within(from..self.len, 0);
+            self.buf.truncate(unconsumed);
+            c.rebase(from, 0);
+            // The buffer at least doubles, so a long record is scanned again a few times, not once
+            // per chunk.
+            let wanted = (2 * unconsumed).min(MAX_RECORD_BYTES);
+            let mut chunk = chunk;
+            loop {
+                self.buf
+                    .extend_from_slice(&chunk.buf[chunk.start..chunk.end]);
+                self.input.recycle(chunk.buf);
+                if self.buf.len() >= wanted {
                     break;
                 }
-                Ok(n) => self.len += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
+                match self.input.next_chunk()? {
+                    Some(next) => chunk = next,
+                    None => {
+                        self.eof = true;
+                        break;
+                    }
+                }
             }
+            self.len = self.buf.len();
         }
         if !self.started {
             self.started = true;
-            if self.buf[..self.len].starts_with(b"\xEF\xBB\xBF") {
-                self.cursor.pos = 3;
-                self.cursor.line_pos = 3;
-                self.cursor.line_start = 3;
+            if self.buf[c.pos..self.len].starts_with(b"\xEF\xBB\xBF") {
+                c.pos += 3;
+                c.line_pos = c.pos;
+                c.line_start = c.offset(c.pos);
             }
         }
         Ok(())
@@ -364,7 +396,7 @@ fn scan_buffer<'a, E: From<DecodeError>>(
                 return Err(DecodeError::Malformed {
                     line,
                     column,
-                    offset: c.base + s.pos as u64,
+                    offset: c.offset(s.pos),
                     expected: "']' to close the JSON array (the input ends inside it)",
                 }
                 .into());
@@ -444,7 +476,7 @@ fn malformed(c: &mut Cursor, buf: &[u8], at: usize, expected: &'static str) -> D
     DecodeError::Malformed {
         line,
         column,
-        offset: c.base + at as u64,
+        offset: c.offset(at),
         expected,
     }
 }

@@ -6,7 +6,11 @@ type Seen = Vec<(u64, u64, bool, String, String)>;
 
 fn read_all(bytes: Vec<u8>) -> Result<Seen, DecodeError> {
     let (input, _) = open_input(std::io::Cursor::new(bytes)).unwrap();
-    let mut reader = RecordReader::new(input);
+    std::thread::scope(|s| read_records(ReadAhead::scoped(s, "test", input).unwrap()))
+}
+
+fn read_records(chunks: ReadAhead) -> Result<Seen, DecodeError> {
+    let mut reader = RecordReader::new(chunks);
     let tree = PathTree::new([vec!["id".to_string()]].iter().map(|p| p.as_slice()));
     let mut seen = Vec::new();
     let mut unknown = UnknownFields::default();
@@ -147,7 +151,7 @@ fn a_broken_array_fails_the_object_with_its_position() {
 
 #[test]
 fn records_spanning_read_chunks_are_reassembled() {
-    // Records straddle the 4 MiB refill boundary many times over; line numbers stay exact.
+    // Records straddle the 1 MiB chunk boundary many times over; line numbers stay exact.
     let mut input = String::new();
     let pad = "x".repeat(1000);
     let n = 10_000;
@@ -159,6 +163,49 @@ fn records_spanning_read_chunks_are_reassembled() {
     for (i, s) in seen.iter().enumerate() {
         assert_eq!((s.0, s.1), (i as u64 + 1, i as u64 + 1));
         assert_eq!(s.4, format!("Number(\"{i}\")"));
+    }
+}
+
+#[test]
+fn records_longer_than_the_room_before_a_chunk_are_gathered_whole() {
+    use crate::read_ahead::{CHUNK, HEADROOM};
+    // Around the room in front of a chunk, and longer than several chunks; pretty-printed across
+    // lines, after a byte order mark, with short records between.
+    let pads = [
+        HEADROOM - 20,
+        HEADROOM + 1,
+        10,
+        3 * CHUNK + 7,
+        2 * HEADROOM,
+        CHUNK,
+        5,
+    ];
+    let mut input = String::from("\u{feff}");
+    let mut expected = Vec::new();
+    let mut line = 1;
+    for (i, pad) in pads.iter().enumerate() {
+        let record = format!("{{\n\"id\": {i},\n\"pad\": \"{}\"}}", "y".repeat(*pad));
+        input.push_str(&record);
+        input.push('\n');
+        expected.push((i as u64 + 1, line, record));
+        line += 3;
+    }
+    let seen = read_all(input.into_bytes()).unwrap();
+    let got: Vec<_> = seen.into_iter().map(|s| (s.0, s.1, s.3)).collect();
+    assert!(got == expected, "records differ");
+}
+
+#[test]
+fn a_record_longer_than_the_limit_fails_the_object_with_its_line() {
+    // The limit is checked when more input is needed: past it by more than a chunk, a record
+    // surely fails.
+    let mut input = String::from("{\"id\":1}\n{\"id\":2}\n{\"pad\":\"");
+    input.push_str(&"z".repeat(MAX_RECORD_BYTES + 2 * crate::read_ahead::CHUNK));
+    input.push_str("\"}\n");
+    match read_all(input.into_bytes()) {
+        Err(DecodeError::RecordTooLarge { line }) => assert_eq!(line, 3),
+        Err(other) => panic!("{other}"),
+        Ok(seen) => panic!("{} records read", seen.len()),
     }
 }
 
@@ -190,19 +237,21 @@ proptest::proptest! {
         ];
         let input: String = picks.iter().map(|&i| PIECES[i]).collect();
         let (decoded, _) = open_input(std::io::Cursor::new(input.clone().into_bytes())).unwrap();
-        let mut reader = RecordReader::new(decoded);
         let tree = PathTree::new([vec!["id".to_string()]].iter().map(|p| p.as_slice()));
         let mut unknown = UnknownFields::default();
         let mut seen = Vec::new();
-        reader
-            .for_each(&tree, 1, &mut unknown, |r| {
-                let pos = match r {
-                    Record::Parsed { pos, .. } | Record::Invalid { pos, .. } => pos,
-                };
-                seen.push(pos);
-                Ok::<(), DecodeError>(())
-            })
-            .unwrap();
+        std::thread::scope(|s| {
+            let mut reader = RecordReader::new(ReadAhead::scoped(s, "test", decoded).unwrap());
+            reader
+                .for_each(&tree, 1, &mut unknown, |r| {
+                    let pos = match r {
+                        Record::Parsed { pos, .. } | Record::Invalid { pos, .. } => pos,
+                    };
+                    seen.push(pos);
+                    Ok::<(), DecodeError>(())
+                })
+                .unwrap();
+        });
         for pos in seen {
             let newlines = input.as_bytes()[..pos.offset as usize]
                 .iter()

@@ -14,7 +14,6 @@ use super::{
 };
 use crate::contract::QueryState;
 use crate::output::{LocalDir, OutputStore};
-use crate::read_ahead::ReadAhead;
 
 /// Objects as files: `root/bucket/key`. Versions are not kept.
 #[derive(Debug, Clone)]
@@ -57,9 +56,7 @@ impl ObjectStore for LocalObjects {
     ) -> Result<Box<dyn Read + Send>, PortError> {
         let file = fs::File::open(self.path(bucket, key))
             .map_err(|e| Self::error("GetObject", bucket, key, e))?;
-        // Like the S3 adapter, the object is read ahead of the engine.
-        let reader = ReadAhead::new(file).map_err(|e| Self::error("GetObject", bucket, key, e))?;
-        Ok(Box::new(reader))
+        Ok(Box::new(file))
     }
 
     fn output_store(&self, bucket: &str, prefix: &str) -> Box<dyn OutputStore> {
