@@ -264,7 +264,7 @@ impl<'e, 'd> Run<'e, 'd> {
         let mut scratch = Scratch::default();
         let result = reader.for_each(
             &engine.tree,
-            engine.dataset.fields.len(),
+            engine.tree.slot_count(),
             &mut unknown,
             |record| -> Result<(), Failure> {
                 self.records_in += 1;
@@ -303,7 +303,8 @@ impl<'e, 'd> Run<'e, 'd> {
     ) -> Result<(), Failure> {
         let dataset = self.engine.dataset;
         let mut row = recycle(std::mem::take(&mut scratch.row));
-        for (field, slot) in dataset.fields.iter().zip(slots) {
+        for (field, &s) in dataset.fields.iter().zip(self.engine.tree.slot_of()) {
+            let slot = &slots[s];
             match value_of(field, slot) {
                 Ok(v) => row.push(v),
                 Err(reason) => {

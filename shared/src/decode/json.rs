@@ -43,15 +43,24 @@ impl Slot<'_> {
 }
 
 /// The configured paths as a tree of keys; a node may be a field (leaf) and have children.
+///
+/// Each distinct path has one slot; several fields may read the same path (an `event_time` and an
+/// `event_date` from one `ts`), and all of them get its value.
 #[derive(Debug, Clone, Default)]
 pub struct PathTree {
     nodes: Vec<Node>,
+    /// The slot of each path given to [`PathTree::new`], in order.
+    slot_of: Vec<usize>,
+    slot_count: usize,
 }
 
 #[derive(Debug, Clone, Default)]
 struct Node {
     leaf: Option<usize>,
     children: Vec<Child>,
+    /// Every slot at or below this node: a repeated key clears them first, so the last
+    /// occurrence of a key decides everything below it (last wins, at every depth).
+    subtree: Vec<usize>,
 }
 
 /// A key under a node, with its first eight bytes as one word: most keys differ there, so one
@@ -99,13 +108,16 @@ fn key_head(key: &[u8]) -> u64 {
 }
 
 impl PathTree {
-    /// Builds the tree; `paths[i]` fills slot `i`.
+    /// Builds the tree; path `i` fills slot [`PathTree::slot_of`]`(i)`, equal paths one slot.
     pub fn new<'p>(paths: impl IntoIterator<Item = &'p [String]>) -> Self {
         let mut tree = PathTree {
             nodes: vec![Node::default()],
+            slot_of: Vec::new(),
+            slot_count: 0,
         };
-        for (slot, path) in paths.into_iter().enumerate() {
+        for path in paths {
             let mut node = 0;
+            let mut visited = vec![0];
             for key in path {
                 let bytes = key.as_bytes();
                 node = match tree.child_position(node, key_head(bytes), bytes) {
@@ -121,10 +133,33 @@ impl PathTree {
                         n
                     }
                 };
+                visited.push(node);
             }
-            tree.nodes[node].leaf = Some(slot);
+            let slot = match tree.nodes[node].leaf {
+                Some(slot) => slot,
+                None => {
+                    let slot = tree.slot_count;
+                    tree.slot_count += 1;
+                    tree.nodes[node].leaf = Some(slot);
+                    for n in visited {
+                        tree.nodes[n].subtree.push(slot);
+                    }
+                    slot
+                }
+            };
+            tree.slot_of.push(slot);
         }
         tree
+    }
+
+    /// How many slots a record fills (one per distinct path).
+    pub fn slot_count(&self) -> usize {
+        self.slot_count
+    }
+
+    /// The slot of each path, in the order the paths were given.
+    pub fn slot_of(&self) -> &[usize] {
+        &self.slot_of
     }
 
     /// The position among `node`'s children of the unescaped `key` whose first word is `head`.
@@ -191,7 +226,10 @@ pub enum Shape {
     Other(&'static str),
 }
 
-const MAX_DEPTH: usize = 128;
+/// The deepest nesting accepted: the record itself is level 1, a value inside a container one
+/// level deeper than the container.
+pub const MAX_DEPTH: usize = 128;
+const TOO_DEEP: &str = "nesting no deeper than 128 levels";
 
 /// Scans JSON values in `buf` starting at `pos`.
 pub struct Scanner<'a> {
@@ -286,13 +324,18 @@ impl KeyAction {
     }
 }
 
-// Bytes that end the fast path of a string scan: quote, backslash, newline (a raw newline inside a
-// string is invalid JSON and, in NDJSON, always means a truncated line).
+// Bytes that end the fast path of a string scan: quote, backslash and the control characters
+// (U+0000..U+001F), which RFC 8259 forbids raw inside a string; a raw newline there means, in
+// NDJSON, a truncated line.
 static STRING_STOP: [bool; 256] = {
     let mut t = [false; 256];
     t[b'"' as usize] = true;
     t[b'\\' as usize] = true;
-    t[b'\n' as usize] = true;
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = true;
+        c += 1;
+    }
     t
 };
 
@@ -364,11 +407,11 @@ impl<'a> Scanner<'a> {
                 if self.layouts.len() < tree.nodes.len() {
                     self.layouts.resize(tree.nodes.len(), Vec::new());
                 }
-                self.object(tree, 0, slots, unknown, 0)?;
+                self.object(tree, 0, slots, unknown, 1)?;
                 Ok(Shape::Object)
             }
             _ => {
-                let kind = self.skip_value(0)?;
+                let kind = self.skip_value(1)?;
                 Ok(Shape::Other(kind))
             }
         }
@@ -382,8 +425,8 @@ impl<'a> Scanner<'a> {
         unknown: &mut UnknownFields,
         depth: usize,
     ) -> Result<(), JsonError> {
-        if depth >= MAX_DEPTH {
-            return Err(self.invalid("nesting no deeper than 128 levels"));
+        if depth > MAX_DEPTH {
+            return Err(self.invalid(TOO_DEEP));
         }
         self.pos += 1; // '{'
         self.skip_ws();
@@ -421,6 +464,12 @@ impl<'a> Scanner<'a> {
                     leaf,
                     branch,
                 } => {
+                    if branch {
+                        // A repeated key replaces what an earlier occurrence filled below it.
+                        for &s in &tree.nodes[c].subtree {
+                            slots[s] = Slot::Missing;
+                        }
+                    }
                     if branch && self.peek()? == b'{' {
                         self.parents.push(raw_key);
                         self.object(tree, c, slots, unknown, depth + 1)?;
@@ -429,15 +478,15 @@ impl<'a> Scanner<'a> {
                             slots[i] = Slot::Object;
                         }
                     } else if let Some(i) = leaf {
-                        slots[i] = self.scalar(depth)?;
+                        slots[i] = self.scalar(depth + 1)?;
                     } else {
                         // A branch of configured paths holds a non-object: its fields stay Missing.
-                        self.skip_value(depth)?;
+                        self.skip_value(depth + 1)?;
                     }
                 }
                 KeyAction::Unknown => {
                     unknown.record(&self.parents, raw_key);
-                    self.skip_value(depth)?;
+                    self.skip_value(depth + 1)?;
                 }
             }
             self.skip_ws();
@@ -510,6 +559,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// The value at `pos`, at nesting level `depth`.
     fn scalar(&mut self, depth: usize) -> Result<Slot<'a>, JsonError> {
         Ok(match self.peek()? {
             b'"' => {
@@ -558,7 +608,8 @@ impl<'a> Scanner<'a> {
         })
     }
 
-    /// Skips one value, validating it; returns its kind.
+    /// Skips one value at nesting level `depth` (the record itself is level 1), validating it;
+    /// returns its kind.
     pub fn skip_value(&mut self, depth: usize) -> Result<&'static str, JsonError> {
         match self.peek()? {
             b'"' => {
@@ -573,8 +624,8 @@ impl<'a> Scanner<'a> {
             b'f' => self.literal(b"false").map(|_| "boolean"),
             b'n' => self.literal(b"null").map(|_| "null"),
             open @ (b'{' | b'[') => {
-                if depth >= MAX_DEPTH {
-                    return Err(self.invalid("nesting no deeper than 128 levels"));
+                if depth > MAX_DEPTH {
+                    return Err(self.invalid(TOO_DEEP));
                 }
                 self.pos += 1;
                 let close = if open == b'{' { b'}' } else { b']' };
@@ -624,6 +675,9 @@ impl<'a> Scanner<'a> {
             .map(|(start, end, escaped, _)| (start, end, escaped))
     }
 
+    /// [`Self::string_span`], and whether the string is all ASCII. Every string is checked whole,
+    /// wanted or not, so the same bytes get the same verdict whatever the dataset maps: UTF-8,
+    /// escapes (a `\u` surrogate only as a high-low pair), no raw control characters.
     #[inline(always)]
     fn string_span_ascii(&mut self) -> Result<(usize, usize, bool, bool), JsonError> {
         let start = self.pos + 1;
@@ -639,6 +693,12 @@ impl<'a> Scanner<'a> {
                 }
                 Some(b'"') => {
                     self.pos = i + 1;
+                    if high != 0 && std::str::from_utf8(&self.buf[start..i]).is_err() {
+                        return Err(JsonError::Invalid {
+                            at: start,
+                            what: "valid UTF-8 in a string",
+                        });
+                    }
                     return Ok((start, i, escaped, high == 0));
                 }
                 Some(b'\\') => {
@@ -649,19 +709,7 @@ impl<'a> Scanner<'a> {
                             return Err(self.short());
                         }
                         Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
-                        Some(b'u') => {
-                            let Some(hex) = self.buf.get(i + 2..i + 6) else {
-                                self.pos = i;
-                                return Err(self.short());
-                            };
-                            if !hex.iter().all(u8::is_ascii_hexdigit) {
-                                return Err(JsonError::Invalid {
-                                    at: i,
-                                    what: "four hex digits after \\u",
-                                });
-                            }
-                            i += 6;
-                        }
+                        Some(b'u') => i = self.unicode_escape(i)?,
                         Some(_) => {
                             return Err(JsonError::Invalid {
                                 at: i,
@@ -670,13 +718,62 @@ impl<'a> Scanner<'a> {
                         }
                     }
                 }
-                Some(_) => {
+                Some(b'\n') => {
                     return Err(JsonError::Invalid {
                         at: i,
                         what: "a closing '\"' before the end of the line",
                     })
                 }
+                Some(_) => {
+                    return Err(JsonError::Invalid {
+                        at: i,
+                        what: "no raw control character in a string (escape it as \\u00XX)",
+                    })
+                }
             }
+        }
+    }
+
+    /// Checks the `\uXXXX` escape at `i` (and the low surrogate a high one must be followed by);
+    /// returns the offset after it.
+    #[inline(never)]
+    fn unicode_escape(&mut self, i: usize) -> Result<usize, JsonError> {
+        let Some(hex) = self.buf.get(i + 2..i + 6) else {
+            self.pos = i;
+            return Err(self.short());
+        };
+        let code = hex4(hex).ok_or(JsonError::Invalid {
+            at: i,
+            what: "four hex digits after \\u",
+        })?;
+        match code {
+            0xD800..=0xDBFF => {
+                // What may follow: `\u` and a low surrogate, DC00..DFFF.
+                let low = &self.buf[i + 6..self.buf.len().min(i + 12)];
+                let fits = low.iter().enumerate().all(|(k, &b)| match k {
+                    0 => b == b'\\',
+                    1 => b == b'u',
+                    2 => matches!(b, b'd' | b'D'),
+                    3 => matches!(b, b'c'..=b'f' | b'C'..=b'F'),
+                    _ => b.is_ascii_hexdigit(),
+                });
+                if !fits {
+                    return Err(JsonError::Invalid {
+                        at: i,
+                        what: "a low surrogate (\\uDC00-\\uDFFF) after a high one",
+                    });
+                }
+                if low.len() < 6 {
+                    self.pos = i;
+                    return Err(self.short());
+                }
+                Ok(i + 12)
+            }
+            0xDC00..=0xDFFF => Err(JsonError::Invalid {
+                at: i,
+                what: "a high surrogate (\\uD800-\\uDBFF) before a low one",
+            }),
+            _ => Ok(i + 6),
         }
     }
 
@@ -775,21 +872,24 @@ fn digit_run(buf: &[u8], i: usize) -> usize {
     j - i
 }
 
-/// The offset of the first quote, backslash or newline in `buf` at or after `i` (`buf.len()` if
-/// none); the high bits of the bytes before it are or-ed into `high` (zero: all ASCII). Eight bytes
-/// per step: strings in records are short, too short for `memchr`'s set-up.
+/// The offset of the first quote, backslash or control character in `buf` at or after `i`
+/// (`buf.len()` if none); the high bits of the bytes before it are or-ed into `high` (zero: all
+/// ASCII). Eight bytes per step: strings in records are short, too short for `memchr`'s set-up.
 #[inline]
 fn find_string_stop(buf: &[u8], mut i: usize, high: &mut u64) -> usize {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    // Marks the bytes of `w` equal to `b` (exact for the lowest marked byte, which is all we use).
+    const SPACES: u64 = u64::from_ne_bytes([0x20; 8]);
+    // Marks the bytes of `w` equal to `b`, and those below 0x20 (each exact for the lowest marked
+    // byte, which is all we use).
     let marks = |w: u64, b: u8| {
         let x = w ^ (ONES * u64::from(b));
         x.wrapping_sub(ONES) & !x & HIGHS
     };
+    let below_space = |w: u64| w.wrapping_sub(SPACES) & !w & HIGHS;
     while let Some(chunk) = buf.get(i..i + 8) {
         let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        let m = marks(w, b'"') | marks(w, b'\\') | marks(w, b'\n');
+        let m = marks(w, b'"') | marks(w, b'\\') | below_space(w);
         if m != 0 {
             let stop = m.trailing_zeros() / 8;
             // The bytes below the stop: its lowest bit position is 8 * stop.
@@ -857,9 +957,9 @@ pub fn unescape(raw: &[u8]) -> Option<String> {
 }
 
 fn hex4(h: &[u8]) -> Option<u32> {
-    std::str::from_utf8(h)
-        .ok()
-        .and_then(|s| u32::from_str_radix(s, 16).ok())
+    h.iter().try_fold(0, |code, &b| {
+        char::from(b).to_digit(16).map(|digit| code * 16 + digit)
+    })
 }
 
 #[cfg(test)]

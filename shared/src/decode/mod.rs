@@ -6,7 +6,8 @@
 //! tolerated.
 //!
 //! Failure policy: a top-level record that is not valid JSON is handed to the caller as
-//! [`Record::Invalid`] and reading resumes at the next line that starts a record. Inside a JSON
+//! [`Record::Invalid`] and reading resumes at the next line (see [`next_record_line`] for
+//! pretty-printed input). Inside a JSON
 //! array there is no safe place to resume, so a syntax error there fails the whole object with
 //! its position ([`DecodeError::Malformed`]).
 
@@ -160,6 +161,9 @@ struct Cursor {
     line_start: u64,
     records: u64,
     mode: Mode,
+    /// Whether a valid record of this input spanned lines (pretty-printed JSON): then the rest of
+    /// a broken record is skipped as a whole, not line by line.
+    multi_line: bool,
 }
 
 impl Cursor {
@@ -268,6 +272,7 @@ impl RecordReader {
                 line_start: 0,
                 records: 0,
                 mode: Mode::TopLevel,
+                multi_line: false,
             },
         }
     }
@@ -431,6 +436,7 @@ fn scan_buffer<'a, E: From<DecodeError>>(
                 let end = s.pos;
                 let pos = c.record_pos(buf, start);
                 c.take_lines(&mut s);
+                c.multi_line |= c.line > pos.line;
                 c.pos = end;
                 if c.mode != Mode::TopLevel {
                     c.mode = Mode::ArrayAfterElement;
@@ -450,7 +456,7 @@ fn scan_buffer<'a, E: From<DecodeError>>(
                 if c.mode != Mode::TopLevel {
                     return Err(malformed(c, buf, at, what).into());
                 }
-                let Some(resume) = next_record_line(buf, start, eof) else {
+                let Some(resume) = next_record_line(buf, start, eof, c.multi_line) else {
                     c.pos = start;
                     return Ok(Progress::NeedMore);
                 };
@@ -481,12 +487,21 @@ fn malformed(c: &mut Cursor, buf: &[u8], at: usize, expected: &'static str) -> D
     }
 }
 
-/// Where reading resumes after an invalid top-level record: the next line that starts at its
-/// first byte with something other than blank space or a closing bracket. In NDJSON that is simply
-/// the next line (every line is a record, even a garbage one); in pretty-printed JSON the indented
-/// rest of a broken object and its closing brace are skipped, so one broken object is one
-/// rejection. `None` when the buffer ends first and more input may follow.
-fn next_record_line(buf: &[u8], start: usize, eof: bool) -> Option<usize> {
+/// Where reading resumes after an invalid top-level record. In NDJSON every line is a record
+/// (even a garbage one, even one that starts with blanks), so reading resumes at the next line.
+/// In pretty-printed JSON (an earlier record of the input spanned lines, or the broken one's first
+/// line only opens it) the indented rest of a broken object and its closing brace are skipped up
+/// to the next line that starts at its first byte with something other than blank space or a
+/// closing bracket, so one broken object is one rejection. `None` when the buffer ends first and
+/// more input may follow.
+fn next_record_line(buf: &[u8], start: usize, eof: bool, multi_line: bool) -> Option<usize> {
+    let Some(first_end) = memchr::memchr(b'\n', &buf[start..]).map(|nl| start + nl) else {
+        return eof.then_some(buf.len());
+    };
+    let opens_only = matches!(buf[start..first_end].trim_ascii(), b"{" | b"[");
+    if !(multi_line || opens_only) {
+        return Some(first_end + 1);
+    }
     let mut from = start;
     while let Some(nl) = memchr::memchr(b'\n', &buf[from..]) {
         let line_start = from + nl + 1;

@@ -261,3 +261,38 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn in_ndjson_an_invalid_line_never_takes_the_next_line_with_it() {
+    // Lines that start with blanks, and a truncated line whose error shows only on the next line.
+    let input = "{\"id\":1,}\n {\"id\":2}\n{\"id\":3,\n\t{\"id\":4}\n  garbage\n{\"id\":6}\n";
+    let seen = read_all(input.as_bytes().to_vec()).unwrap();
+    let verdicts: Vec<(u64, bool)> = seen.iter().map(|s| (s.1, s.2)).collect();
+    assert_eq!(
+        verdicts,
+        [
+            (1, false),
+            (2, true),
+            (3, false),
+            (4, true),
+            (5, false),
+            (6, true)
+        ]
+    );
+    assert_eq!(
+        ids(&seen),
+        ["Number(\"2\")", "Number(\"4\")", "Number(\"6\")"]
+    );
+}
+
+#[test]
+fn after_a_pretty_printed_record_a_broken_one_is_skipped_whole() {
+    let input = "{\n  \"id\": 1\n}\n{ \"id\": 2,\n  \"x\": oops\n}\n{\n  \"id\": 3\n}\n";
+    let seen = read_all(input.as_bytes().to_vec()).unwrap();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(
+        seen.iter().map(|s| s.2).collect::<Vec<_>>(),
+        [true, false, true]
+    );
+    assert_eq!(ids(&seen), ["Number(\"1\")", "Number(\"3\")"]);
+}

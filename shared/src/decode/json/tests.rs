@@ -299,7 +299,7 @@ proptest::proptest! {
     fn string_values_are_text_exactly_when_valid_utf8(
         raw in proptest::collection::vec(proptest::num::u8::ANY, 0..40)
     ) {
-        let body: Vec<u8> = raw.into_iter().filter(|b| !matches!(b, b'"' | b'\\' | b'\n')).collect();
+        let body: Vec<u8> = raw.into_iter().filter(|&b| b != b'"' && b != b'\\' && b >= 0x20).collect();
         let mut input = b"{\"v\":\"".to_vec();
         input.extend_from_slice(&body);
         input.extend_from_slice(b"\"}");
@@ -315,5 +315,148 @@ proptest::proptest! {
             }
             Err(_) => proptest::prop_assert!(result.is_err()),
         }
+        // The same verdict for the same bytes where nothing maps them: as a key, as a value.
+        for unmapped in [[b"{\"".as_slice(), &body, b"\":1}"].concat(), [b"{\"x\":\"".as_slice(), &body, b"\"}"].concat()] {
+            let mut fresh = vec![Slot::Missing; 1];
+            let mut s = Scanner::new(&unmapped, 0, true);
+            let verdict = s.record(&t, &mut fresh, &mut unknown).is_ok();
+            proptest::prop_assert_eq!(verdict, std::str::from_utf8(&body).is_ok());
+        }
     }
+}
+
+/// The verdict on `input` (bytes) with `tree`'s paths: `Ok` with the slots, or what was expected.
+fn verdict<'a>(input: &'a [u8], tree: &PathTree) -> Result<Vec<Slot<'a>>, &'static str> {
+    let mut slots = vec![Slot::Missing; tree.slot_count()];
+    let mut s = Scanner::new(input, 0, true);
+    match s.record(tree, &mut slots, &mut UnknownFields::default()) {
+        Ok(_) => Ok(slots),
+        Err(JsonError::Invalid { what, .. }) => Err(what),
+        Err(JsonError::Incomplete) => Err("incomplete"),
+    }
+}
+
+#[test]
+fn raw_control_characters_in_strings_are_invalid_wherever_they_are() {
+    let t = tree(&[&["v"]]);
+    for input in [
+        &b"{\"v\":\"a\tb\"}"[..],
+        b"{\"v\":\"a\x01b\"}",
+        b"{\"x\":\"a\x00b\",\"v\":\"ok\"}",
+        b"{\"a\x1fb\":1,\"v\":\"ok\"}",
+        b"{\"x\":[\"\x7f\",\"\r\"],\"v\":\"ok\"}",
+    ] {
+        assert!(
+            verdict(input, &t).is_err(),
+            "{}",
+            String::from_utf8_lossy(input)
+        );
+    }
+    // DEL (0x7f) is not a control character for JSON; escaped control characters are fine.
+    assert_eq!(
+        verdict(b"{\"v\":\"a\x7fb\\u0001\\t\"}", &t),
+        Ok(vec![Slot::Str(Cow::Owned("a\x7fb\u{1}\t".into()))])
+    );
+}
+
+#[test]
+fn invalid_utf8_and_lone_surrogates_are_invalid_mapped_or_not() {
+    let t = tree(&[&["v"]]);
+    for input in [
+        &b"{\"v\":\"\xff\"}"[..],
+        br#"{"v":"\ud800"}"#,
+        b"{\"x\":\"\xff\",\"v\":\"ok\"}",
+        b"{\"\xff\":1,\"v\":\"ok\"}",
+        br#"{"x":{"\udc00":1},"v":"ok"}"#,
+        br#"{"x":"\ud800\u0041","v":"ok"}"#,
+        br#"{"x":"\ud800x","v":"ok"}"#,
+        br#"{"x":"\udfff\ud800","v":"ok"}"#,
+        b"{\"x\":\"\xed\xa0\x80\",\"v\":\"ok\"}", // a surrogate encoded as UTF-8
+        b"{\"x\":\"\xc0\xaf\",\"v\":\"ok\"}",     // an overlong encoding
+        br#"{"x":"\u12G4","v":"ok"}"#,
+        br#"{"x":"\u+123","v":"ok"}"#,
+    ] {
+        assert!(
+            verdict(input, &t).is_err(),
+            "{}",
+            String::from_utf8_lossy(input)
+        );
+    }
+    assert_eq!(
+        verdict(br#"{"x":"\ud83d\ude00","v":"\uD83D\uDE00"}"#, &t),
+        Ok(vec![Slot::Str(Cow::Owned("😀".into()))])
+    );
+    // A surrogate pair cut by the end of the buffer asks for more, unless the input ends there.
+    let cut = br#"{"v":"\ud83d\ude"#;
+    let mut slots = vec![Slot::Missing];
+    let mut s = Scanner::new(cut, 0, false);
+    assert_eq!(
+        s.record(&t, &mut slots, &mut UnknownFields::default()),
+        Err(JsonError::Incomplete)
+    );
+}
+
+#[test]
+fn the_last_duplicate_key_wins_at_every_depth() {
+    let t = tree(&[&["v", "a"], &["w"], &["v"]]);
+    let slots = |input: &'static str| verdict(input.as_bytes(), &t).unwrap();
+    let s = |text: &'static str| Slot::Str(Cow::Borrowed(text));
+    assert_eq!(
+        slots(r#"{"v":{"a":"first"},"v":null}"#),
+        [Slot::Missing, Slot::Missing, Slot::Null]
+    );
+    assert_eq!(
+        slots(r#"{"w":"x","w":"y"}"#),
+        [Slot::Missing, s("y"), Slot::Missing]
+    );
+    assert_eq!(
+        slots(r#"{"v":{"a":"first"},"v":{"b":2}}"#),
+        [Slot::Missing, Slot::Missing, Slot::Object]
+    );
+    assert_eq!(
+        slots(r#"{"v":1,"v":{"a":"second"}}"#),
+        [s("second"), Slot::Missing, Slot::Object]
+    );
+    assert_eq!(
+        slots(r#"{"v":{"a":"first","a":"second"}}"#),
+        [s("second"), Slot::Missing, Slot::Object]
+    );
+}
+
+#[test]
+fn fields_reading_the_same_path_share_one_slot() {
+    let t = tree(&[&["ts"], &["a", "b"], &["ts"], &["a", "b"], &["c"]]);
+    assert_eq!(t.slot_of(), [0, 1, 0, 1, 2]);
+    assert_eq!(t.slot_count(), 3);
+}
+
+#[test]
+fn nesting_of_128_levels_is_accepted_and_129_is_not() {
+    let t = tree(&[&["m", "m"]]);
+    // Levels are containers, the record's own object the first.
+    let nested = |key: &str, levels: usize| {
+        format!(
+            "{{\"{key}\":{}1{}}}",
+            "[".repeat(levels - 1),
+            "]".repeat(levels - 1)
+        )
+    };
+    for key in ["m", "x"] {
+        let ok = nested(key, 128);
+        assert!(verdict(ok.as_bytes(), &t).is_ok(), "{key}: 128 levels");
+        let deep = nested(key, 129);
+        assert_eq!(
+            verdict(deep.as_bytes(), &t),
+            Err("nesting no deeper than 128 levels"),
+            "{key}: 129 levels"
+        );
+    }
+    // Objects in a mapped branch, and a top-level array.
+    let objects = |levels: usize| format!("{}1{}", "{\"m\":".repeat(levels), "}".repeat(levels));
+    assert!(verdict(objects(127).as_bytes(), &t).is_ok());
+    assert!(verdict(objects(128).as_bytes(), &t).is_ok());
+    assert!(verdict(objects(129).as_bytes(), &t).is_err());
+    let arrays = |levels: usize| format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+    assert!(verdict(arrays(128).as_bytes(), &t).is_ok());
+    assert!(verdict(arrays(129).as_bytes(), &t).is_err());
 }
