@@ -128,7 +128,7 @@ pub fn rejection(field: &Field, slot: &Slot<'_>, reason: Reason) -> Rejection {
             format!("required field {path} is {state}")
         }
         Reason::OutOfRange => {
-            let n = cast(field, slot).and_then(as_f64).unwrap_or(f64::NAN);
+            let n = cast(field, slot).map(text_of).unwrap_or_default();
             let bound = |b: Option<f64>| b.map_or("-".to_string(), |b| b.to_string());
             format!(
                 "{path} = {n} is outside [{}, {}]",
@@ -145,27 +145,41 @@ pub fn rejection(field: &Field, slot: &Slot<'_>, reason: Reason) -> Rejection {
     Rejection { reason, message }
 }
 
-/// A numeric value as `f64`, for range checks.
-#[inline]
-fn as_f64(value: Value<'_>) -> Option<f64> {
-    match value {
-        Value::I32(v) => Some(f64::from(v)),
-        Value::I64(v) => Some(v as f64),
-        Value::F64(v) => Some(v),
-        _ => None,
-    }
-}
-
-/// Whether a numeric value is within `min`/`max` (other values have no range).
+/// Whether a numeric value is within `min`/`max` (other values have no range). Integers are
+/// compared exactly (an `i64` near 2^63 is not rounded to a double first).
 #[inline]
 fn in_range(field: &Field, value: Value<'_>) -> bool {
     if field.min.is_none() && field.max.is_none() {
         return true;
     }
-    let Some(n) = as_f64(value) else {
-        return true;
+    let order = |bound: f64| match value {
+        Value::I32(v) => compare_int(i64::from(v), bound),
+        Value::I64(v) => compare_int(v, bound),
+        Value::F64(v) => v.partial_cmp(&bound),
+        _ => None,
     };
-    !(field.min.is_some_and(|lo| n < lo) || field.max.is_some_and(|hi| n > hi))
+    use std::cmp::Ordering::{Greater, Less};
+    !(field.min.is_some_and(|lo| order(lo) == Some(Less))
+        || field.max.is_some_and(|hi| order(hi) == Some(Greater)))
+}
+
+/// How the integer `v` compares with `bound`, exactly.
+fn compare_int(v: i64, bound: f64) -> Option<std::cmp::Ordering> {
+    use std::cmp::Ordering;
+    // 2^63: every double at or past it is above every i64.
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    if bound.is_nan() {
+        return None;
+    }
+    if bound >= TWO_POW_63 {
+        return Some(Ordering::Less);
+    }
+    if bound < -TWO_POW_63 {
+        return Some(Ordering::Greater);
+    }
+    // Within range the whole part converts exactly; the fraction breaks a tie.
+    let whole = bound.trunc() as i64;
+    Some(v.cmp(&whole).then(0.0.partial_cmp(&bound.fract())?))
 }
 
 /// The canonical text of a value, as `allowed` lists it.
@@ -281,15 +295,13 @@ fn trim(s: &str) -> &str {
     }
 }
 
-/// An integer, also from `42.0` or `4.2e1`; never silently truncating `42.5`.
+/// An integer, also from `42.0` or `4.2e1`: exactly, never through binary floating point, and
+/// never truncating `42.5` or wrapping past `i64`.
 fn parse_int(text: &str) -> Option<i64> {
     if let Ok(v) = text.parse::<i64>() {
         return Some(v);
     }
-    let f = crate::numbers::parse_f64(text)?;
-    // 2^63 is exactly representable as f64; anything at or past it overflows i64.
-    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
-    (f.fract() == 0.0 && (-TWO_POW_63..TWO_POW_63).contains(&f)).then_some(f as i64)
+    crate::numbers::Decimal::parse(text)?.to_i64()
 }
 
 fn parse_bool(s: &str) -> Option<bool> {

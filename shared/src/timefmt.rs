@@ -150,16 +150,18 @@ pub fn unit_micros(unit: EpochUnit) -> i64 {
     }
 }
 
-/// An epoch number (integer, decimal or exponent form) in `unit`, as microseconds.
+/// An epoch number (integer, decimal or exponent form) in `unit`, as microseconds: exactly, with
+/// digits finer than a microsecond dropped towards the past (as in ISO 8601 fractions).
 pub fn epoch_to_micros(n: &str, unit: EpochUnit) -> Option<i64> {
-    let scale = unit_micros(unit);
     if let Ok(i) = n.parse::<i64>() {
-        return i.checked_mul(scale);
+        return i.checked_mul(unit_micros(unit));
     }
-    let f = crate::numbers::parse_f64(n)?;
-    let micros = (f * scale as f64).floor();
-    // Keep to the range where every micro is representable and dates stay four-digit years.
-    (f.is_finite() && micros.abs() < 2.5e17).then_some(micros as i64)
+    let scale = match unit {
+        EpochUnit::Seconds => 6,
+        EpochUnit::Millis => 3,
+        EpochUnit::Micros => 0,
+    };
+    crate::numbers::Decimal::parse(n)?.floor_scaled(scale)
 }
 
 /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).

@@ -194,3 +194,103 @@ fn canonical_text() {
     );
     assert_eq!(text(Value::Days(18_437)), "2020-06-24");
 }
+
+#[test]
+fn integer_casts_are_exact_or_a_mismatch() {
+    let big = field("type = \"int64\"");
+    let small = field("type = \"int32\"");
+    let cases: [(&str, Option<i64>); 15] = [
+        ("9007199254740993.0", Some(9_007_199_254_740_993)),
+        ("6423.6487647e15", Some(6_423_648_764_700_000_000)),
+        ("1.00000000000000001", None),
+        ("1e-400", None),
+        ("-9223372036854775809", None),
+        ("9223372036854775808", None),
+        ("9223372036854775807.0", Some(i64::MAX)),
+        ("-9223372036854775808.000", Some(i64::MIN)),
+        ("-0.0", Some(0)),
+        ("0e999999999999", Some(0)),
+        (
+            "12345678901234567890123456789012345678901234567890e-40",
+            None,
+        ),
+        ("10000000000000000000000000000000000000000e-40", Some(1)),
+        ("100000000000000000000000000000000000000000e-40", Some(10)),
+        ("2147483648", Some(2_147_483_648)),
+        ("-2147483648.0", Some(-2_147_483_648)),
+    ];
+    for (text, expected) in cases {
+        for slot in [Slot::Number(text), s(text)] {
+            assert_eq!(
+                value_of(&big, &slot).ok(),
+                expected.map(Value::I64),
+                "int64 {slot:?}"
+            );
+            let as_i32 = expected.and_then(|v| i32::try_from(v).ok());
+            assert_eq!(
+                value_of(&small, &slot).ok(),
+                as_i32.map(Value::I32),
+                "int32 {slot:?}"
+            );
+            if expected.is_none() {
+                assert_eq!(value_of(&big, &slot), Err(Reason::TypeMismatch));
+            }
+        }
+    }
+}
+
+#[test]
+fn integer_bounds_compare_exactly() {
+    let f = field("type = \"int64\"\nmax = 9007199254740992.0");
+    assert_eq!(
+        value_of(&f, &Slot::Number("9007199254740992")),
+        Ok(Value::I64(9_007_199_254_740_992))
+    );
+    // As a double 2^53 + 1 rounds to 2^53, which is within the bound; exactly it is not.
+    assert_eq!(
+        value_of(&f, &Slot::Number("9007199254740993")),
+        Err(Reason::OutOfRange)
+    );
+    let g = field("type = \"int32\"\nmin = -1.5\nmax = 2.5");
+    assert_eq!(value_of(&g, &Slot::Number("-1")), Ok(Value::I32(-1)));
+    assert_eq!(value_of(&g, &Slot::Number("-2")), Err(Reason::OutOfRange));
+    assert_eq!(value_of(&g, &Slot::Number("2")), Ok(Value::I32(2)));
+    assert_eq!(value_of(&g, &Slot::Number("3")), Err(Reason::OutOfRange));
+}
+
+#[test]
+fn fractional_epochs_are_exact_to_the_microsecond() {
+    let ts = field("type = \"timestamp\"\nformat = \"epoch_seconds\"");
+    let micros = |text: &str| match value_of(&ts, &Slot::Number(text)) {
+        Ok(Value::Micros(m)) => Some(m),
+        _ => None,
+    };
+    assert_eq!(micros("4.1"), Some(4_100_000));
+    assert_eq!(micros("543537559.787"), Some(543_537_559_787_000));
+    assert_eq!(micros("1.000001"), Some(1_000_001));
+    assert_eq!(
+        micros("1.0000019"),
+        Some(1_000_001),
+        "finer digits are dropped"
+    );
+    assert_eq!(micros("-1.0000001"), Some(-1_000_001), "towards the past");
+    assert_eq!(micros("-0.5"), Some(-500_000));
+    assert_eq!(micros("1.5e3"), Some(1_500_000_000));
+    // The last second of year 9999, in both spellings; one microsecond later is out.
+    assert_eq!(micros("253402300799"), Some(253_402_300_799_000_000));
+    assert_eq!(micros("253402300799.0"), Some(253_402_300_799_000_000));
+    assert_eq!(micros("253402300799.999999"), Some(253_402_300_799_999_999));
+    assert_eq!(micros("253402300800"), None);
+    assert_eq!(micros("253402300800.0"), None);
+    assert_eq!(micros("-62135596800.0"), Some(-62_135_596_800_000_000));
+    assert_eq!(micros("-62135596800.000001"), None);
+    let millis = field("type = \"int64\"\nepoch_unit = \"millis\"\nformat = \"epoch_millis\"");
+    assert_eq!(
+        value_of(&millis, &Slot::Number("1593007044123.9")),
+        Ok(Value::I64(1_593_007_044_123))
+    );
+    assert_eq!(
+        value_of(&millis, &s("1593007044123.0")),
+        Ok(Value::I64(1_593_007_044_123))
+    );
+}
