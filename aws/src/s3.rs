@@ -184,6 +184,9 @@ impl Read for ChunkReader {
     }
 }
 
+/// S3's limit on the length of an object key, in bytes of UTF-8.
+const MAX_S3_KEY_BYTES: usize = 1024;
+
 /// Files below `s3://bucket/prefix`, written from a blocking thread.
 pub struct S3Output {
     client: Client,
@@ -304,6 +307,10 @@ impl OutputStore for S3Output {
 
     fn uri(&self, key: &str) -> String {
         format!("s3://{}/{}", self.bucket, self.object_key(key))
+    }
+
+    fn max_key_bytes(&self) -> usize {
+        MAX_S3_KEY_BYTES.saturating_sub(self.prefix.len())
     }
 
     fn sync(&self) -> Result<(), OutputError> {

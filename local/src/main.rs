@@ -142,6 +142,9 @@ async fn print_execution(stack: &Stack, execution: &Execution) -> Result<()> {
         for (reason, n) in &t.rejected_by_reason {
             println!("  rejected {reason}: {n}");
         }
+        for (column, n) in &t.nulled_by_field {
+            println!("  nulled {column}: {n} values (on_type_mismatch = \"null\")");
+        }
         if let Some(uri) = &t.rejected_uri {
             println!("  rejected records: {uri}");
         }

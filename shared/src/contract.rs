@@ -80,6 +80,13 @@ pub struct TransformResult {
     /// state machine can pass it on).
     #[serde(default)]
     pub rejected_uri: Option<String>,
+    /// Values written as null because they could not be cast (`on_type_mismatch = "null"`):
+    /// a column silently lost shows here, as rejections do.
+    #[serde(default)]
+    pub values_nulled: u64,
+    /// [`TransformResult::values_nulled`] per column.
+    #[serde(default)]
+    pub nulled_by_field: BTreeMap<String, u64>,
     /// Source keys no field maps (schema drift), with counts.
     #[serde(default)]
     pub unknown_fields: BTreeMap<String, u64>,

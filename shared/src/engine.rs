@@ -13,7 +13,9 @@ use crate::dataset::{Partition, TimePart};
 use crate::decode::json::{PathTree, Shape, Slot, UnknownFields};
 use crate::decode::{open_input, DecodeError, InputStats, Record, RecordPos, RecordReader};
 use crate::hive;
-use crate::mapping::{rejection, value_micros, value_of, write_text, Reason, Rejection, Value};
+use crate::mapping::{
+    preview_text, rejection, value_micros, value_of, write_text, Reason, Rejection, Value,
+};
 use crate::output::{OutputError, OutputFile, OutputStore};
 use crate::parquet_out::{
     file_schema, writer_properties, FileSettings, PartitionOut, RowLayout, WriteError,
@@ -191,6 +193,11 @@ struct Run<'e, 'd> {
     partitions: Vec<PartitionOut>,
     /// Position in `partitions` by the raw (unescaped) partition values, see [`partition_key`].
     partition_index: AHashMap<Box<[u8]>, usize>,
+    /// Position in `partitions` by path: one writer per directory.
+    partition_by_path: AHashMap<String, usize>,
+    /// Values written as null because they could not be cast (`on_type_mismatch = "null"`), per
+    /// field, in written records.
+    nulled_by_field: Vec<u64>,
     buffered_bytes: usize,
     budget_bytes: usize,
     rejected_file: Option<(String, Box<dyn OutputFile>)>,
@@ -231,6 +238,8 @@ impl<'e, 'd> Run<'e, 'd> {
             source_id,
             partitions: Vec::new(),
             partition_index: AHashMap::new(),
+            partition_by_path: AHashMap::new(),
+            nulled_by_field: vec![0; engine.dataset.fields.len()],
             buffered_bytes: 0,
             budget_bytes: (out.memory_budget_mb as usize) << 20,
             rejected_file: None,
@@ -303,12 +312,23 @@ impl<'e, 'd> Run<'e, 'd> {
     ) -> Result<(), Failure> {
         let dataset = self.engine.dataset;
         let mut row = recycle(std::mem::take(&mut scratch.row));
-        for (field, &s) in dataset.fields.iter().zip(self.engine.tree.slot_of()) {
+        for (i, (field, &s)) in dataset
+            .fields
+            .iter()
+            .zip(self.engine.tree.slot_of())
+            .enumerate()
+        {
             let slot = &slots[s];
             match value_of(field, slot) {
-                Ok(v) => row.push(v),
+                Ok(v) => {
+                    if v == Value::Null && !matches!(slot, Slot::Missing | Slot::Null) {
+                        scratch.nulled.push(i);
+                    }
+                    row.push(v)
+                }
                 Err(reason) => {
                     scratch.row = recycle(row);
+                    scratch.nulled.clear();
                     let rejection = rejection(field, slot, reason);
                     return self.reject_mapped(pos, raw, rejection, Some(&field.column));
                 }
@@ -325,30 +345,24 @@ impl<'e, 'd> Run<'e, 'd> {
         );
         let index = match self.partition_index.get(scratch.key.as_slice()) {
             Some(&i) => i,
-            None => {
-                let values: Vec<Option<String>> = dataset
-                    .partitions
-                    .iter()
-                    .map(|p| {
-                        let mut text = String::new();
-                        partition_text(dataset, p, &row, &mut scratch.calendar, &mut text)
-                            .then_some(text)
-                    })
-                    .collect();
-                let mut path = String::new();
-                for (p, value) in dataset.partitions.iter().zip(&values) {
-                    path.push_str(&p.name);
-                    path.push('=');
-                    hive::escape_value(value.as_deref(), &mut path);
-                    path.push('/');
+            None => match self.open_partition(&row, &mut scratch.calendar) {
+                Ok(i) => {
+                    self.partition_index
+                        .insert(scratch.key.as_slice().into(), i);
+                    i
                 }
-                self.partitions.push(PartitionOut::new(values, path));
-                let i = self.partitions.len() - 1;
-                self.partition_index
-                    .insert(scratch.key.as_slice().into(), i);
-                i
-            }
+                Err((field, rejection)) => {
+                    scratch.row = recycle(row);
+                    scratch.nulled.clear();
+                    let column = &dataset.fields[field].column;
+                    return self.reject_mapped(pos, raw, rejection, Some(column));
+                }
+            },
         };
+        for &field in &scratch.nulled {
+            self.nulled_by_field[field] += 1;
+        }
+        scratch.nulled.clear();
         let partition = &mut self.partitions[index];
         let file_values = self.engine.file_columns.iter().map(|&i| row[i]);
         self.buffered_bytes += partition.push_row(&self.settings, file_values);
@@ -363,6 +377,80 @@ impl<'e, 'd> Run<'e, 'd> {
             self.relieve_memory()?;
         }
         Ok(())
+    }
+
+    /// The partition for a row whose partition values were not seen before: by its path, so two
+    /// values that share a directory share its writer; a new one when the path is new. Refuses a
+    /// value that cannot be a partition value, naming the field it came from.
+    fn open_partition(
+        &mut self,
+        row: &[Value<'_>],
+        calendar: &mut Calendar,
+    ) -> Result<usize, (usize, Rejection)> {
+        let dataset = self.engine.dataset;
+        let values: Vec<Option<String>> = dataset
+            .partitions
+            .iter()
+            .map(|p| {
+                let mut text = String::new();
+                partition_text(dataset, p, row, calendar, &mut text).then_some(text)
+            })
+            .collect();
+        let refuse = |i: usize, reason: Reason, message: String| {
+            let field = dataset.partitions[i].field;
+            Err((field, Rejection { reason, message }))
+        };
+        let path = match hive::partition_path(
+            &self.engine.partition_names,
+            values.iter().map(Option::as_deref),
+        ) {
+            Ok(path) => path,
+            Err((i, hive::PartitionValueError::Reserved)) => {
+                return refuse(
+                    i,
+                    Reason::ReservedPartitionValue,
+                    format!(
+                        "partition {} = {:?} is the name Hive, Glue and Athena give null partition values: it would read back as null. Map it to another value, or partition by another field",
+                        dataset.partitions[i].name,
+                        hive::DEFAULT_PARTITION
+                    ),
+                )
+            }
+            Err((i, hive::PartitionValueError::TooLong)) => {
+                return refuse(
+                    i,
+                    Reason::PartitionValueTooLong,
+                    format!(
+                        "partition {} = {} is too long for a path segment ({} bytes at most, escaped); partition by a shorter field",
+                        dataset.partitions[i].name,
+                        preview_text(values[i].as_deref().unwrap_or_default()),
+                        hive::MAX_SEGMENT_BYTES
+                    ),
+                )
+            }
+        };
+        let longest_name =
+            hive::data_file_name(&self.source_id, u32::MAX, self.settings.compression);
+        if path.len() + longest_name.len() > self.data.max_key_bytes() {
+            let last = dataset.partitions.len() - 1;
+            return refuse(
+                last,
+                Reason::PartitionValueTooLong,
+                format!(
+                    "the partition path {} is too long for an object key of the output ({} bytes at most); partition by shorter fields",
+                    preview_text(&path),
+                    self.data.max_key_bytes()
+                ),
+            );
+        }
+        if let Some(&i) = self.partition_by_path.get(&path) {
+            return Ok(i);
+        }
+        self.partitions
+            .push(PartitionOut::new(values, path.clone()));
+        let i = self.partitions.len() - 1;
+        self.partition_by_path.insert(path, i);
+        Ok(i)
     }
 
     /// Brings memory back under half the budget: first the partitions with the most buffered rows
@@ -443,15 +531,18 @@ impl<'e, 'd> Run<'e, 'd> {
         };
         let mut line = serde_json::to_vec(&meta).expect("plain struct serialises");
         line.pop(); // the closing brace: the record itself is appended
-        match (valid_json, one_line_json(raw)) {
-            (true, Some(compact)) => {
-                line.extend_from_slice(b",\"record\":");
-                line.extend_from_slice(&compact);
-            }
-            _ => {
-                line.extend_from_slice(b",\"raw\":");
-                let text = String::from_utf8_lossy(raw);
-                line.extend(serde_json::to_vec(&text).expect("strings serialise"));
+        if valid_json {
+            line.extend_from_slice(b",\"record\":");
+            line.extend(one_line_json(raw));
+        } else {
+            // Every line is UTF-8 JSON; bytes that are not UTF-8 stay recoverable in base64.
+            line.extend_from_slice(b",\"raw\":");
+            let text = String::from_utf8_lossy(raw);
+            line.extend(serde_json::to_vec(&text).expect("strings serialise"));
+            if let std::borrow::Cow::Owned(_) = text {
+                line.extend_from_slice(b",\"raw_base64\":\"");
+                base64_into(raw, &mut line);
+                line.push(b'"');
             }
         }
         line.extend_from_slice(b"}\n");
@@ -545,6 +636,20 @@ impl<'e, 'd> Run<'e, 'd> {
                 .map(|(r, n)| (r.code().to_string(), *n))
                 .collect(),
             rejected_by_field: self.rejected_by_field,
+            values_nulled: if self.threshold_crossed {
+                0
+            } else {
+                self.nulled_by_field.iter().sum()
+            },
+            nulled_by_field: self
+                .engine
+                .dataset
+                .fields
+                .iter()
+                .zip(&self.nulled_by_field)
+                .filter(|&(_, &n)| n > 0 && !self.threshold_crossed)
+                .map(|(f, &n)| (f.column.clone(), n))
+                .collect(),
             unknown_fields: self.unknown.counts.into_iter().collect(),
             quality: Quality {
                 rejected_fraction: if self.records_in == 0 {
@@ -565,6 +670,8 @@ impl<'e, 'd> Run<'e, 'd> {
 #[derive(Default)]
 struct Scratch {
     row: Vec<Value<'static>>,
+    /// Fields of the record at hand whose value was nulled by `on_type_mismatch = "null"`.
+    nulled: Vec<usize>,
     key: Vec<u8>,
     text: String,
     calendar: Calendar,
@@ -691,13 +798,30 @@ impl Calendar {
     }
 }
 
-/// The record as one line of JSON (records may be pretty-printed across lines).
-fn one_line_json(raw: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
-    if !raw.iter().any(|&b| b < 0x20) {
-        return Some(raw.into());
+/// A valid record as one line of JSON, exactly as written otherwise: valid JSON has no raw
+/// control characters inside strings, so line breaks and tabs in it are blanks between tokens.
+fn one_line_json(raw: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    raw.iter()
+        .copied()
+        .filter(|b| !matches!(b, b'\n' | b'\r' | b'\t'))
+}
+
+/// Appends `bytes` in standard base64 (RFC 4648, with padding).
+fn base64_into(bytes: &[u8], out: &mut Vec<u8>) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]);
+            } else {
+                out.push(b'=');
+            }
+        }
     }
-    let value: serde_json::Value = serde_json::from_slice(raw).ok()?;
-    serde_json::to_vec(&value).ok().map(Into::into)
 }
 
 #[derive(Serialize)]

@@ -78,19 +78,42 @@ pub fn unescape_value(segment: &str) -> Option<String> {
     Some(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// The longest path segment (`name=escaped value`) written, in bytes: the limit of common file
+/// systems (ext4, XFS, APFS), so a table's layout is the same in a local directory and in S3.
+pub const MAX_SEGMENT_BYTES: usize = 255;
+
+/// Why a value cannot be a partition value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartitionValueError {
+    /// `__HIVE_DEFAULT_PARTITION__` itself: Hive, Glue and Athena read it back as null.
+    Reserved,
+    /// Its path segment is longer than [`MAX_SEGMENT_BYTES`].
+    TooLong,
+}
+
 /// `year=2020/month=06/device_id=A/` for partition names and values (empty for no partitions).
+/// Equal paths hold equal values (escaping is one-to-one), except that null and `""` are both
+/// the default partition; a value that would be mistaken for it, or does not fit a segment, is
+/// refused.
 pub fn partition_path<'v>(
     names: &[String],
     values: impl IntoIterator<Item = Option<&'v str>>,
-) -> String {
+) -> Result<String, (usize, PartitionValueError)> {
     let mut out = String::new();
-    for (name, value) in names.iter().zip(values) {
+    for (i, (name, value)) in names.iter().zip(values).enumerate() {
+        if value == Some(DEFAULT_PARTITION) {
+            return Err((i, PartitionValueError::Reserved));
+        }
+        let start = out.len();
         out.push_str(name);
         out.push('=');
         escape_value(value, &mut out);
+        if out.len() - start > MAX_SEGMENT_BYTES {
+            return Err((i, PartitionValueError::TooLong));
+        }
         out.push('/');
     }
-    out
+    Ok(out)
 }
 
 /// A short, stable id for a source object: the same object (bucket, key, version or ETag) always
@@ -152,9 +175,34 @@ mod tests {
         let names = ["year", "month", "device_id"].map(String::from);
         assert_eq!(
             partition_path(&names, [Some("2020"), Some("06"), Some("A/B")]),
-            "year=2020/month=06/device_id=A%2FB/"
+            Ok("year=2020/month=06/device_id=A%2FB/".into())
         );
-        assert_eq!(partition_path(&[], []), "");
+        assert_eq!(
+            partition_path(&names, [Some("2020"), None, Some("")]),
+            Ok(
+                "year=2020/month=__HIVE_DEFAULT_PARTITION__/device_id=__HIVE_DEFAULT_PARTITION__/"
+                    .into()
+            )
+        );
+        assert_eq!(partition_path(&[], []), Ok(String::new()));
+        assert_eq!(
+            partition_path(&names, [Some("2020"), Some(DEFAULT_PARTITION), None]),
+            Err((1, PartitionValueError::Reserved))
+        );
+        // "device_id=" is 10 bytes: 245 bytes of value fit, 246 do not, nor 82 escaped bytes.
+        let fits = "x".repeat(245);
+        let path = partition_path(&names[2..], [Some(fits.as_str())]).unwrap();
+        assert_eq!(path.len(), MAX_SEGMENT_BYTES + 1);
+        let long = "x".repeat(246);
+        assert_eq!(
+            partition_path(&names[2..], [Some(long.as_str())]),
+            Err((0, PartitionValueError::TooLong))
+        );
+        let escaped = "/".repeat(82);
+        assert_eq!(
+            partition_path(&names[2..], [Some(escaped.as_str())]),
+            Err((0, PartitionValueError::TooLong))
+        );
         let id = source_id("raw", "iot/a.json", Some("v1"));
         assert_eq!(id.len(), 20);
         assert_eq!(id, source_id("raw", "iot/a.json", Some("v1")));

@@ -7,6 +7,8 @@ pub mod dataset;
 pub mod decode;
 pub mod engine;
 pub mod hive;
+#[cfg(test)]
+mod hive_reference;
 pub mod mapping;
 pub mod numbers;
 pub mod output;

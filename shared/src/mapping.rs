@@ -46,6 +46,11 @@ pub enum Reason {
     OutOfRange,
     /// A value is not in `allowed`.
     NotAllowed,
+    /// A value partition's value does not fit a path segment or an object key.
+    PartitionValueTooLong,
+    /// A value partition's value is `__HIVE_DEFAULT_PARTITION__`, which Hive, Glue and Athena
+    /// read as null: it cannot be told apart from a missing value.
+    ReservedPartitionValue,
 }
 
 impl Reason {
@@ -58,6 +63,8 @@ impl Reason {
             Reason::TypeMismatch => "type_mismatch",
             Reason::OutOfRange => "out_of_range",
             Reason::NotAllowed => "not_allowed",
+            Reason::PartitionValueTooLong => "partition_value_too_long",
+            Reason::ReservedPartitionValue => "reserved_partition_value",
         }
     }
 }
@@ -140,7 +147,10 @@ pub fn rejection(field: &Field, slot: &Slot<'_>, reason: Reason) -> Rejection {
             let text = cast(field, slot).map(text_of).unwrap_or_default();
             format!("{path} = {text:?} is not one of the allowed values")
         }
-        Reason::InvalidJson | Reason::NotAnObject => reason.code().to_string(),
+        Reason::InvalidJson
+        | Reason::NotAnObject
+        | Reason::PartitionValueTooLong
+        | Reason::ReservedPartitionValue => reason.code().to_string(),
     };
     Rejection { reason, message }
 }
@@ -210,6 +220,11 @@ fn preview(slot: &Slot<'_>) -> String {
         Slot::Bool(false) => "false",
         other => other.kind(),
     };
+    preview_text(text)
+}
+
+/// A text for a message: quoted, escaped, cut after 64 characters.
+pub fn preview_text(text: &str) -> String {
     let mut out: String = text.chars().take(64).collect();
     if text.chars().count() > 64 {
         out.push('…');

@@ -60,6 +60,12 @@ pub trait OutputStore: Send + Sync {
     /// The URI of a key, for summaries and messages (`file:///…`, `s3://…`).
     fn uri(&self, key: &str) -> String;
 
+    /// The longest key, relative to the store's root, that the store can hold (in bytes). The
+    /// engine rejects a record whose partition path would not fit instead of failing the object.
+    fn max_key_bytes(&self) -> usize {
+        usize::MAX
+    }
+
     /// Waits until every committed file is visible. A store may finish commits in the background
     /// (S3 uploads overlap with the engine's work); the engine calls this before it reports files
     /// as written and before it deletes any. Returns the first failed commit after waiting for

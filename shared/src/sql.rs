@@ -39,7 +39,11 @@ fn ident(name: &str) -> Result<String, SqlError> {
     Ok(format!("`{name}`"))
 }
 
-/// A Hive DDL string literal: backslash escapes for quotes, backslashes and line breaks.
+/// A Hive DDL string literal that Hive's parser (`unescapeSQLString`) reads back as exactly
+/// `value`: quotes and backslashes are escaped, every control character is written as `\uXXXX`.
+/// Short escapes are not used for them: Hive reads `\0` followed by two octal digits as one
+/// character (`'\012'` is a line feed), so `"nul\u{0}12"` would come back as `"nul\n"`.
+/// `%` and `_` stay as they are (Hive keeps the backslash of `\%` and `\_`).
 pub fn literal(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('\'');
@@ -47,10 +51,10 @@ pub fn literal(value: &str) -> String {
         match ch {
             '\'' => out.push_str("\\'"),
             '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\0' => out.push_str("\\0"),
+            c if c.is_ascii_control() => {
+                let _ =
+                    std::fmt::Write::write_fmt(&mut out, format_args!("\\u{:04X}", u32::from(c)));
+            }
             c => out.push(c),
         }
     }
@@ -139,8 +143,14 @@ pub fn add_partitions_within(
     let location = table_location(location)?;
     let header = format!("ALTER TABLE {} ADD IF NOT EXISTS", table_name(dataset)?);
     let mut statements = Vec::new();
+    if dataset.partitions.is_empty() {
+        // An unpartitioned table reads its location; there is nothing to register.
+        return Ok(statements);
+    }
     let mut current = header.clone();
-    for p in partitions {
+    // Hive rejects a whole statement that lists a partition twice.
+    let mut seen = std::collections::HashSet::new();
+    for p in partitions.iter().filter(|p| seen.insert(p.path.as_str())) {
         let spec = p
             .values
             .iter()
@@ -171,6 +181,7 @@ pub fn add_partitions_within(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hive_reference::hive_unescape;
     use crate::summary::{PartitionSummary, PartitionValue};
 
     fn iot() -> Dataset {
@@ -289,13 +300,80 @@ mod tests {
     }
 
     #[test]
+    fn the_hive_reference_follows_hives_rules() {
+        // The defect this reference caught: `\0` and two digits are one octal character.
+        assert_eq!(hive_unescape(r"'nul\012'"), "nul\n");
+        assert_eq!(hive_unescape(r"'a\%b\_c'"), r"a\%b\_c");
+        assert_eq!(hive_unescape(r"'\u0041\Z\q'"), "A\u{1A}q");
+        assert_eq!(hive_unescape(r#""it's""#), "it's");
+    }
+
+    #[test]
     fn literals_cannot_break_out() {
         assert_eq!(literal("a'b"), r"'a\'b'");
         assert_eq!(
             literal(r"a\'); DROP TABLE x; --"),
             r"'a\\\'); DROP TABLE x; --'"
         );
-        assert_eq!(literal("line\nbreak"), r"'line\nbreak'");
+        assert_eq!(literal("line\nbreak"), r"'line\u000Abreak'");
+        assert_eq!(literal("nul\u{0}12"), r"'nul\u000012'");
+        for value in [
+            "nul\u{0}12",
+            "a\\012",
+            "100%_x",
+            "\u{7f}\u{1f}'\"\\",
+            "café 😀",
+            "\\u0041",
+        ] {
+            assert_eq!(hive_unescape(&literal(value)), value, "{value:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Every value, with every control character, quote, backslash, `%`, `_` and non-ASCII
+        /// text, comes back unchanged through Hive's unescaping.
+        #[test]
+        fn every_literal_unescapes_to_its_value(
+            value in proptest::string::string_regex("([\\x00-\\x1f\\x7f'\"\\\\%_0-7uUnZ]|\\PC){0,24}").unwrap()
+        ) {
+            proptest::prop_assert_eq!(hive_unescape(&literal(&value)), value);
+        }
+    }
+
+    #[test]
+    fn unpartitioned_tables_register_no_partitions() {
+        let text = include_str!("../../datasets/iot_sensors.toml");
+        let start = text.find("[[partitions]]").unwrap();
+        let end = text[start..]
+            .find("[output]")
+            .map_or(text.len(), |e| start + e);
+        let flat =
+            Dataset::from_toml_str(&format!("{}{}", &text[..start], &text[end..]), "flat").unwrap();
+        assert!(flat.partitions.is_empty());
+        let whole = PartitionSummary {
+            values: vec![],
+            path: String::new(),
+            files: vec![],
+            rows: 1,
+            bytes: 1,
+        };
+        assert_eq!(add_partitions(&flat, "s3://b/t/", &[whole]), Ok(vec![]));
+        assert!(!create_table(&flat, "s3://b/t/")
+            .unwrap()
+            .contains("PARTITIONED BY"));
+    }
+
+    #[test]
+    fn a_partition_is_listed_once_per_statement() {
+        let p = partition(
+            "2020",
+            "06",
+            None,
+            "year=2020/month=06/device_id=__HIVE_DEFAULT_PARTITION__/",
+        );
+        let sql = add_partitions(&iot(), "s3://b/t/", &[p.clone(), p]).unwrap();
+        assert_eq!(sql.len(), 1);
+        assert_eq!(sql[0].matches("PARTITION (").count(), 1);
     }
 
     #[test]

@@ -26,6 +26,13 @@ pub struct Summary {
     pub rejected_by_reason: BTreeMap<String, u64>,
     /// Rejected records per column (for reasons tied to a column).
     pub rejected_by_field: BTreeMap<String, u64>,
+    /// Values written as null because they could not be cast to their column's type
+    /// (`on_type_mismatch = "null"`), in the records written.
+    #[serde(default)]
+    pub values_nulled: u64,
+    /// [`Summary::values_nulled`] per column.
+    #[serde(default)]
+    pub nulled_by_field: BTreeMap<String, u64>,
     /// Source keys no field maps, with how often they were seen (dropped from the output).
     pub unknown_fields: BTreeMap<String, u64>,
     /// The error-threshold verdict.

@@ -134,6 +134,19 @@ pub fn compose(r: &FailureReport) -> (String, String) {
                 format!(" ({})", reasons.join(", "))
             }
         );
+        if t.values_nulled > 0 {
+            let columns: Vec<String> = t
+                .nulled_by_field
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
+            let _ = writeln!(
+                m,
+                "Nulled:     {} values that could not be cast ({})",
+                t.values_nulled,
+                columns.join(", ")
+            );
+        }
         if let Some(uri) = &t.rejected_uri {
             let _ = writeln!(m, "Rejected:   {uri}");
         }

@@ -122,6 +122,8 @@ pub async fn handle<S: ObjectStore>(
         records_rejected: summary.records_rejected,
         rejected_by_reason: summary.rejected_by_reason.clone(),
         rejected_uri: summary.rejected_file.clone(),
+        values_nulled: summary.values_nulled,
+        nulled_by_field: summary.nulled_by_field.clone(),
         unknown_fields: summary.unknown_fields.clone(),
         partitions: summary.partitions.len() as u64,
         files: summary.files_written() as u64,

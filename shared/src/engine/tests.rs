@@ -910,3 +910,359 @@ fn bytes_held_by_the_store_count_against_the_budget() {
     }
     assert_eq!(rows, 200_000);
 }
+
+/// A dataset partitioned by the value of `k` (carried by the partition, so not in the files), with
+/// the record's number `n` as its one data column: every row can be traced to its directory.
+fn by_value() -> Dataset {
+    dataset(
+        r#"
+[[fields]]
+column = "n"
+type = "int64"
+[[fields]]
+column = "k"
+type = "string"
+[[partitions]]
+name = "k"
+from = "k"
+[quality]
+max_rejected_fraction = 1.0
+"#,
+    )
+}
+
+/// Every row on disk as (directory below the table, n).
+fn rows_by_directory(root: &Path) -> Vec<(String, i64)> {
+    let mut rows = Vec::new();
+    for file in files(root) {
+        let dir = Path::new(&file).parent().unwrap().display().to_string();
+        for b in read_parquet(root.join(&file)) {
+            let n = column::<Int64Type>(&b, "n");
+            rows.extend((0..b.num_rows()).map(|i| (dir.clone(), n.value(i))));
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// The rejected records' lines, each parsed as JSON (so every one must be JSON).
+fn rejected_lines(o: &Out) -> Vec<serde_json::Value> {
+    files(o.rejected.root())
+        .iter()
+        .flat_map(|f| {
+            let bytes = fs::read(o.rejected.root().join(f)).unwrap();
+            let text = String::from_utf8(bytes).expect("rejected files are UTF-8");
+            text.lines()
+                .map(|l| serde_json::from_str(l).expect("every rejected line is JSON"))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn null_empty_and_missing_values_share_the_default_partition_and_its_name_is_refused() {
+    let o = out();
+    let input = r#"{"n":1,"k":""}
+{"n":2,"k":null}
+{"n":3}
+{"n":4,"k":"__HIVE_DEFAULT_PARTITION__"}
+{"n":5,"k":"__hive_default_partition__"}
+"#;
+    let s = run(&by_value(), input.as_bytes(), &o).unwrap();
+    assert_eq!((s.records_written, s.records_rejected), (4, 1));
+    assert_eq!(s.rejected_by_reason["reserved_partition_value"], 1);
+    assert_eq!(s.rejected_by_field["k"], 1);
+    let default = "k=__HIVE_DEFAULT_PARTITION__";
+    assert_eq!(
+        rows_by_directory(o.data.root()),
+        [
+            (default.to_string(), 1),
+            (default.to_string(), 2),
+            (default.to_string(), 3),
+            ("k=__hive_default_partition__".to_string(), 5)
+        ]
+    );
+    assert_eq!(s.partitions.len(), 2);
+    let sql = crate::sql::add_partitions(&by_value(), "s3://b/t/", &s.partitions).unwrap();
+    assert_eq!(sql.len(), 1);
+    assert_eq!(sql[0].matches(default).count(), 1, "{}", sql[0]);
+    let message = rejected_lines(&o)[0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("would read back as null"), "{message}");
+}
+
+#[test]
+fn a_partition_value_too_long_for_a_path_rejects_its_record_and_the_object_goes_on() {
+    let o = out();
+    let long = "x".repeat(300);
+    let input =
+        format!("{{\"n\":1,\"k\":\"a\"}}\n{{\"n\":2,\"k\":\"{long}\"}}\n{{\"n\":3,\"k\":\"a\"}}\n");
+    let s = run(&by_value(), input.as_bytes(), &o).unwrap();
+    assert_eq!((s.records_written, s.records_rejected), (2, 1));
+    assert_eq!(s.rejected_by_reason["partition_value_too_long"], 1);
+    assert_eq!(rejected_lines(&o)[0]["line"], 2);
+    assert_eq!(
+        rows_by_directory(o.data.root()),
+        [("k=a".to_string(), 1), ("k=a".to_string(), 3)]
+    );
+}
+
+#[test]
+fn a_store_with_short_keys_rejects_paths_that_do_not_fit() {
+    /// A local directory whose keys may be at most 60 bytes (as an S3 prefix leaves less than
+    /// 1,024 bytes).
+    struct ShortKeys(LocalDir);
+    impl OutputStore for ShortKeys {
+        fn create(&self, key: &str) -> Result<Box<dyn OutputFile>, OutputError> {
+            assert!(key.len() <= 60, "{key}");
+            self.0.create(key)
+        }
+        fn delete(&self, key: &str) -> Result<(), OutputError> {
+            self.0.delete(key)
+        }
+        fn uri(&self, key: &str) -> String {
+            self.0.uri(key)
+        }
+        fn sync(&self) -> Result<(), OutputError> {
+            self.0.sync()
+        }
+        fn max_key_bytes(&self) -> usize {
+            60
+        }
+    }
+    let o = out();
+    let data = ShortKeys(o.data.clone());
+    let input = "{\"n\":1,\"k\":\"ok\"}\n{\"n\":2,\"k\":\"a-value-that-makes-the-key-too-long\"}\n";
+    let s = Engine::new(&by_value())
+        .transform(input.as_bytes(), &source("t/a.json"), &data, &o.rejected)
+        .unwrap();
+    assert_eq!((s.records_written, s.records_rejected), (1, 1));
+    assert_eq!(s.rejected_by_reason["partition_value_too_long"], 1);
+}
+
+#[test]
+fn rejected_lines_are_json_and_keep_bytes_that_are_not_utf8() {
+    let o = out();
+    let mut input = b"{\"n\":1,\"note\":\"caf\xe9\",\"k\":\"x\"}\n".to_vec();
+    input.extend_from_slice(b"{\"n\":\"two\",\n \"k\":\"x\"}\n{\"n\":\"three\",\"k\":\"x\"}\n");
+    input.extend_from_slice(b"{\n  \"n\": 12345678901234567890.5,\n  \"k\": \"x\"\n}\n");
+    let s = run(&by_value(), &input, &o).unwrap();
+    assert_eq!(s.records_rejected, 4);
+    let lines = rejected_lines(&o);
+    assert_eq!(lines[0]["reason"], "invalid_json");
+    let base64 = lines[0]["raw_base64"].as_str().unwrap();
+    assert_eq!(base64, "eyJuIjoxLCJub3RlIjoiY2Fm6SIsImsiOiJ4In0=");
+    assert_eq!(lines[1]["reason"], "type_mismatch");
+    assert_eq!(
+        lines[1]["record"],
+        serde_json::json!({"n": "two", "k": "x"})
+    );
+    assert!(lines[2].get("raw_base64").is_none());
+    // A pretty-printed record on one line, its number as written (not through a double).
+    let text = fs::read_to_string(o.rejected.root().join(&files(o.rejected.root())[0])).unwrap();
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.ends_with(r#""record":{  "n": 12345678901234567890.5,  "k": "x"}}"#),
+        "{last}"
+    );
+}
+
+#[test]
+fn values_nulled_by_the_mismatch_policy_are_counted_per_field() {
+    let d = dataset(
+        r#"
+[[fields]]
+column = "a"
+type = "int64"
+on_type_mismatch = "null"
+[[fields]]
+column = "b"
+type = "double"
+on_type_mismatch = "null"
+[[fields]]
+column = "c"
+type = "int64"
+"#,
+    );
+    let o = out();
+    let input = r#"{"a":"x","b":1,"c":1}
+{"a":1.5,"b":"y","c":2}
+{"a":null,"b":"z","c":3}
+{"a":"w","b":2,"c":"not a number"}
+{"c":5}
+"#;
+    let s = run(&d, input.as_bytes(), &o).unwrap();
+    assert_eq!((s.records_written, s.records_rejected), (4, 1));
+    // The rejected fourth record's nulled `a` is not counted: it is in no file.
+    assert_eq!(s.values_nulled, 4);
+    assert_eq!(
+        s.nulled_by_field,
+        BTreeMap::from([("a".to_string(), 2), ("b".to_string(), 2)])
+    );
+}
+
+#[test]
+fn two_fields_from_one_path_are_both_filled() {
+    let d = dataset(
+        r#"
+[[fields]]
+column = "event_time"
+type = "timestamp"
+path = "ts"
+[[fields]]
+column = "event_date"
+type = "date"
+path = "ts"
+[[fields]]
+column = "raw_ts"
+type = "string"
+path = "ts"
+"#,
+    );
+    let o = out();
+    let s = run(&d, br#"{"ts":"2020-06-24T13:57:24Z"}"#, &o).unwrap();
+    assert_eq!(s.records_written, 1);
+    let batch = &read_parquet(o.data.root().join(&files(o.data.root())[0]))[0];
+    let time = batch.column_by_name("event_time").unwrap();
+    let date = batch.column_by_name("event_date").unwrap();
+    assert_eq!(
+        time.as_primitive::<arrow_array::types::TimestampMicrosecondType>()
+            .value(0),
+        1_593_007_044_000_000
+    );
+    assert_eq!(
+        date.as_primitive::<arrow_array::types::Date32Type>()
+            .value(0),
+        18_437
+    );
+    assert_eq!(
+        batch
+            .column_by_name("raw_ts")
+            .unwrap()
+            .as_string::<i32>()
+            .value(0),
+        "2020-06-24T13:57:24Z"
+    );
+}
+
+#[test]
+fn an_unpartitioned_dataset_writes_its_files_at_the_table_location() {
+    let d = dataset("[[fields]]\ncolumn = \"n\"\ntype = \"int64\"\n");
+    let o = out();
+    let s = run(&d, b"{\"n\":1}\n{\"n\":2}\n", &o).unwrap();
+    assert_eq!(s.partitions.len(), 1);
+    assert_eq!(s.partitions[0].path, "");
+    assert_eq!(
+        rows_by_directory(o.data.root()),
+        [(String::new(), 1), (String::new(), 2)]
+    );
+    assert_eq!(
+        crate::sql::add_partitions(&d, "s3://b/t/", &s.partitions),
+        Ok(vec![])
+    );
+}
+
+/// Partition values worth mixing: the default partition's spellings, values that escape alike
+/// or nearly, control characters, quotes, backslashes, `%`, `_`, non-ASCII and long values.
+fn partition_value() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        Just(None),
+        Just(Some(String::new())),
+        Just(Some(crate::hive::DEFAULT_PARTITION.to_string())),
+        Just(Some("a/b".to_string())),
+        Just(Some("a%2Fb".to_string())),
+        Just(Some("a%2fb".to_string())),
+        Just(Some("nul\u{0}12".to_string())),
+        Just(Some("it's \\ \"x\"".to_string())),
+        Just(Some("100%_".to_string())),
+        Just(Some("x".repeat(245))),
+        Just(Some("x".repeat(246))),
+        Just(Some("é".repeat(123))),
+        proptest::string::string_regex("[\\x00-\\x1f\\x7f/=%_'\"\\\\a-c]{1,6}")
+            .unwrap()
+            .prop_map(Some),
+        any::<String>().prop_map(Some),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+    /// For any multiset of partition values: the files hold exactly the rows the summary says were
+    /// written, each in the directory of its own value; every other record is rejected with a
+    /// reason; no two partitions share a directory; every DDL literal reads back (Hive's rules) as
+    /// its value, and every partition is listed once.
+    #[test]
+    fn partitions_hold_exactly_their_rows(values in proptest::collection::vec(partition_value(), 1..40)) {
+        let mut input = String::new();
+        for (n, v) in values.iter().enumerate() {
+            match v {
+                Some(v) => input.push_str(&serde_json::json!({"n": n, "k": v}).to_string()),
+                None if n % 2 == 0 => input.push_str(&format!("{{\"n\":{n}}}")),
+                None => input.push_str(&format!("{{\"n\":{n},\"k\":null}}")),
+            }
+            input.push('\n');
+        }
+        let o = out();
+        let d = by_value();
+        let s = run(&d, input.as_bytes(), &o).unwrap();
+        prop_assert_eq!(s.records_in, values.len() as u64);
+        prop_assert_eq!(s.records_in, s.records_written + s.records_rejected);
+
+        // What each record should become, by a model of Hive's rules.
+        let mut expected_rows = Vec::new();
+        let mut expected_rejected = BTreeMap::new();
+        for (n, v) in values.iter().enumerate() {
+            let value = v.as_deref().filter(|v| !v.is_empty());
+            let mut segment = String::new();
+            crate::hive::escape_value(value, &mut segment);
+            if value == Some(crate::hive::DEFAULT_PARTITION) {
+                *expected_rejected.entry("reserved_partition_value").or_insert(0u64) += 1;
+            } else if segment.len() + 2 > crate::hive::MAX_SEGMENT_BYTES {
+                *expected_rejected.entry("partition_value_too_long").or_insert(0u64) += 1;
+            } else {
+                expected_rows.push((value.map(str::to_string), n as i64));
+            }
+        }
+        let on_disk: Vec<(Option<String>, i64)> = rows_by_directory(o.data.root())
+            .into_iter()
+            .map(|(dir, n)| {
+                let segment = dir.strip_prefix("k=").expect("one k= directory");
+                (crate::hive::unescape_value(segment), n)
+            })
+            .collect();
+        let mut expected_sorted = expected_rows.clone();
+        expected_sorted.sort_by_key(|&(_, n)| n);
+        let mut on_disk_sorted = on_disk.clone();
+        on_disk_sorted.sort_by_key(|&(_, n)| n);
+        prop_assert_eq!(on_disk_sorted, expected_sorted);
+        let rejected: BTreeMap<&str, u64> =
+            s.rejected_by_reason.iter().map(|(r, n)| (r.as_str(), *n)).collect();
+        prop_assert_eq!(rejected, expected_rejected);
+        prop_assert_eq!(rejected_lines(&o).len() as u64, s.records_rejected);
+
+        // One partition per directory, with the rows it says.
+        let mut paths: Vec<&str> = s.partitions.iter().map(|p| p.path.as_str()).collect();
+        paths.dedup();
+        prop_assert_eq!(paths.len(), s.partitions.len());
+        for p in &s.partitions {
+            let dir = p.path.trim_end_matches('/');
+            let rows = rows_by_directory(o.data.root()).iter().filter(|(d, _)| d == dir).count();
+            prop_assert_eq!(rows as u64, p.rows);
+        }
+
+        // The DDL: per partition its value then its location, each reading back exactly.
+        let sql = crate::sql::add_partitions(&d, "s3://b/t/", &s.partitions).unwrap();
+        let literals: Vec<String> = sql.iter().flat_map(|q| crate::hive_reference::hive_string_literals(q)).collect();
+        let expected: Vec<String> = s
+            .partitions
+            .iter()
+            .flat_map(|p| {
+                let value = p.values[0].value.clone().unwrap_or_else(|| crate::hive::DEFAULT_PARTITION.into());
+                [value, format!("s3://b/t/{}", p.path)]
+            })
+            .collect();
+        prop_assert_eq!(literals, expected);
+    }
+}
