@@ -56,6 +56,11 @@ unit: ## Unit, property, golden-file and handler tests (and `etl check` of datas
 e2e: $(VENV_STAMP) ## End-to-end: the real state machine in moto calling the real functions under cargo lambda watch
 	$(CARGO) test --workspace --locked --test e2e
 
+.PHONY: fuzz
+FUZZ_SECONDS ?= 60
+fuzz: ## The differential test (engine against serde_json and the documented casts) for FUZZ_SECONDS (default 60), seeds from FUZZ_SEED
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release --locked -p etl-core --lib differential_fuzz -- --ignored --nocapture
+
 .PHONY: check-datasets
 check-datasets: ## Validate every dataset definition in datasets/ (make test does it in the cli tests)
 	$(CARGO) run --locked --quiet -p etl-cli -- check --datasets datasets

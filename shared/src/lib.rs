@@ -5,16 +5,18 @@
 pub mod contract;
 pub mod dataset;
 pub mod decode;
+#[cfg(test)]
+mod differential_tests;
 pub mod engine;
 pub mod hive;
-#[cfg(test)]
-mod hive_reference;
 pub mod mapping;
 pub mod numbers;
 pub mod output;
 pub mod parquet_out;
 pub mod ports;
 pub mod read_ahead;
+#[cfg(test)]
+mod reference;
 pub mod sql;
 pub mod summary;
 pub mod timefmt;

@@ -233,6 +233,7 @@ fn signed(negative: bool, magnitude: u128) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reference::floor_by_text;
     use proptest::prelude::*;
 
     #[test]
@@ -271,48 +272,6 @@ mod tests {
             let std = text.parse::<f64>().ok().map(f64::to_bits);
             assert_eq!(parse_f64(text).map(f64::to_bits), std, "{text}");
         }
-    }
-
-    /// The floor of a decimal text's value and whether it is an integer, by a route of its own:
-    /// the digits as a string, with the point moved. `None` past 38 digits.
-    fn floor_by_text(text: &str) -> Option<(i128, bool)> {
-        let (negative, body) = match text.as_bytes()[0] {
-            b'-' => (true, &text[1..]),
-            b'+' => (false, &text[1..]),
-            _ => (false, text),
-        };
-        let (mantissa, exp) = match body.find(['e', 'E']) {
-            Some(at) => (&body[..at], body[at + 1..].parse::<i64>().ok()?),
-            None => (body, 0),
-        };
-        let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-        let mut digits = format!("{whole}{fraction}");
-        if digits.bytes().all(|b| b == b'0') {
-            return Some((0, true));
-        }
-        let mut point = whole.len() as i64 + exp; // digits before the point
-        if point > 80 {
-            return None;
-        }
-        while (digits.len() as i64) < point {
-            digits.push('0');
-        }
-        if point < 0 {
-            digits.insert_str(0, &"0".repeat((-point) as usize));
-            point = 0;
-        }
-        let (int, frac) = digits.split_at(point as usize);
-        let integral = frac.bytes().all(|b| b == b'0');
-        let int = int.trim_start_matches('0');
-        if int.len() > 38 {
-            return None;
-        }
-        let v: i128 = if int.is_empty() { 0 } else { int.parse().ok()? };
-        Some(match (negative, integral) {
-            (false, _) => (v, integral),
-            (true, true) => (-v, true),
-            (true, false) => (-v - 1, false),
-        })
     }
 
     #[test]

@@ -181,7 +181,7 @@ pub fn add_partitions_within(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hive_reference::hive_unescape;
+    use crate::reference::hive_unescape;
     use crate::summary::{PartitionSummary, PartitionValue};
 
     fn iot() -> Dataset {

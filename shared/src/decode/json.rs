@@ -412,6 +412,21 @@ impl<'a> Scanner<'a> {
             }
             _ => {
                 let kind = self.skip_value(1)?;
+                if matches!(kind, "number" | "boolean" | "null") {
+                    // A number or literal has no closing bracket: what follows must end it, or
+                    // `007` and `truex` would read as several records (serde_json's rule too).
+                    match self.buf.get(self.pos) {
+                        None if !self.eof => return Err(JsonError::Incomplete),
+                        None
+                        | Some(
+                            b' ' | b'\n' | b'\t' | b'\r' | b'"' | b'[' | b']' | b'{' | b'}' | b','
+                            | b':',
+                        ) => {}
+                        Some(_) => {
+                            return Err(self.invalid("a blank or a new record after a value"))
+                        }
+                    }
+                }
                 Ok(Shape::Other(kind))
             }
         }

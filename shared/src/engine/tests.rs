@@ -1254,7 +1254,7 @@ proptest! {
 
         // The DDL: per partition its value then its location, each reading back exactly.
         let sql = crate::sql::add_partitions(&d, "s3://b/t/", &s.partitions).unwrap();
-        let literals: Vec<String> = sql.iter().flat_map(|q| crate::hive_reference::hive_string_literals(q)).collect();
+        let literals: Vec<String> = sql.iter().flat_map(|q| crate::reference::hive_string_literals(q)).collect();
         let expected: Vec<String> = s
             .partitions
             .iter()

@@ -460,3 +460,137 @@ fn nesting_of_128_levels_is_accepted_and_129_is_not() {
     assert!(verdict(arrays(128).as_bytes(), &t).is_ok());
     assert!(verdict(arrays(129).as_bytes(), &t).is_err());
 }
+
+/// RFC 8259 as the public JSON test suites (JSONTestSuite's `y_`/`n_` cases) spell it: values
+/// that must be accepted and values that must be rejected, each inside a record where a field
+/// maps it and where nothing does (the verdict may not depend on the dataset), and as an element
+/// of an array nothing maps.
+#[test]
+fn rfc_8259_conformance_mapped_or_not() {
+    let accept: &[&[u8]] = &[
+        b"0",
+        b"-0",
+        b"1",
+        b"-1",
+        b"0.5",
+        b"1.5e10",
+        b"1E+2",
+        b"1e-2",
+        b"-0.0e-0",
+        b"1e400",
+        b"123456789012345678901234567890",
+        b"1.7976931348623157e308",
+        b"true",
+        b"false",
+        b"null",
+        b"\"\"",
+        b"\" \"",
+        b"\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"",
+        b"\"\\u0000\"",
+        b"\"\\uD834\\uDD1E\"",
+        b"\"\\ud834\\udd1e\"",
+        b"\"\\uFFFF\"",
+        b"\"\\u002c\"",
+        b"\"\xe2\x82\xac\"",
+        b"\"\xf0\x9f\x98\x80\"",
+        b"\"\x7f\"",
+        b"\"\xef\xbf\xbf\"",
+        b"\"\xf4\x8f\xbf\xbf\"",
+        b"[]",
+        b"[[]]",
+        b"[1,[2,[3]]]",
+        b"{}",
+        b"{\"a\":{}}",
+        b"{\"\":0}",
+        b"{\"a\":1,\"a\":2}",
+        b"[ 1 , 2 ]",
+        b"{ \"a\" : [ ] }",
+        b"[\"\\u0041\"]",
+        b"{\"\\u0000\":1}",
+    ];
+    let reject: &[&[u8]] = &[
+        b"01",
+        b"-01",
+        b"1.",
+        b".5",
+        b"+1",
+        b"1e",
+        b"1e+",
+        b"-",
+        b"0x10",
+        b"1_0",
+        b"Infinity",
+        b"-Infinity",
+        b"NaN",
+        b"nan",
+        b"tru",
+        b"True",
+        b"nul",
+        b"NULL",
+        b"fals",
+        b"'a'",
+        b"\"abc",
+        b"\"\\x41\"",
+        b"\"\\u12\"",
+        b"\"\\u12G4\"",
+        b"\"\\U0041\"",
+        b"\"\\a\"",
+        b"\"\t\"",
+        b"\"\n\"",
+        b"\"\x00\"",
+        b"\"\x1f\"",
+        b"\"\\uD800\"",
+        b"\"\\uDC00\"",
+        b"\"\\uD800\\u0041\"",
+        b"\"\\uD800x\"",
+        b"\"\\uDFFF\\uD800\"",
+        b"\"\xff\"",
+        b"\"\xc0\xaf\"",
+        b"\"\xe0\x80\xaf\"",
+        b"\"\xed\xa0\x80\"",
+        b"\"\xf4\x90\x80\x80\"",
+        b"\"\xe2\x82\"",
+        b"\"\x80\"",
+        b"[1,]",
+        b"[,1]",
+        b"[1 2]",
+        b"[",
+        b"]",
+        b"[1",
+        b"{\"a\":1,}",
+        b"{,}",
+        b"{\"a\"}",
+        b"{\"a\" 1}",
+        b"{a:1}",
+        b"{1:1}",
+        b"{\"a\":1 \"b\":2}",
+        b"{\"a\":}",
+        b"[\xff]",
+        b"{\"\xff\":1}",
+        b"[\"a\",\"\\uDC00\"]",
+        b"\xef\xbb\xbf{}",
+    ];
+    let mapped = tree(&[&["v"], &["o", "v"]]);
+    let unmapped = tree(&[&["w"]]);
+    for (value, expected_ok) in accept
+        .iter()
+        .map(|v| (v, true))
+        .chain(reject.iter().map(|v| (v, false)))
+    {
+        let shown = String::from_utf8_lossy(value);
+        for wrapped in [
+            [b"{\"v\":".as_slice(), value, b"}"].concat(),
+            [b"{\"o\":{\"v\":".as_slice(), value, b"},\"x\":1}"].concat(),
+            [b"{\"x\":[".as_slice(), value, b"],\"w\":1}"].concat(),
+        ] {
+            for (paths, name) in [(&mapped, "mapped"), (&unmapped, "unmapped")] {
+                assert_eq!(
+                    verdict(&wrapped, paths).is_ok(),
+                    expected_ok,
+                    "{shown} {name} in {}",
+                    String::from_utf8_lossy(&wrapped)
+                );
+            }
+        }
+    }
+}

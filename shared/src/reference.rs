@@ -1,4 +1,5 @@
-//! References for tests, written from the rules of the systems we feed, not from our code.
+//! References for tests, written from the rules of the systems we feed and from the documented
+//! casts, by another route than the code they check.
 
 /// The string literals of a Hive statement, in order, as its lexer finds them (`'…'` or `"…"`,
 /// a backslash taking the next character with it), each unescaped by [`hive_unescape`].
@@ -94,4 +95,46 @@ pub fn hive_unescape(literal: &str) -> String {
         i += 1;
     }
     String::from_utf16_lossy(&out)
+}
+
+/// The floor of a decimal text's value and whether it is an integer, by a route of its own:
+/// the digits as a string, with the point moved. `None` past 38 digits.
+pub fn floor_by_text(text: &str) -> Option<(i128, bool)> {
+    let (negative, body) = match text.as_bytes()[0] {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (mantissa, exp) = match body.find(['e', 'E']) {
+        Some(at) => (&body[..at], body[at + 1..].parse::<i64>().ok()?),
+        None => (body, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut digits = format!("{whole}{fraction}");
+    if digits.bytes().all(|b| b == b'0') {
+        return Some((0, true));
+    }
+    let mut point = whole.len() as i64 + exp; // digits before the point
+    if point > 80 {
+        return None;
+    }
+    while (digits.len() as i64) < point {
+        digits.push('0');
+    }
+    if point < 0 {
+        digits.insert_str(0, &"0".repeat((-point) as usize));
+        point = 0;
+    }
+    let (int, frac) = digits.split_at(point as usize);
+    let integral = frac.bytes().all(|b| b == b'0');
+    let int = int.trim_start_matches('0');
+    if int.len() > 38 {
+        return None;
+    }
+    let v: i128 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    Some(match (negative, integral) {
+        (false, _) => (v, integral),
+        (true, true) => (-v, true),
+        (true, false) => (-v - 1, false),
+    })
 }
