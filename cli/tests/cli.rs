@@ -173,3 +173,57 @@ fn every_shipped_dataset_definition_checks_ok() {
     );
     assert!(stdout.contains("ok  datasets/iot_sensors.toml"), "{stdout}");
 }
+
+/// An unpartitioned dataset: its files sit at the table location and `etl ddl` registers no
+/// partitions (no `PARTITION ()`, which Hive rejects).
+#[test]
+fn an_unpartitioned_dataset_gets_a_table_and_no_partitions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let definition = tmp.path().join("flat.toml");
+    std::fs::write(
+        &definition,
+        "name = \"flat\"\ndatabase = \"d\"\ntable = \"flat\"\n[source]\nprefix = \"flat/\"\n[[fields]]\ncolumn = \"n\"\ntype = \"int64\"\n",
+    )
+    .unwrap();
+    let input = tmp.path().join("in.ndjson");
+    std::fs::write(&input, "{\"n\":1}\n{\"n\":\"9007199254740993.0\"}\n").unwrap();
+    let table = tmp.path().join("flat");
+    let definition = definition.to_str().unwrap();
+    let out = etl(&[
+        "transform",
+        "--dataset",
+        definition,
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        table.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(summary(&out)["records_written"], 2);
+    let summary_path = tmp.path().join("summary.json");
+    std::fs::write(&summary_path, &out.stdout).unwrap();
+    let out = etl(&[
+        "ddl",
+        "--dataset",
+        definition,
+        "--location",
+        "s3://curated/flat/",
+        "--summary",
+        summary_path.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sql = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        sql.contains("CREATE EXTERNAL TABLE IF NOT EXISTS `d`.`flat`"),
+        "{sql}"
+    );
+    assert!(!sql.contains("PARTITION"), "{sql}");
+}

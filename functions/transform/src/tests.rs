@@ -122,3 +122,38 @@ fn prefixes_are_normalised() {
     assert_eq!(prefix("a"), "a/");
     assert_eq!(prefix(""), "");
 }
+
+/// Through the Lambda: an empty device id goes to the default partition, Hive's name for it is
+/// refused with a reason, a NUL in a value is escaped in the path and, for the catalog, as
+/// `\u0000` (never the octal-looking `\0`).
+#[tokio::test]
+async fn partition_values_reach_the_catalog_exactly() {
+    let raw = concat!(
+        "{\"device_id\":\"\",\"timestamp\":1577836800}\n",
+        "{\"device_id\":\"__HIVE_DEFAULT_PARTITION__\",\"timestamp\":1577836800}\n",
+        "{\"device_id\":\"nul\\u000012\",\"timestamp\":1577836800}\n",
+    );
+    let (f, input) = fixture(raw.as_bytes());
+    let result = handle(&f.deps, input).await.unwrap();
+    assert_eq!((result.records_written, result.records_rejected), (2, 1));
+    assert_eq!(result.rejected_by_reason["reserved_partition_value"], 1);
+    let (bucket, key) = etl_aws::lambda::parse_s3_uri(&result.summary_uri).unwrap();
+    let summary: Summary =
+        serde_json::from_slice(&std::fs::read(f.deps.objects.path(bucket, key)).unwrap()).unwrap();
+    let paths: Vec<&str> = summary.partitions.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "year=2020/month=01/device_id=__HIVE_DEFAULT_PARTITION__/",
+            "year=2020/month=01/device_id=nul%0012/"
+        ]
+    );
+    let dataset = etl_aws::lambda::dataset_named(&f.deps.datasets, "iot_sensors").unwrap();
+    let sql = etl_core::sql::add_partitions(dataset, &result.table_location, &summary.partitions)
+        .unwrap();
+    assert!(
+        sql[0].contains(r"`device_id` = 'nul\u000012'"),
+        "{}",
+        sql[0]
+    );
+}
