@@ -67,6 +67,9 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         ("same_event_twice_runs_once", |s| {
             Box::pin(same_event_twice_runs_once(s))
         }),
+        ("partition_values_reach_the_catalog_exactly", |s| {
+            Box::pin(partition_values_reach_the_catalog_exactly(s))
+        }),
     ]
 }
 
@@ -273,6 +276,48 @@ fn check_accounting(t: &TransformResult, summary: &Summary) -> Result<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/// Empty device ids share the default partition (one writer, listed once), Hive's name for it is
+/// refused with a reason, and a NUL or a quote in a value reaches the DDL as literals Hive reads
+/// back unchanged (`\u0000`, never `\0` followed by digits).
+async fn partition_values_reach_the_catalog_exactly(stack: Arc<Stack>) -> Result<()> {
+    let body = [
+        r#"{"device_id":"","timestamp":1546300800}"#,
+        r#"{"device_id":"","timestamp":1546300801}"#,
+        r#"{"device_id":"__HIVE_DEFAULT_PARTITION__","timestamp":1546300802}"#,
+        r#"{"device_id":"nul\u000012","timestamp":1546300803}"#,
+        r#"{"device_id":"it's","timestamp":1546300804}"#,
+    ]
+    .join("\n");
+    let (_, execution) = run_one(&stack, "iot/partitions/edge.ndjson", body.into_bytes()).await?;
+    let t = succeeded(&execution)?;
+    ensure!(
+        (t.records_in, t.records_written, t.records_rejected) == (5, 4, 1),
+        "{t:?}"
+    );
+    ensure!(
+        t.rejected_by_reason.get("reserved_partition_value") == Some(&1),
+        "{t:?}"
+    );
+    let summary = summary(&stack, t).await?;
+    check_accounting(t, &summary)?;
+    let rows = parquet_rows(&stack, t, &summary).await?;
+    ensure!(rows.len() == 4, "4 rows read back: {rows:#?}");
+    let queries = stack.athena_queries().await?;
+    let add = queries
+        .iter()
+        .find(|q| q.contains("year=2019/month=01/"))
+        .context("the ALTER TABLE of this object")?;
+    ensure!(add.matches("PARTITION (").count() == 3, "{add}");
+    ensure!(
+        add.matches("__HIVE_DEFAULT_PARTITION__").count() == 2,
+        "value and path: {add}"
+    );
+    ensure!(add.contains(r"`device_id` = 'nul\u000012'"), "{add}");
+    ensure!(add.contains(r"`device_id` = 'it\'s'"), "{add}");
+    ensure!(add.contains("device_id=nul%0012/'"), "{add}");
+    Ok(())
+}
 
 async fn happy_path_ndjson(stack: Arc<Stack>) -> Result<()> {
     let body = GOOD.join("\n") + "\n";

@@ -841,8 +841,8 @@ fn is_decimal(text: &str) -> bool {
             .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E')
 }
 
-/// `floor(text × 10^shift)` exactly, when the text is a decimal.
-fn scaled_floor(text: &str, shift: i64) -> Option<i64> {
+/// `floor(text × 10^shift)` exactly when the text is a decimal, and whether it is an integer.
+fn decimal_floor(text: &str, shift: i64) -> Option<(i64, bool)> {
     if !is_decimal(text) {
         return None;
     }
@@ -851,37 +851,27 @@ fn scaled_floor(text: &str, shift: i64) -> Option<i64> {
         None => (text, 0),
     };
     if exp.abs() > 10_000 {
-        // Far out: zero, or beyond every range.
+        // Far out: zero, a fraction of one, or beyond every range.
         let zero = mantissa.bytes().all(|b| !b.is_ascii_digit() || b == b'0');
-        return if zero {
-            Some(0)
-        } else if exp < 0 {
-            Some(if mantissa.starts_with('-') { -1 } else { 0 })
-        } else {
-            None
+        return match (zero, exp < 0, mantissa.starts_with('-')) {
+            (true, _, _) => Some((0, true)),
+            (false, true, true) => Some((-1, false)),
+            (false, true, false) => Some((0, false)),
+            (false, false, _) => None,
         };
     }
-    floor_by_text(&format!("{mantissa}e{}", exp + shift)).and_then(|(v, _)| i64::try_from(v).ok())
+    let (v, integral) = floor_by_text(&format!("{mantissa}e{}", exp + shift))?;
+    Some((i64::try_from(v).ok()?, integral))
+}
+
+fn scaled_floor(text: &str, shift: i64) -> Option<i64> {
+    decimal_floor(text, shift).map(|(v, _)| v)
 }
 
 fn exact_integer(text: &str) -> Option<i64> {
-    if !is_decimal(text) {
-        return None;
-    }
-    let (mantissa, exp) = match text.find(['e', 'E']) {
-        Some(at) => (&text[..at], text[at + 1..].parse::<i64>().ok()?),
-        None => (text, 0),
-    };
-    if exp.abs() > 10_000 {
-        return mantissa
-            .bytes()
-            .all(|b| !b.is_ascii_digit() || b == b'0')
-            .then_some(0);
-    }
-    match floor_by_text(&format!("{mantissa}e{exp}")) {
-        Some((v, true)) => i64::try_from(v).ok(),
-        _ => None,
-    }
+    decimal_floor(text, 0)
+        .filter(|&(_, integral)| integral)
+        .map(|(v, _)| v)
 }
 
 const MIN_MICROS: i64 = -62_135_596_800_000_000;
