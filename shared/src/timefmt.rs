@@ -98,7 +98,7 @@ fn auto_epoch_to_micros(n: &str, unit: EpochUnit) -> Option<i64> {
 
 /// The unit `auto` reads an epoch number `n` in, given the field's `unit`.
 fn auto_unit(n: &str, unit: EpochUnit) -> EpochUnit {
-    let digits = n.strip_prefix('-').unwrap_or(n).as_bytes();
+    let digits = n.strip_prefix(['-', '+']).unwrap_or(n).as_bytes();
     let integer_digits = digits
         .iter()
         .position(|b| !b.is_ascii_digit())
@@ -367,6 +367,10 @@ mod tests {
 
     #[test]
     fn epoch_numbers_in_each_unit() {
+        // `auto` counts digits after a sign of either kind.
+        let auto = TimeFormat::Auto;
+        assert_eq!(auto.read_str("+1593007044000", EpochUnit::Seconds), Some(T));
+        assert_eq!(auto.read_str("1593007044000", EpochUnit::Seconds), Some(T));
         assert_eq!(epoch_to_micros("1593007044", EpochUnit::Seconds), Some(T));
         assert_eq!(epoch_to_micros("1593007044000", EpochUnit::Millis), Some(T));
         assert_eq!(
