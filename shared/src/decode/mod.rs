@@ -431,7 +431,20 @@ fn scan_buffer<'a, E: From<DecodeError>>(
             Mode::TopLevel | Mode::ArrayStart | Mode::ArrayElement => {}
         }
         slots.iter_mut().for_each(|s| *s = Slot::Missing);
-        match s.record(tree, &mut slots, unknown) {
+        let result = s.record(tree, &mut slots, unknown).and_then(|shape| {
+            // A record that goes on past its line is one record only in pretty-printed input;
+            // in NDJSON it is a cut line, and the next line is a record of its own.
+            if s.newlines > 0 && c.mode == Mode::TopLevel && !c.multi_line && !opens_only(buf, start)
+            {
+                let at = start + memchr::memchr(b'\n', &buf[start..]).expect("a newline was skipped");
+                return Err(JsonError::Invalid {
+                    at,
+                    what: "the record to end on its line (NDJSON; a record spans lines only pretty-printed, its first line only '{')",
+                });
+            }
+            Ok(shape)
+        });
+        match result {
             Ok(shape) => {
                 let end = s.pos;
                 let pos = c.record_pos(buf, start);
@@ -487,6 +500,13 @@ fn malformed(c: &mut Cursor, buf: &[u8], at: usize, expected: &'static str) -> D
     }
 }
 
+/// Whether the line from `start` only opens a value (`{` or `[` and blanks), as pretty-printers
+/// (jq, `json.dumps(indent=…)`, `JSON.stringify(…, null, 2)`) write a record's first line.
+fn opens_only(buf: &[u8], start: usize) -> bool {
+    let end = memchr::memchr(b'\n', &buf[start..]).map_or(buf.len(), |nl| start + nl);
+    matches!(buf[start..end].trim_ascii(), b"{" | b"[")
+}
+
 /// Where reading resumes after an invalid top-level record. In NDJSON every line is a record
 /// (even a garbage one, even one that starts with blanks), so reading resumes at the next line.
 /// In pretty-printed JSON (an earlier record of the input spanned lines, or the broken one's first
@@ -498,8 +518,7 @@ fn next_record_line(buf: &[u8], start: usize, eof: bool, multi_line: bool) -> Op
     let Some(first_end) = memchr::memchr(b'\n', &buf[start..]).map(|nl| start + nl) else {
         return eof.then_some(buf.len());
     };
-    let opens_only = matches!(buf[start..first_end].trim_ascii(), b"{" | b"[");
-    if !(multi_line || opens_only) {
+    if !(multi_line || opens_only(buf, start)) {
         return Some(first_end + 1);
     }
     let mut from = start;

@@ -296,3 +296,21 @@ fn after_a_pretty_printed_record_a_broken_one_is_skipped_whole() {
     );
     assert_eq!(ids(&seen), ["Number(\"1\")", "Number(\"3\")"]);
 }
+
+#[test]
+fn a_line_cut_after_a_comma_does_not_take_the_next_line_as_its_rest() {
+    // Together the two lines would be one valid object with fields of two records.
+    let seen = read_all(b"{\"id\":1,\n\"x\":2}\n{\"id\":3}\n".to_vec()).unwrap();
+    assert_eq!((seen[0].1, seen[0].2), (1, false));
+    assert!(seen[0].4.contains("to end on its line"), "{}", seen[0].4);
+    assert!(seen[1..].iter().all(|s| s.1 >= 2));
+    // Line 2 alone is the string "x" (not an object) and an invalid rest; line 3 is a record.
+    assert_eq!(
+        seen.iter().map(|s| (s.1, s.2)).collect::<Vec<_>>(),
+        [(1, false), (2, true), (2, false), (3, true)]
+    );
+    assert_eq!(ids(&seen), ["Missing", "Number(\"3\")"]);
+    // Pretty-printed, the same object is one record.
+    let seen = read_all(b"{\n\"id\":1,\n\"x\":2}\n{\"id\":3}\n".to_vec()).unwrap();
+    assert_eq!(ids(&seen), ["Number(\"1\")", "Number(\"3\")"]);
+}

@@ -1046,7 +1046,7 @@ fn a_store_with_short_keys_rejects_paths_that_do_not_fit() {
 fn rejected_lines_are_json_and_keep_bytes_that_are_not_utf8() {
     let o = out();
     let mut input = b"{\"n\":1,\"note\":\"caf\xe9\",\"k\":\"x\"}\n".to_vec();
-    input.extend_from_slice(b"{\"n\":\"two\",\n \"k\":\"x\"}\n{\"n\":\"three\",\"k\":\"x\"}\n");
+    input.extend_from_slice(b"{\n\"n\":\"two\",\n \"k\":\"x\"}\n{\"n\":\"three\",\"k\":\"x\"}\n");
     input.extend_from_slice(b"{\n  \"n\": 12345678901234567890.5,\n  \"k\": \"x\"\n}\n");
     let s = run(&by_value(), &input, &o).unwrap();
     assert_eq!(s.records_rejected, 4);
