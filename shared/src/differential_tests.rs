@@ -1345,10 +1345,3 @@ fn differential_fuzz() {
         "differential: seeds {first}..{seed}, {checked} records, no disagreement: {outcomes:#?}"
     );
 }
-#[test]
-fn tmp_dump() {
-    let mut rng = Rng(1796164218);
-    let object = gen_object(&mut rng, 5_000);
-    let lines: Vec<&[u8]> = object.bytes.split(|&b| b == b'\n').collect();
-    std::fs::write("/tmp/line.bin", lines[3259]).unwrap();
-}
