@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 
 use serde::Serialize;
 
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, MismatchPolicy};
 use crate::dataset::{Partition, TimePart};
 use crate::decode::json::{PathTree, Shape, Slot, UnknownFields};
 use crate::decode::{open_input, DecodeError, InputStats, Record, RecordPos, RecordReader};
@@ -312,16 +312,13 @@ impl<'e, 'd> Run<'e, 'd> {
     ) -> Result<(), Failure> {
         let dataset = self.engine.dataset;
         let mut row = recycle(std::mem::take(&mut scratch.row));
-        for (i, (field, &s)) in dataset
-            .fields
-            .iter()
-            .zip(self.engine.tree.slot_of())
-            .enumerate()
-        {
-            let slot = &slots[s];
+        for (i, (field, slot)) in dataset.fields.iter().zip(slots).enumerate() {
             match value_of(field, slot) {
                 Ok(v) => {
-                    if v == Value::Null && !matches!(slot, Slot::Missing | Slot::Null) {
+                    if field.on_type_mismatch == MismatchPolicy::Null
+                        && v == Value::Null
+                        && !matches!(slot, Slot::Missing | Slot::Null)
+                    {
                         scratch.nulled.push(i);
                     }
                     row.push(v)
@@ -359,10 +356,12 @@ impl<'e, 'd> Run<'e, 'd> {
                 }
             },
         };
-        for &field in &scratch.nulled {
-            self.nulled_by_field[field] += 1;
+        if !scratch.nulled.is_empty() {
+            for &field in &scratch.nulled {
+                self.nulled_by_field[field] += 1;
+            }
+            scratch.nulled.clear();
         }
-        scratch.nulled.clear();
         let partition = &mut self.partitions[index];
         let file_values = self.engine.file_columns.iter().map(|&i| row[i]);
         self.buffered_bytes += partition.push_row(&self.settings, file_values);
@@ -382,6 +381,8 @@ impl<'e, 'd> Run<'e, 'd> {
     /// The partition for a row whose partition values were not seen before: by its path, so two
     /// values that share a directory share its writer; a new one when the path is new. Refuses a
     /// value that cannot be a partition value, naming the field it came from.
+    #[cold]
+    #[inline(never)]
     fn open_partition(
         &mut self,
         row: &[Value<'_>],

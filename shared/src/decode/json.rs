@@ -44,19 +44,19 @@ impl Slot<'_> {
 
 /// The configured paths as a tree of keys; a node may be a field (leaf) and have children.
 ///
-/// Each distinct path has one slot; several fields may read the same path (an `event_time` and an
-/// `event_date` from one `ts`), and all of them get its value.
+/// Path `i` fills slot `i`. Several fields may read the same path (an `event_time` and an
+/// `event_date` from one `ts`): the value goes to the first one's slot and is copied to the others.
 #[derive(Debug, Clone, Default)]
 pub struct PathTree {
     nodes: Vec<Node>,
-    /// The slot of each path given to [`PathTree::new`], in order.
-    slot_of: Vec<usize>,
     slot_count: usize,
 }
 
 #[derive(Debug, Clone, Default)]
 struct Node {
     leaf: Option<usize>,
+    /// Further slots of paths equal to the leaf's.
+    also: Vec<usize>,
     children: Vec<Child>,
     /// Every slot at or below this node: a repeated key clears them first, so the last
     /// occurrence of a key decides everything below it (last wins, at every depth).
@@ -108,14 +108,14 @@ fn key_head(key: &[u8]) -> u64 {
 }
 
 impl PathTree {
-    /// Builds the tree; path `i` fills slot [`PathTree::slot_of`]`(i)`, equal paths one slot.
+    /// Builds the tree; path `i` fills slot `i`.
     pub fn new<'p>(paths: impl IntoIterator<Item = &'p [String]>) -> Self {
         let mut tree = PathTree {
             nodes: vec![Node::default()],
-            slot_of: Vec::new(),
             slot_count: 0,
         };
-        for path in paths {
+        for (slot, path) in paths.into_iter().enumerate() {
+            tree.slot_count += 1;
             let mut node = 0;
             let mut visited = vec![0];
             for key in path {
@@ -135,31 +135,20 @@ impl PathTree {
                 };
                 visited.push(node);
             }
-            let slot = match tree.nodes[node].leaf {
-                Some(slot) => slot,
-                None => {
-                    let slot = tree.slot_count;
-                    tree.slot_count += 1;
-                    tree.nodes[node].leaf = Some(slot);
-                    for n in visited {
-                        tree.nodes[n].subtree.push(slot);
-                    }
-                    slot
-                }
-            };
-            tree.slot_of.push(slot);
+            match tree.nodes[node].leaf {
+                Some(_) => tree.nodes[node].also.push(slot),
+                None => tree.nodes[node].leaf = Some(slot),
+            }
+            for n in visited {
+                tree.nodes[n].subtree.push(slot);
+            }
         }
         tree
     }
 
-    /// How many slots a record fills (one per distinct path).
+    /// How many slots a record fills (one per path).
     pub fn slot_count(&self) -> usize {
         self.slot_count
-    }
-
-    /// The slot of each path, in the order the paths were given.
-    pub fn slot_of(&self) -> &[usize] {
-        &self.slot_of
     }
 
     /// The position among `node`'s children of the unescaped `key` whose first word is `head`.
@@ -250,6 +239,9 @@ pub struct Scanner<'a> {
     /// in place, bytes against bytes, with the one expected there: no scan for its closing quote,
     /// no search among the configured keys, no tree lookups.
     layouts: Vec<Vec<LearnedKey>>,
+    /// Branch nodes whose key this record has had, one bit each (see `KeyAction::Configured`):
+    /// only a repeated one has slots to clear, and nearly all records repeat no key.
+    branches_seen: u64,
 }
 
 /// A key as it was written at one place of an object, and what it means there.
@@ -305,6 +297,11 @@ enum KeyAction {
         leaf: Option<usize>,
         /// Whether paths go on below (an object value is walked).
         branch: bool,
+        /// Whether other slots read the same path (the value is copied to them).
+        shared: bool,
+        /// For a branch, its bit in [`Scanner::branches_seen`] (all bits for nodes past 63:
+        /// cleared whenever any branch was seen, which is always correct, only slower).
+        seen_bit: u64,
     },
 }
 
@@ -318,6 +315,8 @@ impl KeyAction {
                     node: child,
                     leaf: tree.nodes[child].leaf,
                     branch: !tree.nodes[child].children.is_empty(),
+                    shared: !tree.nodes[child].also.is_empty(),
+                    seen_bit: 1u64.checked_shl(child as u32).unwrap_or(u64::MAX),
                 }
             }
         }
@@ -350,6 +349,7 @@ impl<'a> Scanner<'a> {
             last_line_start: 0,
             parents: Vec::new(),
             layouts: Vec::new(),
+            branches_seen: 0,
         }
     }
 
@@ -404,6 +404,7 @@ impl<'a> Scanner<'a> {
         match self.peek()? {
             b'{' => {
                 self.parents.clear();
+                self.branches_seen = 0;
                 if self.layouts.len() < tree.nodes.len() {
                     self.layouts.resize(tree.nodes.len(), Vec::new());
                 }
@@ -478,12 +479,17 @@ impl<'a> Scanner<'a> {
                     node: c,
                     leaf,
                     branch,
+                    shared,
+                    seen_bit,
                 } => {
                     if branch {
                         // A repeated key replaces what an earlier occurrence filled below it.
-                        for &s in &tree.nodes[c].subtree {
-                            slots[s] = Slot::Missing;
+                        if self.branches_seen & seen_bit != 0 {
+                            for &s in &tree.nodes[c].subtree {
+                                slots[s] = Slot::Missing;
+                            }
                         }
+                        self.branches_seen |= seen_bit;
                     }
                     if branch && self.peek()? == b'{' {
                         self.parents.push(raw_key);
@@ -497,6 +503,13 @@ impl<'a> Scanner<'a> {
                     } else {
                         // A branch of configured paths holds a non-object: its fields stay Missing.
                         self.skip_value(depth + 1)?;
+                    }
+                    if shared {
+                        if let Some(i) = leaf {
+                            for &j in &tree.nodes[c].also {
+                                slots[j] = slots[i].clone();
+                            }
+                        }
                     }
                 }
                 KeyAction::Unknown => {
@@ -708,7 +721,7 @@ impl<'a> Scanner<'a> {
                 }
                 Some(b'"') => {
                     self.pos = i + 1;
-                    if high != 0 && std::str::from_utf8(&self.buf[start..i]).is_err() {
+                    if high != 0 && !is_utf8(&self.buf[start..i]) {
                         return Err(JsonError::Invalid {
                             at: start,
                             what: "valid UTF-8 in a string",
@@ -860,6 +873,12 @@ impl<'a> Scanner<'a> {
             None => Err(self.invalid("true, false or null")),
         }
     }
+}
+
+/// Whether `bytes` are UTF-8; out of line, as strings in records are nearly all ASCII.
+#[inline(never)]
+fn is_utf8(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_ok()
 }
 
 /// How many ASCII digits `buf` has from `i` on. Eight bytes per step, like [`find_string_stop`].

@@ -431,19 +431,21 @@ fn scan_buffer<'a, E: From<DecodeError>>(
             Mode::TopLevel | Mode::ArrayStart | Mode::ArrayElement => {}
         }
         slots.iter_mut().for_each(|s| *s = Slot::Missing);
-        let result = s.record(tree, &mut slots, unknown).and_then(|shape| {
-            // A record that goes on past its line is one record only in pretty-printed input;
-            // in NDJSON it is a cut line, and the next line is a record of its own.
-            if s.newlines > 0 && c.mode == Mode::TopLevel && !c.multi_line && !opens_only(buf, start)
-            {
-                let at = start + memchr::memchr(b'\n', &buf[start..]).expect("a newline was skipped");
-                return Err(JsonError::Invalid {
-                    at,
-                    what: "the record to end on its line (NDJSON; a record spans lines only pretty-printed, its first line only '{')",
-                });
-            }
-            Ok(shape)
-        });
+        let mut result = s.record(tree, &mut slots, unknown);
+        // A record that goes on past its line is one record only in pretty-printed input; in
+        // NDJSON it is a cut line, and the next line is a record of its own.
+        if s.newlines > 0
+            && result.is_ok()
+            && c.mode == Mode::TopLevel
+            && !c.multi_line
+            && !opens_only(buf, start)
+        {
+            let at = start + memchr::memchr(b'\n', &buf[start..]).expect("a newline was skipped");
+            result = Err(JsonError::Invalid {
+                at,
+                what: "the record to end on its line (NDJSON; a record spans lines only pretty-printed, its first line only '{')",
+            });
+        }
         match result {
             Ok(shape) => {
                 let end = s.pos;

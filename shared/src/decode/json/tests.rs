@@ -424,10 +424,32 @@ fn the_last_duplicate_key_wins_at_every_depth() {
 }
 
 #[test]
-fn fields_reading_the_same_path_share_one_slot() {
-    let t = tree(&[&["ts"], &["a", "b"], &["ts"], &["a", "b"], &["c"]]);
-    assert_eq!(t.slot_of(), [0, 1, 0, 1, 2]);
-    assert_eq!(t.slot_count(), 3);
+fn fields_reading_the_same_path_all_get_its_value() {
+    let t = tree(&[&["ts"], &["a", "b"], &["ts"], &["a", "b"], &["c"], &["a"]]);
+    assert_eq!(t.slot_count(), 6);
+    let s = |text: &'static str| Slot::Str(Cow::Borrowed(text));
+    assert_eq!(
+        verdict(br#"{"ts":"t","a":{"b":"x"},"c":1,"ts":"last"}"#, &t),
+        Ok(vec![
+            s("last"),
+            s("x"),
+            s("last"),
+            s("x"),
+            Slot::Number("1"),
+            Slot::Object
+        ])
+    );
+    assert_eq!(
+        verdict(br#"{"a":{"b":"x"},"a":{}}"#, &t),
+        Ok(vec![
+            Slot::Missing,
+            Slot::Missing,
+            Slot::Missing,
+            Slot::Missing,
+            Slot::Missing,
+            Slot::Object
+        ])
+    );
 }
 
 #[test]
