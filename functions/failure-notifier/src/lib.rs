@@ -117,34 +117,24 @@ pub fn compose(r: &FailureReport) -> (String, String) {
     let _ = writeln!(m, "Error:      {error_name}");
     let _ = writeln!(m, "Message:    {error_message}");
     if let Some(t) = &r.transform {
-        let reasons: Vec<String> = t
-            .rejected_by_reason
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect();
         let _ = writeln!(
             m,
             "Records:    {} in, {} written, {} rejected{}",
             t.records_in,
             t.records_written,
             t.records_rejected,
-            if reasons.is_empty() {
+            if t.rejected_by_reason.is_empty() {
                 String::new()
             } else {
-                format!(" ({})", reasons.join(", "))
+                format!(" ({})", counts(&t.rejected_by_reason))
             }
         );
         if t.values_nulled > 0 {
-            let columns: Vec<String> = t
-                .nulled_by_field
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect();
             let _ = writeln!(
                 m,
                 "Nulled:     {} values that could not be cast ({})",
                 t.values_nulled,
-                columns.join(", ")
+                counts(&t.nulled_by_field)
             );
         }
         if let Some(uri) = &t.rejected_uri {
@@ -239,6 +229,15 @@ pub fn console_link(execution_arn: &str) -> Option<String> {
     Some(format!(
         "https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"
     ))
+}
+
+/// `name: count` pairs, in key order, for a message.
+fn counts(by_name: &std::collections::BTreeMap<String, u64>) -> String {
+    by_name
+        .iter()
+        .map(|(name, n)| format!("{name}: {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

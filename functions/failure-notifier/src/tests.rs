@@ -69,6 +69,8 @@ async fn a_data_quality_failure_gives_counts_and_the_rejected_file() {
     .unwrap();
     transform.threshold_crossed = true;
     transform.records_written = 0;
+    transform.values_nulled = 3;
+    transform.nulled_by_field = [("humidity".to_string(), 1), ("pressure".to_string(), 2)].into();
     report.transform = Some(transform);
     let n = handle(&sns, FailureEvent::Report(Box::new(report)))
         .await
@@ -79,6 +81,10 @@ async fn a_data_quality_failure_gives_counts_and_the_rejected_file() {
     );
     let (_, body) = sns.messages.lock().unwrap()[0].clone();
     assert!(body.contains("Records:    10 in, 0 written, 4 rejected (invalid_json: 1, missing_required_field: 1, out_of_range: 1, type_mismatch: 1)"), "{body}");
+    assert!(
+        body.contains("Nulled:     3 values that could not be cast (humidity: 1, pressure: 2)"),
+        "{body}"
+    );
     assert!(
         body.contains("Rejected:   s3://etl-curated-123456789012/rejected/iot_sensors/rejected-"),
         "{body}"
