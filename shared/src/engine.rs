@@ -619,6 +619,18 @@ impl<'e, 'd> Run<'e, 'd> {
                 .collect()
         };
         partitions.sort_by(|a, b| a.path.cmp(&b.path));
+        // Like the rows, nulled values count only when the object's rows reach the table.
+        let nulled_by_field: BTreeMap<String, u64> = if self.threshold_crossed {
+            BTreeMap::new()
+        } else {
+            let fields = &self.engine.dataset.fields;
+            fields
+                .iter()
+                .zip(&self.nulled_by_field)
+                .filter(|&(_, &n)| n > 0)
+                .map(|(f, &n)| (f.column.clone(), n))
+                .collect()
+        };
         Summary {
             dataset: self.engine.dataset.name.clone(),
             source: self.source_uri,
@@ -637,20 +649,8 @@ impl<'e, 'd> Run<'e, 'd> {
                 .map(|(r, n)| (r.code().to_string(), *n))
                 .collect(),
             rejected_by_field: self.rejected_by_field,
-            values_nulled: if self.threshold_crossed {
-                0
-            } else {
-                self.nulled_by_field.iter().sum()
-            },
-            nulled_by_field: self
-                .engine
-                .dataset
-                .fields
-                .iter()
-                .zip(&self.nulled_by_field)
-                .filter(|&(_, &n)| n > 0 && !self.threshold_crossed)
-                .map(|(f, &n)| (f.column.clone(), n))
-                .collect(),
+            values_nulled: nulled_by_field.values().sum(),
+            nulled_by_field,
             unknown_fields: self.unknown.counts.into_iter().collect(),
             quality: Quality {
                 rejected_fraction: if self.records_in == 0 {
