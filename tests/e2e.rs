@@ -21,6 +21,7 @@ use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use etl_core::contract::TransformResult;
+use etl_core::layout::S3Uri;
 use etl_core::Summary;
 use etl_local::{find_workspace, Execution, RawObject, Stack, StackOptions};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -167,14 +168,10 @@ fn succeeded(execution: &Execution) -> Result<&TransformResult> {
 }
 
 async fn summary(stack: &Stack, t: &TransformResult) -> Result<Summary> {
-    let (bucket, key) = split_uri(&t.summary_uri)?;
-    Ok(serde_json::from_slice(&stack.get(bucket, key).await?)?)
-}
-
-fn split_uri(uri: &str) -> Result<(&str, &str)> {
-    uri.strip_prefix("s3://")
-        .and_then(|r| r.split_once('/'))
-        .with_context(|| format!("not an s3:// URI: {uri}"))
+    let uri = S3Uri::parse_object(&t.summary_uri)?;
+    Ok(serde_json::from_slice(
+        &stack.get(&uri.bucket, &uri.key).await?,
+    )?)
 }
 
 /// Every row of every Parquet file the summary lists, as "partition/ column=value …", sorted.
@@ -183,7 +180,8 @@ async fn parquet_rows(
     t: &TransformResult,
     summary: &Summary,
 ) -> Result<Vec<String>> {
-    let (bucket, table_prefix) = split_uri(&t.table_location)?;
+    let table = S3Uri::parse(&t.table_location)?;
+    let (bucket, table_prefix) = (table.bucket.as_str(), table.key.as_str());
     let mut rows = Vec::new();
     for partition in &summary.partitions {
         for file in &partition.files {
@@ -472,8 +470,8 @@ async fn mixed_good_and_bad_records(stack: Arc<Stack>) -> Result<()> {
         t.rejected_by_reason
     );
 
-    let (bucket, key) = split_uri(t.rejected_uri.as_deref().context("a rejected file")?)?;
-    let rejected = String::from_utf8(stack.get(bucket, key).await?)?;
+    let uri = S3Uri::parse_object(t.rejected_uri.as_deref().context("a rejected file")?)?;
+    let rejected = String::from_utf8(stack.get(&uri.bucket, &uri.key).await?)?;
     let lines: Vec<serde_json::Value> = rejected
         .lines()
         .map(serde_json::from_str)
@@ -647,7 +645,7 @@ async fn same_event_twice_runs_once(stack: Arc<Stack>) -> Result<()> {
     );
     let summary = summary(&stack, t).await?;
     let files: usize = summary.partitions.iter().map(|p| p.files.len()).sum();
-    let (_, table_prefix) = split_uri(&t.table_location)?;
+    let table_prefix = S3Uri::parse(&t.table_location)?.key;
     let id = t
         .summary_uri
         .rsplit('/')
@@ -657,7 +655,7 @@ async fn same_event_twice_runs_once(stack: Arc<Stack>) -> Result<()> {
         .to_string();
     let parquet_for_object = after_first
         .iter()
-        .filter(|k| k.starts_with(table_prefix) && k.contains(&id))
+        .filter(|k| k.starts_with(table_prefix.as_str()) && k.contains(&id))
         .count();
     ensure!(
         parquet_for_object == files,

@@ -1,29 +1,29 @@
 //! Classifying SDK errors without relying on how `SdkError` prints.
 
+use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::metadata::ErrorMetadata;
 use etl_core::ports::{FailureKind, PortError};
 
-/// Service error codes that mean "slow down" or "try later", across S3, Step Functions, Athena, SNS.
-const RETRYABLE_CODES: &[&str] = &[
-    "SlowDown",
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "RequestThrottled",
-    "ProvisionedThroughputExceededException",
+/// Codes of server-side failures (sent with a 5xx status, which alone makes them retryable; kept
+/// for the code when the status is not at hand).
+const SERVER_ERROR_CODES: &[&str] = &[
     "ServiceUnavailable",
     "ServiceUnavailableException",
     "InternalError",
     "InternalServerError",
     "InternalServerException",
     "InternalFailure",
-    "RequestTimeout",
-    "RequestTimeoutException",
 ];
+
+/// Whether a service error code means "slow down" or "try later": the codes the SDK's own retry
+/// classifier treats as throttling or transient, and server-side failures.
+pub fn is_retryable_code(code: &str) -> bool {
+    THROTTLING_ERRORS.contains(&code)
+        || TRANSIENT_ERRORS.contains(&code)
+        || SERVER_ERROR_CODES.contains(&code)
+}
 
 /// Codes that mean the thing does not exist.
 const NOT_FOUND_CODES: &[&str] = &[
@@ -79,9 +79,7 @@ where
 fn classify(operation: String, meta: &ErrorMetadata, status: Option<u16>) -> PortError {
     let code = meta.code().unwrap_or("Unknown").to_string();
     let message = meta.message().unwrap_or("").to_string();
-    let kind = if RETRYABLE_CODES.contains(&code.as_str())
-        || status.is_some_and(|s| s == 429 || s >= 500)
-    {
+    let kind = if is_retryable_code(&code) || status.is_some_and(|s| s == 429 || s >= 500) {
         FailureKind::Retryable
     } else if NOT_FOUND_CODES.contains(&code.as_str()) || status == Some(404) {
         FailureKind::NotFound
@@ -89,4 +87,28 @@ fn classify(operation: String, meta: &ErrorMetadata, status: Option<u16>) -> Por
         FailureKind::Permanent
     };
     PortError::new(kind, operation, code, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sdks_throttling_codes_are_retryable() {
+        for code in [
+            "RequestThrottledException",
+            "BandwidthLimitExceeded",
+            "PriorRequestNotComplete",
+            "SlowDown",
+            "ThrottlingException",
+            "TooManyRequestsException",
+            "RequestTimeout",
+            "InternalError",
+        ] {
+            assert!(is_retryable_code(code), "{code}");
+        }
+        for code in ["AccessDenied", "NoSuchKey", "InvalidRequestException", ""] {
+            assert!(!is_retryable_code(code), "{code}");
+        }
+    }
 }

@@ -3,9 +3,12 @@
 
 use std::fmt;
 
-use etl_core::contract::error_names;
+use etl_core::contract::ErrorName;
+use etl_core::dataset::DatasetError;
+use etl_core::layout::NotAnS3Uri;
 use etl_core::ports::{FailureKind, PortError};
-use etl_core::Dataset;
+use etl_core::sql::SqlError;
+use etl_core::{Dataset, TransformError};
 use lambda_runtime::Diagnostic;
 
 mod embedded {
@@ -16,43 +19,39 @@ mod embedded {
 /// says what, where and what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StageError {
-    /// One of [`error_names`].
-    pub name: &'static str,
+    /// The name the state machine sees.
+    pub name: ErrorName,
     /// For a person.
     pub message: String,
 }
 
 impl StageError {
-    /// A `BadInput` error.
-    pub fn bad_input(message: impl Into<String>) -> Self {
+    /// An error with this name.
+    pub fn new(name: ErrorName, message: impl Into<String>) -> Self {
         Self {
-            name: error_names::BAD_INPUT,
+            name,
             message: message.into(),
         }
+    }
+
+    /// A `BadInput` error.
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self::new(ErrorName::BadInput, message)
     }
 
     /// A `BadConfig` error.
     pub fn bad_config(message: impl Into<String>) -> Self {
-        Self {
-            name: error_names::BAD_CONFIG,
-            message: message.into(),
-        }
+        Self::new(ErrorName::BadConfig, message)
     }
 
     /// A `Retryable` error.
     pub fn retryable(message: impl Into<String>) -> Self {
-        Self {
-            name: error_names::RETRYABLE,
-            message: message.into(),
-        }
+        Self::new(ErrorName::Retryable, message)
     }
 
     /// A `Permanent` error.
     pub fn permanent(message: impl Into<String>) -> Self {
-        Self {
-            name: error_names::PERMANENT,
-            message: message.into(),
-        }
+        Self::new(ErrorName::Permanent, message)
     }
 }
 
@@ -67,13 +66,48 @@ impl std::error::Error for StageError {}
 impl From<PortError> for StageError {
     fn from(e: PortError) -> Self {
         let name = match e.kind {
-            FailureKind::Retryable => error_names::RETRYABLE,
-            FailureKind::NotFound => error_names::NOT_FOUND,
-            FailureKind::Permanent => error_names::PERMANENT,
+            FailureKind::Retryable => ErrorName::Retryable,
+            FailureKind::NotFound => ErrorName::NotFound,
+            FailureKind::Permanent => ErrorName::Permanent,
         };
-        Self {
-            name,
-            message: e.to_string(),
+        Self::new(name, e.to_string())
+    }
+}
+
+/// A stage message names a URI that is not one: the message it came in is wrong.
+impl From<NotAnS3Uri> for StageError {
+    fn from(e: NotAnS3Uri) -> Self {
+        Self::bad_input(e.to_string())
+    }
+}
+
+/// A dataset definition that does not compile: the deployment is wrong.
+impl From<DatasetError> for StageError {
+    fn from(e: DatasetError) -> Self {
+        Self::bad_config(e.to_string())
+    }
+}
+
+/// DDL that cannot be generated: a dataset or a location the catalog cannot take.
+impl From<SqlError> for StageError {
+    fn from(e: SqlError) -> Self {
+        Self::bad_config(format!("cannot generate the DDL: {e}"))
+    }
+}
+
+/// Bad data is `BadInput`, storage hiccups `Retryable`, anything else `Permanent`; the
+/// engine has taken back whatever it wrote.
+impl From<TransformError> for StageError {
+    fn from(e: TransformError) -> Self {
+        let message = format!("{e}. Nothing was written for this object.");
+        if e.is_retryable() {
+            return Self::retryable(message);
+        }
+        match e {
+            TransformError::Input { .. } => Self::bad_input(format!(
+                "{message} Fix the object (or the dataset definition) and upload it again."
+            )),
+            TransformError::Output { .. } => Self::permanent(message),
         }
     }
 }
@@ -81,7 +115,7 @@ impl From<PortError> for StageError {
 impl From<StageError> for Diagnostic {
     fn from(e: StageError) -> Self {
         Diagnostic {
-            error_type: e.name.to_string(),
+            error_type: e.name.as_str().to_string(),
             error_message: e.message,
         }
     }
@@ -116,8 +150,7 @@ pub fn embedded_datasets() -> Result<Vec<Dataset>, StageError> {
                 Dataset::from_toml_str(text, origin)
             }
         })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| StageError::bad_config(e.to_string()))?;
+        .collect::<Result<Vec<_>, _>>()?;
     let mut names: Vec<&str> = datasets.iter().map(|d| d.name.as_str()).collect();
     names.sort_unstable();
     if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
@@ -150,12 +183,18 @@ pub fn deployment_datasets() -> Result<Vec<Dataset>, StageError> {
 
 /// Finds a dataset by name.
 pub fn dataset_named<'d>(datasets: &'d [Dataset], name: &str) -> Result<&'d Dataset, StageError> {
-    datasets.iter().find(|d| d.name == name).ok_or_else(|| {
-        StageError::bad_config(format!(
-            "no dataset named {name:?} in this deployment (known: {}); add datasets/{name}.toml and redeploy",
-            datasets.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
-        ))
-    })
+    datasets
+        .iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| unknown_dataset(name, datasets.iter().map(|d| d.name.as_str())))
+}
+
+/// The `BadConfig` error for a dataset this deployment does not have.
+pub fn unknown_dataset<'n>(name: &str, known: impl Iterator<Item = &'n str>) -> StageError {
+    StageError::bad_config(format!(
+        "no dataset named {name:?} in this deployment (known: {}); add datasets/{name}.toml and redeploy",
+        known.collect::<Vec<_>>().join(", ")
+    ))
 }
 
 /// Logs to stdout, JSON when `AWS_LAMBDA_LOG_FORMAT` is `JSON` (SAM's `LoggingConfig` sets it),
@@ -193,14 +232,6 @@ fn log_level(name: &str) -> Option<tracing::Level> {
         "error" | "fatal" => Some(tracing::Level::ERROR),
         _ => None,
     }
-}
-
-/// Splits `s3://bucket/key` into its parts.
-pub fn parse_s3_uri(uri: &str) -> Result<(&str, &str), StageError> {
-    uri.strip_prefix("s3://")
-        .and_then(|rest| rest.split_once('/'))
-        .filter(|(bucket, key)| !bucket.is_empty() && !key.is_empty())
-        .ok_or_else(|| StageError::bad_input(format!("{uri:?} is not an s3://bucket/key URI")))
 }
 
 #[cfg(test)]
@@ -280,12 +311,5 @@ mod tests {
         let nf: StageError =
             PortError::new(FailureKind::NotFound, "op", "NoSuchKey", "gone").into();
         assert_eq!(nf.name, "NotFound");
-    }
-
-    #[test]
-    fn s3_uris() {
-        assert_eq!(parse_s3_uri("s3://b/k/x.json").unwrap(), ("b", "k/x.json"));
-        assert!(parse_s3_uri("s3://b").is_err());
-        assert!(parse_s3_uri("file:///x").is_err());
     }
 }

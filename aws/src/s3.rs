@@ -262,9 +262,7 @@ fn task_failed(operation: String, code: &str, e: tokio::task::JoinError) -> Port
 fn output_error(key: &str, e: PortError) -> OutputError {
     OutputError::Service {
         key: key.to_string(),
-        retryable: e.kind == FailureKind::Retryable,
-        code: e.code,
-        message: format!("{}: {}", e.operation, e.message),
+        source: Box::new(e),
     }
 }
 

@@ -11,3 +11,31 @@ pub fn http_response(status: u16, body: &'static str) -> Response {
         SdkBody::from(body),
     )
 }
+
+/// The environment variables `template.yaml` sets for the function built from `binary`
+/// (`BuildProperties: Binary: <binary>`), by name, with their values as written.
+pub fn template_variables(binary: &str) -> std::collections::BTreeMap<String, String> {
+    let template = include_str!("../../template.yaml");
+    let marker = format!("        Binary: {binary}\n");
+    let start = template
+        .find(&marker)
+        .unwrap_or_else(|| panic!("template.yaml builds no function from {binary}"));
+    // The function's resource ends where the next top-level resource (two-space indent) starts.
+    let rest = &template[start + marker.len()..];
+    let end = rest.find("\n  ").map_or(rest.len(), |i| {
+        rest[i..]
+            .match_indices("\n  ")
+            .find(|(j, _)| !rest[i + j + 3..].starts_with(' '))
+            .map_or(rest.len(), |(j, _)| i + j)
+    });
+    let resource = &rest[..end];
+    let Some(vars) = resource.split("        Variables:\n").nth(1) else {
+        return Default::default();
+    };
+    vars.lines()
+        .take_while(|l| l.starts_with("          "))
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.trim().split_once(": "))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}

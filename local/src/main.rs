@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use etl_core::layout::S3Uri;
 use etl_core::{Dataset, Summary};
 use etl_local::{find_workspace, Execution, Stack, StackOptions};
 
@@ -148,12 +149,8 @@ async fn print_execution(stack: &Stack, execution: &Execution) -> Result<()> {
         if let Some(uri) = &t.rejected_uri {
             println!("  rejected records: {uri}");
         }
-        let (bucket, key) = t
-            .summary_uri
-            .strip_prefix("s3://")
-            .and_then(|r| r.split_once('/'))
-            .context("summary URI")?;
-        let summary: Summary = serde_json::from_slice(&stack.get(bucket, key).await?)?;
+        let uri = S3Uri::parse_object(&t.summary_uri)?;
+        let summary: Summary = serde_json::from_slice(&stack.get(&uri.bucket, &uri.key).await?)?;
         println!(
             "  {} partitions under {}:",
             summary.partitions.len(),

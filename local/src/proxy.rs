@@ -60,7 +60,7 @@ pub fn invoked_function(path: &str) -> Option<String> {
     let target = path
         .strip_prefix("/2015-03-31/functions/")?
         .strip_suffix("/invocations")?;
-    let target = percent_decode(target);
+    let target = etl_core::layout::percent_decode(target, false).ok()?;
     // arn:aws:lambda:region:account:function:name[:qualifier]
     let name = match target.strip_prefix("arn:") {
         Some(_) => target.split(':').nth(6)?.to_string(),
@@ -135,31 +135,6 @@ async fn pass_through(
     let (parts, body) = response.into_parts();
     let body = body.collect().await?.to_bytes();
     Ok(Response::from_parts(parts, Full::new(body)))
-}
-
-/// Decodes `%XX` escapes (function names and ARNs contain only ASCII).
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| {
-            std::str::from_utf8(h)
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        });
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
+use etl_aws::lambda::DATASETS_PATH;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, StatusCode};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -220,17 +221,31 @@ pub fn function_environment(
     names: &Names,
     datasets_path: Option<&Path>,
 ) -> Vec<(&'static str, String)> {
+    // `cargo lambda watch` gives every function the same environment: one list for all five.
     let mut env = vec![
-        ("STATE_MACHINE_ARN", names.state_machine_arn()),
-        ("CURATED_BUCKET", names.curated_bucket.clone()),
-        ("ATHENA_WORKGROUP", names.workgroup.clone()),
-        ("TOPIC_ARN", names.topic_arn()),
+        (
+            s3_trigger::config::STATE_MACHINE_ARN,
+            names.state_machine_arn(),
+        ),
+        (
+            transform::config::CURATED_BUCKET,
+            names.curated_bucket.clone(),
+        ),
+        (
+            catalog_update::config::ATHENA_WORKGROUP,
+            names.workgroup.clone(),
+        ),
+        (failure_notifier::config::TOPIC_ARN, names.topic_arn()),
         // moto has no GetTableMetadata: run the idempotent CREATE … IF NOT EXISTS every time.
-        ("TABLE_LOOKUP", "off".into()),
+        (catalog_update::config::TABLE_LOOKUP, "off".into()),
         ("AWS_LAMBDA_LOG_LEVEL", "info".into()),
     ];
+    debug_assert_eq!(
+        athena_poller::config::ATHENA_WORKGROUP,
+        catalog_update::config::ATHENA_WORKGROUP
+    );
     if let Some(path) = datasets_path {
-        env.push(("DATASETS_PATH", path.display().to_string()));
+        env.push((DATASETS_PATH, path.display().to_string()));
     }
     env
 }

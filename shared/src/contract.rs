@@ -105,14 +105,26 @@ pub struct TransformResult {
 pub struct CatalogStep {
     /// The Athena query execution started; `None` when nothing was left to do.
     pub query_execution_id: Option<String>,
-    /// What the query does: `create_table` or `add_partitions`.
-    pub statement: Option<String>,
+    /// What the query does.
+    pub statement: Option<DdlStatement>,
     /// Index of the next `ADD PARTITION` statement to run.
     pub next: u32,
     /// `ADD PARTITION` statements in all.
     pub total: u32,
     /// More DDL remains after this query.
     pub more: bool,
+}
+
+/// The kinds of DDL catalog-update runs, in the order it runs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DdlStatement {
+    /// `CREATE DATABASE IF NOT EXISTS`.
+    CreateDatabase,
+    /// `CREATE EXTERNAL TABLE IF NOT EXISTS`.
+    CreateTable,
+    /// `ALTER TABLE … ADD IF NOT EXISTS PARTITION …`.
+    AddPartitions,
 }
 
 /// The input of catalog-update: the transform's result and, after the first call, its last step.
@@ -218,16 +230,62 @@ pub struct Notification {
 /// was already reported by failure-notifier, so the EventBridge path does not report it again.
 pub const PIPELINE_FAILED: &str = "PipelineFailed";
 
-/// Stable error names: what the state machine's `Retry` and `Catch` match on.
-pub mod error_names {
+/// Stable error names: what the state machine's `Retry` and `Catch` match on (a Lambda error's
+/// `errorType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ErrorName {
     /// Worth retrying: throttling, timeouts, 5xx, a storage hiccup.
-    pub const RETRYABLE: &str = "Retryable";
+    Retryable,
     /// The input cannot be processed as it is (broken JSON array, corrupt gzip, undecodable key).
-    pub const BAD_INPUT: &str = "BadInput";
+    BadInput,
     /// The raw object is gone (deleted, or a version that no longer exists).
-    pub const NOT_FOUND: &str = "NotFound";
+    NotFound,
     /// The deployment is wrong: unknown dataset, missing environment variable, bad definition.
-    pub const BAD_CONFIG: &str = "BadConfig";
+    BadConfig,
     /// Access denied or another permanent service error.
-    pub const PERMANENT: &str = "Permanent";
+    Permanent,
+}
+
+impl ErrorName {
+    /// Every name, for tests that check the state machine handles each.
+    pub const ALL: [ErrorName; 5] = [
+        ErrorName::Retryable,
+        ErrorName::BadInput,
+        ErrorName::NotFound,
+        ErrorName::BadConfig,
+        ErrorName::Permanent,
+    ];
+
+    /// The name spelled `name`, if it is one of ours (not, say, `States.Timeout`).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|n| n.as_str() == name)
+    }
+
+    /// The name as the state machine spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorName::Retryable => "Retryable",
+            ErrorName::BadInput => "BadInput",
+            ErrorName::NotFound => "NotFound",
+            ErrorName::BadConfig => "BadConfig",
+            ErrorName::Permanent => "Permanent",
+        }
+    }
+
+    /// Whether the state machine retries a task that failed with it.
+    pub fn is_retried(self) -> bool {
+        self == ErrorName::Retryable
+    }
+}
+
+impl std::fmt::Display for ErrorName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorName {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }

@@ -1,6 +1,12 @@
-//! The pipeline core: dataset definitions, the streaming JSON → Parquet transform, Hive layout and
-//! Athena DDL. Pure Rust over bytes and files; AWS lives in the Lambda crates behind the
-//! [`output::OutputStore`] port and the stage contract.
+//! The pipeline core: dataset definitions, the streaming JSON → Parquet transform, the output
+//! layout and Athena DDL. No AWS SDK in here: plain Rust over bytes, files and the ports
+//! ([`ports`], [`output::OutputStore`]) that the AWS adapters (crate `etl-aws`) and the local
+//! adapters implement.
+//!
+//! The transform is a pipeline of stages, composed in [`engine`]: [`decode`] → [`mapping`] →
+//! [`partition`] → [`writer`] (with [`parquet_out`]), rejected records in [`rejected`], counts
+//! and the quality verdict in [`summary`]. Every name the pipeline stores things under comes from
+//! [`layout`].
 
 pub mod contract;
 pub mod dataset;
@@ -8,19 +14,23 @@ pub mod decode;
 #[cfg(test)]
 mod differential_tests;
 pub mod engine;
-pub mod hive;
+pub mod layout;
 pub mod mapping;
 pub mod numbers;
 pub mod output;
 pub mod parquet_out;
+pub mod partition;
 pub mod ports;
 pub mod read_ahead;
 #[cfg(test)]
 mod reference;
+pub mod rejected;
 pub mod sql;
 pub mod summary;
 pub mod timefmt;
+pub mod writer;
 
 pub use dataset::Dataset;
-pub use engine::{Engine, SourceObject, TransformError};
+pub use engine::{Engine, TransformError};
+pub use layout::SourceObject;
 pub use summary::Summary;

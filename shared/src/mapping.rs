@@ -80,7 +80,7 @@ pub struct Rejection {
 
 /// Casts and validates one field's slot: its value, or why the record is rejected.
 ///
-/// The hot path of the transform: no message is built here (see [`map_field`] for that).
+/// The hot path of the transform: no message is built here (see [`rejection`] for that).
 #[inline]
 pub fn value_of<'s>(field: &Field, slot: &'s Slot<'_>) -> Result<Value<'s>, Reason> {
     let value = match slot {
@@ -111,9 +111,27 @@ pub fn value_of<'s>(field: &Field, slot: &'s Slot<'_>) -> Result<Value<'s>, Reas
     Ok(value)
 }
 
-/// Casts and validates one field's slot, saying for a person what is wrong.
-pub fn map_field<'s>(field: &Field, slot: &'s Slot<'_>) -> Result<Value<'s>, Rejection> {
-    value_of(field, slot).map_err(|reason| rejection(field, slot, reason))
+/// The map stage for one record: each field's value from its slot (one slot per field, in order)
+/// pushed onto `row`, and the fields whose value was nulled by `on_type_mismatch = "null"` onto
+/// `nulled`. On the first field that rejects the record, its index and the reason.
+#[inline]
+pub fn map_record<'s>(
+    fields: &[Field],
+    slots: &'s [Slot<'_>],
+    row: &mut Vec<Value<'s>>,
+    nulled: &mut Vec<usize>,
+) -> Result<(), (usize, Reason)> {
+    for (i, (field, slot)) in fields.iter().zip(slots).enumerate() {
+        let value = value_of(field, slot).map_err(|reason| (i, reason))?;
+        if field.on_type_mismatch == MismatchPolicy::Null
+            && value == Value::Null
+            && !matches!(slot, Slot::Missing | Slot::Null)
+        {
+            nulled.push(i);
+        }
+        row.push(value);
+    }
+    Ok(())
 }
 
 /// The rejection [`value_of`] answered with `reason`, with its message.

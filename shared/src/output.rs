@@ -1,5 +1,5 @@
 //! The port through which the engine writes files (Parquet and rejected records), with the local
-//! directory adapter. The S3 adapter lives with the transform Lambda.
+//! directory adapter. The S3 adapter is `etl_aws::s3::S3Output`.
 //!
 //! A file becomes visible only when committed, so a failed run leaves no half-written file under a
 //! real name; committed files are deleted again by the engine when the object fails as a whole.
@@ -10,6 +10,8 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, OnceLock};
+
+use crate::ports::{FailureKind, PortError};
 
 /// Writing an output failed.
 #[derive(Debug, thiserror::Error)]
@@ -24,16 +26,13 @@ pub enum OutputError {
         source: io::Error,
     },
     /// A storage service error (from an adapter such as S3), with the service's own code.
-    #[error("cannot write {key}: {code}: {message}")]
+    #[error("cannot write {key}: {source}")]
     Service {
         /// The output key.
         key: String,
-        /// The service's error code, e.g. `SlowDown`.
-        code: String,
-        /// The service's message.
-        message: String,
-        /// Whether trying again later may succeed (throttling, timeouts, 5xx).
-        retryable: bool,
+        /// The failed call (boxed: errors travel in every `Result` of the hot path).
+        #[source]
+        source: Box<PortError>,
     },
 }
 
@@ -45,7 +44,7 @@ impl OutputError {
                 source.kind(),
                 io::ErrorKind::TimedOut | io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
             ),
-            OutputError::Service { retryable, .. } => *retryable,
+            OutputError::Service { source, .. } => source.kind == FailureKind::Retryable,
         }
     }
 }

@@ -21,7 +21,6 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::dataset::{Compression, Dataset, FieldType};
-use crate::hive;
 use crate::mapping::Value;
 use crate::output::{OutputError, OutputFile, OutputStore};
 use crate::summary::{FileSummary, PartitionSummary, PartitionValue};
@@ -424,7 +423,7 @@ impl PartitionOut {
             self.current_key = format!(
                 "{}{}",
                 self.path,
-                hive::data_file_name(&s.source_id, seq, s.compression)
+                crate::layout::data_file_name(&s.source_id, seq, s.compression)
             );
             let file = store.create(&self.current_key)?;
             self.writer = Some(ArrowWriter::try_new(

@@ -3,7 +3,8 @@
 //! [`local`] has adapters over the local file system and memory, for tools and tests.
 //!
 //! Every port error says whether it is worth retrying and keeps the service's own error code, so
-//! the Lambdas can map it to the stable names in [`crate::contract::error_names`].
+//! the Lambdas can map it to the stable names of [`crate::contract::ErrorName`]. It is also the
+//! storage error inside [`crate::output::OutputError::Service`]: one type for one failure.
 
 use std::future::Future;
 use std::io::Read;

@@ -3,7 +3,8 @@
 //! PARTITION`. Identifiers are validated; every literal is escaped (partition values come from data).
 
 use crate::dataset::{check_identifier, Compression, Dataset, FieldType};
-use crate::hive::DEFAULT_PARTITION;
+use crate::layout::hive::DEFAULT_PARTITION;
+use crate::layout::S3Uri;
 use crate::summary::PartitionSummary;
 
 /// Athena's limit on the length of one query string, in bytes.
@@ -25,13 +26,16 @@ pub enum SqlError {
 
 /// `s3://bucket/prefix/` with exactly one trailing slash.
 pub fn table_location(location: &str) -> Result<String, SqlError> {
-    let rest = location
-        .strip_prefix("s3://")
-        .ok_or_else(|| SqlError::Location(location.into()))?;
-    if rest.is_empty() || rest.starts_with('/') || location.chars().any(char::is_control) {
-        return Err(SqlError::Location(location.into()));
+    let bad = || SqlError::Location(location.into());
+    let mut uri = S3Uri::parse(location).map_err(|_| bad())?;
+    if location.chars().any(char::is_control) {
+        return Err(bad());
     }
-    Ok(format!("{}/", location.trim_end_matches('/')))
+    uri.key = format!("{}/", uri.key.trim_end_matches('/'));
+    if uri.key == "/" {
+        uri.key.clear();
+    }
+    Ok(uri.to_string())
 }
 
 fn ident(name: &str) -> Result<String, SqlError> {

@@ -3,7 +3,19 @@
 //! ISO 8601 / RFC 3339 and epoch numbers are parsed by hand (they are on the hot path); a custom
 //! strftime pattern goes through chrono.
 
-use crate::dataset::EpochUnit;
+use serde::Deserialize;
+
+/// Unit of epoch numbers (a field's `epoch_unit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EpochUnit {
+    /// Seconds since 1970-01-01T00:00:00Z.
+    Seconds,
+    /// Milliseconds since the epoch.
+    Millis,
+    /// Microseconds since the epoch.
+    Micros,
+}
 
 /// How a field's text is read as a point in time.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,10 +1,14 @@
 //! athena-poller: one `GetQueryExecution`, reported for the state machine's Choice state. The
 //! poll count travels with the status so the state machine can bound the Wait → Poll loop.
 
+pub mod config;
+
 use etl_aws::lambda::StageError;
 use etl_core::contract::{PollRequest, QueryStatus};
 use etl_core::ports::QueryEngine;
 use tracing::info;
+
+pub use config::Config;
 
 /// Reports the query's state.
 pub async fn handle<Q: QueryEngine>(

@@ -26,8 +26,8 @@ fn fixture() -> (
         )
         .unwrap();
     let objects = LocalObjects::new(dir.path());
-    let (bucket, key) = parse_s3_uri(&request.transform.summary_uri).unwrap();
-    let path = objects.path(bucket, key);
+    let uri = S3Uri::parse_object(&request.transform.summary_uri).unwrap();
+    let path = objects.path(&uri.bucket, &uri.key);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, serde_json::to_vec(&summary).unwrap()).unwrap();
     let deps = Deps {
@@ -57,14 +57,11 @@ async fn run_to_end(
 }
 
 /// The statements a run issues for a table that is not (known to be) there.
-const FULL_SEQUENCE: [Option<&str>; 3] = [
-    Some(CREATE_DATABASE),
-    Some(CREATE_TABLE),
-    Some(ADD_PARTITIONS),
-];
+const FULL_SEQUENCE: [Option<DdlStatement>; 3] =
+    [Some(CreateDatabase), Some(CreateTable), Some(AddPartitions)];
 
-fn statements(steps: &[CatalogStep]) -> Vec<Option<&str>> {
-    steps.iter().map(|s| s.statement.as_deref()).collect()
+fn statements(steps: &[CatalogStep]) -> Vec<Option<DdlStatement>> {
+    steps.iter().map(|s| s.statement).collect()
 }
 
 #[tokio::test]
@@ -90,7 +87,7 @@ async fn an_existing_table_only_gets_partitions_and_a_rerun_repeats_them_harmles
     run_to_end(&deps, request.clone()).await;
     let again = run_to_end(&deps, request).await;
     assert_eq!(again.len(), 1);
-    assert_eq!(again[0].statement.as_deref(), Some(ADD_PARTITIONS));
+    assert_eq!(again[0].statement, Some(AddPartitions));
     assert!(!again[0].more);
     assert_eq!((again[0].next, again[0].total), (1, 1));
 }

@@ -8,14 +8,16 @@
 
 use std::fmt::Write as _;
 
+pub mod config;
+
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use etl_aws::lambda::StageError;
-use etl_core::contract::{
-    error_names, FailureReport, Notification, PipelineInput, PIPELINE_FAILED,
-};
+use etl_core::contract::{ErrorName, FailureReport, Notification, PipelineInput, PIPELINE_FAILED};
 use etl_core::ports::Notifier;
 use serde::{Deserialize, Serialize};
 use tracing::info;
+
+pub use config::Config;
 
 /// SNS rejects subjects of 100 characters or more.
 pub const MAX_SUBJECT: usize = 99;
@@ -192,12 +194,17 @@ fn error_of(r: &FailureReport) -> (String, String) {
 }
 
 fn advice(error_name: &str, stage: &str) -> &'static str {
+    const RETRIES_EXHAUSTED: &str = "a service kept failing or timing out after the retries; redrive this execution from the console once the service is healthy.";
+    match ErrorName::parse(error_name) {
+        Some(ErrorName::BadInput) => return "fix the object (or the dataset definition and redeploy), then upload the object again to reprocess it; its earlier output is replaced, not duplicated.",
+        Some(ErrorName::NotFound) => return "the raw object (or version) no longer exists; there is nothing to reprocess unless it is uploaded again.",
+        Some(ErrorName::BadConfig) => return "the deployment is misconfigured (see the message); fix it, redeploy, then redrive this execution.",
+        Some(ErrorName::Retryable) => return RETRIES_EXHAUSTED,
+        Some(ErrorName::Permanent) | None => {}
+    }
     match error_name {
-        error_names::BAD_INPUT => "fix the object (or the dataset definition and redeploy), then upload the object again to reprocess it; its earlier output is replaced, not duplicated.",
         "DataQualityThresholdExceeded" => "read the rejected records file for the reasons. If the feed's format changed, update the dataset definition and redeploy; then upload the object again.",
-        error_names::NOT_FOUND => "the raw object (or version) no longer exists; there is nothing to reprocess unless it is uploaded again.",
-        error_names::BAD_CONFIG => "the deployment is misconfigured (see the message); fix it, redeploy, then redrive this execution.",
-        error_names::RETRYABLE | "States.Timeout" | "States.TIMED_OUT" => "a service kept failing or timing out after the retries; redrive this execution from the console once the service is healthy.",
+        "States.Timeout" | "States.TIMED_OUT" => RETRIES_EXHAUSTED,
         "AthenaQueryFailed" => "the catalog DDL failed (see the message); fix the cause, then redrive this execution. The Parquet files are already in place.",
         _ if stage.starts_with("Execution") => "open the execution in the console to see which state failed, fix the cause, then redrive it.",
         _ => "open the execution in the console, fix the cause, then redrive it or upload the object again.",

@@ -6,14 +6,19 @@
 //! after every record was tried, so Lambda's retries and the on-failure destination keep the
 //! event: nothing is lost.
 
+pub mod config;
+
 use aws_lambda_events::event::s3::S3Event;
 use etl_aws::lambda::StageError;
 use etl_core::contract::{ObjectRef, PipelineInput};
 use etl_core::dataset::dataset_for_key;
+use etl_core::layout::{percent_decode, source_id};
 use etl_core::ports::{ExecutionStarter, StartOutcome};
-use etl_core::{hive, Dataset};
+use etl_core::Dataset;
 use serde::Serialize;
 use tracing::{info, warn};
+
+pub use config::Config;
 
 /// What the handler needs.
 pub struct Deps<E> {
@@ -139,38 +144,14 @@ pub async fn handle<E: ExecutionStarter>(
 
 /// S3 event keys are URL-encoded with `+` for spaces (`Happy+Face%21.jpg`).
 pub fn decode_key(raw: &str) -> Result<String, StageError> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| {
-                        StageError::bad_input(format!(
-                            "object key {raw:?} has a bad %-escape at byte {i}"
-                        ))
-                    })?;
-                out.push(hex);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out)
-        .map_err(|_| StageError::bad_input(format!("object key {raw:?} does not decode to UTF-8")))
+    percent_decode(raw, true).map_err(|e| StageError::bad_input(format!("object key {e}")))
 }
 
 /// A Step Functions execution name (≤ 80 of `[0-9A-Za-z_-]`) from the object's identity: the
 /// dataset, a readable tail of the key, and a hash of bucket, key and version (or ETag).
 pub fn execution_name(input: &PipelineInput) -> String {
     let o = &input.object;
-    let id = hive::source_id(&o.bucket, &o.key, o.identity_version());
+    let id = source_id(&o.bucket, &o.key, o.identity_version());
     let clean = |s: &str| -> String {
         s.chars()
             .map(|c| {

@@ -8,12 +8,13 @@ use transform::{handle, Config, Deps};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logging();
-    let config = etl_aws::load_config();
-    let deps = Deps {
-        objects: S3Objects::new(aws_sdk_s3::Client::new(&config)),
-        datasets: deployment_datasets()?,
-        config: Config::from_env()?,
-    };
+    let config = Config::from_env()?;
+    let aws = etl_aws::load_config();
+    let deps = Deps::new(
+        S3Objects::new(aws_sdk_s3::Client::new(&aws)),
+        &deployment_datasets()?,
+        config,
+    );
     run(service_fn(|event: LambdaEvent<_>| {
         handle(&deps, event.payload)
     }))

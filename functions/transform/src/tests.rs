@@ -1,4 +1,5 @@
 use etl_core::contract::PipelineInput;
+use etl_core::layout::S3Uri;
 use etl_core::ports::local::LocalObjects;
 use etl_core::Summary;
 
@@ -19,16 +20,14 @@ fn fixture(raw: &[u8]) -> (Fixture, PipelineInput) {
     let path = objects.path(&input.object.bucket, &input.object.key);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, raw).unwrap();
-    let deps = Deps {
-        objects,
-        datasets: etl_aws::lambda::embedded_datasets().unwrap(),
-        config: Config {
-            curated_bucket: "curated".into(),
-            tables_prefix: "tables/".into(),
-            rejected_prefix: "rejected/".into(),
-            summaries_prefix: "summaries/".into(),
-        },
+    let config = Config {
+        layout: etl_core::layout::CuratedLayout::with_defaults("curated"),
     };
+    let deps = Deps::new(
+        objects,
+        &etl_aws::lambda::embedded_datasets().unwrap(),
+        config,
+    );
     (Fixture { dir, deps }, input)
 }
 
@@ -52,9 +51,10 @@ async fn the_sample_object_becomes_parquet_rejects_and_a_summary() {
     assert!(!result.threshold_crossed);
     assert_eq!(result.unknown_fields.get("battery"), Some(&1));
 
-    let (bucket, key) = etl_aws::lambda::parse_s3_uri(&result.summary_uri).unwrap();
+    let uri = S3Uri::parse_object(&result.summary_uri).unwrap();
     let summary: Summary =
-        serde_json::from_slice(&std::fs::read(f.deps.objects.path(bucket, key)).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(f.deps.objects.path(&uri.bucket, &uri.key)).unwrap())
+            .unwrap();
     assert_eq!(summary.records_in, 10);
     assert_eq!(
         summary.source,
@@ -116,13 +116,6 @@ async fn all_records_rejected_crosses_the_threshold() {
     assert!(!f.dir.path().join("curated/tables").exists());
 }
 
-#[test]
-fn prefixes_are_normalised() {
-    assert_eq!(prefix("/a/b/"), "a/b/");
-    assert_eq!(prefix("a"), "a/");
-    assert_eq!(prefix(""), "");
-}
-
 /// Through the Lambda: an empty device id goes to the default partition, Hive's name for it is
 /// refused with a reason, a NUL in a value is escaped in the path and, for the catalog, as
 /// `\u0000` (never the octal-looking `\0`).
@@ -137,9 +130,10 @@ async fn partition_values_reach_the_catalog_exactly() {
     let result = handle(&f.deps, input).await.unwrap();
     assert_eq!((result.records_written, result.records_rejected), (2, 1));
     assert_eq!(result.rejected_by_reason["reserved_partition_value"], 1);
-    let (bucket, key) = etl_aws::lambda::parse_s3_uri(&result.summary_uri).unwrap();
+    let uri = S3Uri::parse_object(&result.summary_uri).unwrap();
     let summary: Summary =
-        serde_json::from_slice(&std::fs::read(f.deps.objects.path(bucket, key)).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(f.deps.objects.path(&uri.bucket, &uri.key)).unwrap())
+            .unwrap();
     let paths: Vec<&str> = summary.partitions.iter().map(|p| p.path.as_str()).collect();
     assert_eq!(
         paths,
@@ -148,7 +142,7 @@ async fn partition_values_reach_the_catalog_exactly() {
             "year=2020/month=01/device_id=nul%0012/"
         ]
     );
-    let dataset = etl_aws::lambda::dataset_named(&f.deps.datasets, "iot_sensors").unwrap();
+    let dataset = f.deps.engine("iot_sensors").unwrap().dataset();
     let sql = etl_core::sql::add_partitions(dataset, &result.table_location, &summary.partitions)
         .unwrap();
     assert!(

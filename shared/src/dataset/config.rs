@@ -5,6 +5,8 @@
 
 use serde::Deserialize;
 
+pub use crate::timefmt::EpochUnit;
+
 /// One dataset: which raw objects belong to it, how each record maps to columns, how rows are
 /// partitioned, and how the output is written.
 #[derive(Debug, Clone, Deserialize)]
@@ -130,18 +132,6 @@ pub enum MismatchPolicy {
     Reject,
     /// Write null instead (a required field still rejects).
     Null,
-}
-
-/// Unit of epoch numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EpochUnit {
-    /// Seconds since 1970-01-01T00:00:00Z.
-    Seconds,
-    /// Milliseconds since the epoch.
-    Millis,
-    /// Microseconds since the epoch.
-    Micros,
 }
 
 /// One Hive partition key.

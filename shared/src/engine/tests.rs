@@ -10,7 +10,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use proptest::prelude::*;
 
 use super::*;
-use crate::output::LocalDir;
+use crate::output::{LocalDir, OutputError, OutputFile};
 
 const IOT: &str = include_str!("../../../datasets/iot_sensors.toml");
 
@@ -207,9 +207,9 @@ fn sample_is_partitioned_read_back_and_accounted() {
         ]
     );
 
-    let rejected = fs::read_to_string(o.rejected.root().join(hive::rejected_file_name(
+    let rejected = fs::read_to_string(o.rejected.root().join(crate::layout::rejected_file_name(
         "iot_sensors",
-        &hive::source_id("raw", "iot/a.json", Some("v1")),
+        &crate::layout::source_id("raw", "iot/a.json", Some("v1")),
     )))
     .unwrap();
     let lines: Vec<serde_json::Value> = rejected
@@ -762,10 +762,13 @@ impl OutputStore for &'static HoldingStore {
         for (key, bytes) in self.deferred.lock().unwrap().drain(..) {
             if self.fail_commit_of.is_some_and(|f| key.contains(f)) {
                 first_error.get_or_insert(crate::output::OutputError::Service {
+                    source: Box::new(crate::ports::PortError::new(
+                        crate::ports::FailureKind::Retryable,
+                        format!("PutObject mem://{key}"),
+                        "SlowDown",
+                        "Reduce your request rate",
+                    )),
                     key,
-                    code: "SlowDown".into(),
-                    message: "Reduce your request rate".into(),
-                    retryable: true,
                 });
             } else {
                 self.committed.lock().unwrap().insert(key, bytes);
@@ -1170,7 +1173,7 @@ fn partition_value() -> impl Strategy<Value = Option<String>> {
     prop_oneof![
         Just(None),
         Just(Some(String::new())),
-        Just(Some(crate::hive::DEFAULT_PARTITION.to_string())),
+        Just(Some(crate::layout::hive::DEFAULT_PARTITION.to_string())),
         Just(Some("a/b".to_string())),
         Just(Some("a%2Fb".to_string())),
         Just(Some("a%2fb".to_string())),
@@ -1216,10 +1219,10 @@ proptest! {
         for (n, v) in values.iter().enumerate() {
             let value = v.as_deref().filter(|v| !v.is_empty());
             let mut segment = String::new();
-            crate::hive::escape_value(value, &mut segment);
-            if value == Some(crate::hive::DEFAULT_PARTITION) {
+            crate::layout::hive::escape_value(value, &mut segment);
+            if value == Some(crate::layout::hive::DEFAULT_PARTITION) {
                 *expected_rejected.entry("reserved_partition_value").or_insert(0u64) += 1;
-            } else if segment.len() + 2 > crate::hive::MAX_SEGMENT_BYTES {
+            } else if segment.len() + 2 > crate::layout::hive::MAX_SEGMENT_BYTES {
                 *expected_rejected.entry("partition_value_too_long").or_insert(0u64) += 1;
             } else {
                 expected_rows.push((value.map(str::to_string), n as i64));
@@ -1229,7 +1232,7 @@ proptest! {
             .into_iter()
             .map(|(dir, n)| {
                 let segment = dir.strip_prefix("k=").expect("one k= directory");
-                (crate::hive::unescape_value(segment), n)
+                ((segment != crate::layout::hive::DEFAULT_PARTITION).then(|| crate::layout::percent_decode(segment, false).unwrap()), n)
             })
             .collect();
         let mut expected_sorted = expected_rows.clone();
@@ -1259,7 +1262,7 @@ proptest! {
             .partitions
             .iter()
             .flat_map(|p| {
-                let value = p.values[0].value.clone().unwrap_or_else(|| crate::hive::DEFAULT_PARTITION.into());
+                let value = p.values[0].value.clone().unwrap_or_else(|| crate::layout::hive::DEFAULT_PARTITION.into());
                 [value, format!("s3://b/t/{}", p.path)]
             })
             .collect();

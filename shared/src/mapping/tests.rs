@@ -14,6 +14,11 @@ fn field(spec: &str) -> Field {
         .remove(0)
 }
 
+/// One field's value, or its rejection with the message a person reads.
+fn map_field<'s>(field: &Field, slot: &'s Slot<'_>) -> Result<Value<'s>, Rejection> {
+    value_of(field, slot).map_err(|reason| rejection(field, slot, reason))
+}
+
 fn s(v: &str) -> Slot<'_> {
     Slot::Str(Cow::Borrowed(v))
 }

@@ -1,8 +1,5 @@
-//! Hive partition paths and output file names: one function each, so layout rules live in one place.
-
-use sha2::{Digest, Sha256};
-
-use crate::dataset::Compression;
+//! Hive partition paths: values escaped the way Hive's `FileUtils.escapePathName` does, so Athena,
+//! Glue, Hive and Spark read back exactly the values written.
 
 /// The value Hive, Glue and Athena use for a null or empty partition value.
 pub const DEFAULT_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
@@ -57,27 +54,6 @@ fn needs_escape(ch: char) -> bool {
     )
 }
 
-/// Reverses [`escape_value`] (for reading layouts back); `None` for the default partition.
-pub fn unescape_value(segment: &str) -> Option<String> {
-    if segment == DEFAULT_PARTITION {
-        return None;
-    }
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |at: usize| bytes.get(at).and_then(|&c| char::from(c).to_digit(16));
-        if let (b'%', Some(hi), Some(lo)) = (bytes[i], hex(i + 1), hex(i + 2)) {
-            out.push((hi * 16 + lo) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    Some(String::from_utf8_lossy(&out).into_owned())
-}
-
 /// The longest path segment (`name=escaped value`) written, in bytes: the limit of common file
 /// systems (ext4, XFS, APFS), so a table's layout is the same in a local directory and in S3.
 pub const MAX_SEGMENT_BYTES: usize = 255;
@@ -116,35 +92,6 @@ pub fn partition_path<'v>(
     Ok(out)
 }
 
-/// A short, stable id for a source object: the same object (bucket, key, version or ETag) always
-/// gives the same output names, so processing it again overwrites instead of duplicating.
-pub fn source_id(bucket: &str, key: &str, version: Option<&str>) -> String {
-    let mut h = Sha256::new();
-    for part in [bucket, key, version.unwrap_or("")] {
-        h.update(part.as_bytes());
-        h.update([0]);
-    }
-    h.finalize()[..10]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Name of the `seq`-th Parquet file a source object writes into one partition.
-pub fn data_file_name(source_id: &str, seq: u32, compression: Compression) -> String {
-    let codec = match compression {
-        Compression::Snappy => ".snappy",
-        Compression::Zstd => ".zstd",
-        Compression::None => "",
-    };
-    format!("part-{source_id}-{seq:05}{codec}.parquet")
-}
-
-/// Name of the rejected-records file of a source object.
-pub fn rejected_file_name(dataset: &str, source_id: &str) -> String {
-    format!("{dataset}/rejected-{source_id}.jsonl")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,7 +118,7 @@ mod tests {
     }
 
     #[test]
-    fn paths_and_names() {
+    fn paths() {
         let names = ["year", "month", "device_id"].map(String::from);
         assert_eq!(
             partition_path(&names, [Some("2020"), Some("06"), Some("A/B")]),
@@ -203,15 +150,6 @@ mod tests {
             partition_path(&names[2..], [Some(escaped.as_str())]),
             Err((0, PartitionValueError::TooLong))
         );
-        let id = source_id("raw", "iot/a.json", Some("v1"));
-        assert_eq!(id.len(), 20);
-        assert_eq!(id, source_id("raw", "iot/a.json", Some("v1")));
-        assert_ne!(id, source_id("raw", "iot/a.json", Some("v2")));
-        assert_ne!(source_id("ab", "c", None), source_id("a", "bc", None));
-        assert_eq!(
-            data_file_name("abc", 3, Compression::Snappy),
-            "part-abc-00003.snappy.parquet"
-        );
     }
 
     proptest! {
@@ -222,7 +160,7 @@ mod tests {
             prop_assert!(!s.contains('='));
             prop_assert!(!s.chars().any(|c| c.is_control()));
             prop_assert!(!s.is_empty());
-            let back = unescape_value(&s);
+            let back = (s != DEFAULT_PARTITION).then(|| super::super::percent_decode(&s, false).unwrap());
             if v.is_empty() { prop_assert_eq!(back, None) } else { prop_assert_eq!(back, Some(v)) }
         }
     }

@@ -1,0 +1,34 @@
+//! athena-poller's configuration, from the environment `template.yaml` sets.
+
+use etl_aws::lambda::{env, StageError};
+
+/// The Athena workgroup the pipeline's queries run in.
+pub const ATHENA_WORKGROUP: &str = "ATHENA_WORKGROUP";
+
+/// What athena-poller needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The workgroup.
+    pub workgroup: String,
+}
+
+impl Config {
+    /// Every variable athena-poller reads.
+    pub const VARIABLES: &'static [&'static str] = &[ATHENA_WORKGROUP];
+
+    /// Reads the configuration; a missing variable fails the cold start.
+    pub fn from_env() -> Result<Self, StageError> {
+        Ok(Self {
+            workgroup: env(ATHENA_WORKGROUP)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_template_sets_every_variable() {
+        let set = etl_aws::testing::template_variables("athena-poller");
+        assert_eq!(set.keys().collect::<Vec<_>>(), super::Config::VARIABLES);
+    }
+}
