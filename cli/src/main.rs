@@ -124,36 +124,8 @@ fn run(command: Command) -> Result<ExitCode, String> {
             dataset,
             location,
             summary,
-        } => {
-            let dataset = Dataset::load(&dataset).map_err(|e| e.to_string())?;
-            let mut statements =
-                vec![sql::create_table(&dataset, &location).map_err(|e| e.to_string())?];
-            if let Some(path) = summary {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
-                let summary: Summary = serde_json::from_str(&text)
-                    .map_err(|e| format!("{}: not a transform summary: {e}", path.display()))?;
-                statements.extend(
-                    sql::add_partitions(&dataset, &location, &summary.partitions)
-                        .map_err(|e| e.to_string())?,
-                );
-            }
-            println!("{};", statements.join(";\n\n"));
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Check { datasets } => {
-            let all = Dataset::load_dir(&datasets).map_err(|e| e.to_string())?;
-            if all.is_empty() {
-                return Err(format!(
-                    "{}: no dataset definitions (*.toml, *.json)",
-                    datasets.display()
-                ));
-            }
-            for d in &all {
-                println!("ok  {}  {} → {}.{}", d.origin, d.name, d.database, d.table);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => ddl(&dataset, &location, summary.as_deref()),
+        Command::Check { datasets } => check(&datasets),
         Command::Generate {
             records,
             out,
@@ -173,6 +145,38 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `etl ddl`: the CREATE TABLE statement, and the ADD PARTITION ones of a summary.
+fn ddl(dataset: &Path, location: &str, summary: Option<&Path>) -> Result<ExitCode, String> {
+    let dataset = Dataset::load(dataset).map_err(|e| e.to_string())?;
+    let mut statements = vec![sql::create_table(&dataset, location).map_err(|e| e.to_string())?];
+    if let Some(path) = summary {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let summary: Summary = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: not a transform summary: {e}", path.display()))?;
+        statements.extend(
+            sql::add_partitions(&dataset, location, &summary.partitions)
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    println!("{};", statements.join(";\n\n"));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `etl check`: every definition in a folder compiles.
+fn check(datasets: &Path) -> Result<ExitCode, String> {
+    let all = Dataset::load_dir(datasets).map_err(|e| e.to_string())?;
+    if all.is_empty() {
+        return Err(format!(
+            "{}: no dataset definitions (*.toml, *.json)",
+            datasets.display()
+        ));
+    }
+    for d in &all {
+        println!("ok  {}  {} → {}.{}", d.origin, d.name, d.database, d.table);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn layout_of(layout: Layout) -> generate::Layout {

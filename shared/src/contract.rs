@@ -194,11 +194,39 @@ pub struct StepError {
     pub cause: Option<String>,
 }
 
+/// Where an execution failed: a state of the state machine, or the execution as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Stage {
+    /// The transform task.
+    Transform,
+    /// The object crossed its data-quality threshold.
+    DataQuality,
+    /// The catalog-update task.
+    UpdateCatalog,
+    /// The athena-poller task.
+    PollQuery,
+    /// A DDL query that failed or was cancelled, or polling that gave up.
+    CatalogQuery,
+    /// The execution ended with this status (`FAILED`, `TIMED_OUT`, `ABORTED`) outside the
+    /// state machine's own failure path; reported from the EventBridge status change.
+    #[serde(untagged)]
+    Execution(String),
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stage::Execution(status) => write!(f, "Execution {status}"),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
 /// The input the state machine gives failure-notifier (the EventBridge path has its own shape).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FailureReport {
-    /// The stage that failed: `Transform`, `DataQuality`, `UpdateCatalog`, `PollQuery`, `CatalogQuery`.
-    pub stage: String,
+    /// The stage that failed.
+    pub stage: Stage,
     /// The execution (`$$.Execution.Id`).
     pub execution_arn: String,
     /// The execution's input (`$$.Execution.Input`).
@@ -287,5 +315,34 @@ impl std::fmt::Display for ErrorName {
 impl PartialEq<&str> for ErrorName {
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == *other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_names_are_spelled_as_the_state_machine_matches_them() {
+        for name in ErrorName::ALL {
+            let json = serde_json::to_string(&name).unwrap();
+            assert_eq!(json, format!("\"{}\"", name.as_str()));
+            assert_eq!(ErrorName::parse(name.as_str()), Some(name));
+            assert_eq!(name, name.as_str());
+        }
+        assert_eq!(ErrorName::parse("States.Timeout"), None);
+    }
+
+    #[test]
+    fn stages_are_the_states_names_or_an_execution_status() {
+        let transform: Stage = serde_json::from_str("\"Transform\"").unwrap();
+        assert_eq!(transform, Stage::Transform);
+        let timed_out: Stage = serde_json::from_str("\"TIMED_OUT\"").unwrap();
+        assert_eq!(timed_out, Stage::Execution("TIMED_OUT".into()));
+        assert_eq!(timed_out.to_string(), "Execution TIMED_OUT");
+        assert_eq!(Stage::CatalogQuery.to_string(), "CatalogQuery");
+        assert_eq!(serde_json::to_string(&timed_out).unwrap(), "\"TIMED_OUT\"");
+        let step = DdlStatement::AddPartitions;
+        assert_eq!(serde_json::to_string(&step).unwrap(), "\"add_partitions\"");
     }
 }

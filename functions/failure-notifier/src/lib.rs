@@ -12,7 +12,9 @@ pub mod config;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use etl_aws::lambda::StageError;
-use etl_core::contract::{ErrorName, FailureReport, Notification, PipelineInput, PIPELINE_FAILED};
+use etl_core::contract::{
+    ErrorName, FailureReport, Notification, PipelineInput, Stage, PIPELINE_FAILED,
+};
 use etl_core::ports::Notifier;
 use serde::{Deserialize, Serialize};
 use tracing::info;
@@ -69,7 +71,7 @@ pub async fn handle<N: Notifier>(
                 });
             }
             FailureReport {
-                stage: format!("Execution {}", d.status),
+                stage: Stage::Execution(d.status.clone()),
                 execution_arn: d.execution_arn,
                 input: d
                     .input
@@ -193,7 +195,7 @@ fn error_of(r: &FailureReport) -> (String, String) {
     ("Unknown".into(), "no error details were passed".into())
 }
 
-fn advice(error_name: &str, stage: &str) -> &'static str {
+fn advice(error_name: &str, stage: &Stage) -> &'static str {
     const RETRIES_EXHAUSTED: &str = "a service kept failing or timing out after the retries; redrive this execution from the console once the service is healthy.";
     match ErrorName::parse(error_name) {
         Some(ErrorName::BadInput) => return "fix the object (or the dataset definition and redeploy), then upload the object again to reprocess it; its earlier output is replaced, not duplicated.",
@@ -206,7 +208,7 @@ fn advice(error_name: &str, stage: &str) -> &'static str {
         "DataQualityThresholdExceeded" => "read the rejected records file for the reasons. If the feed's format changed, update the dataset definition and redeploy; then upload the object again.",
         "States.Timeout" | "States.TIMED_OUT" => RETRIES_EXHAUSTED,
         "AthenaQueryFailed" => "the catalog DDL failed (see the message); fix the cause, then redrive this execution. The Parquet files are already in place.",
-        _ if stage.starts_with("Execution") => "open the execution in the console to see which state failed, fix the cause, then redrive it.",
+        _ if matches!(stage, Stage::Execution(_)) => "open the execution in the console to see which state failed, fix the cause, then redrive it.",
         _ => "open the execution in the console, fix the cause, then redrive it or upload the object again.",
     }
 }

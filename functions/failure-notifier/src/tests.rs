@@ -57,7 +57,7 @@ async fn failures_the_state_machine_reported_are_not_reported_twice() {
 async fn a_data_quality_failure_gives_counts_and_the_rejected_file() {
     let sns = RecordingNotifier::default();
     let mut report: FailureReport = serde_json::from_str(CATCH).unwrap();
-    report.stage = "DataQuality".into();
+    report.stage = etl_core::contract::Stage::DataQuality;
     report.error = None;
     let mut transform: etl_core::contract::TransformResult = serde_json::from_value(
         serde_json::from_str::<serde_json::Value>(include_str!(

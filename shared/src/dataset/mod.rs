@@ -146,124 +146,47 @@ impl Dataset {
 
     /// Validates a parsed definition.
     pub fn compile(file: DatasetFile, origin: &str) -> Result<Self, DatasetError> {
-        let invalid = |key: String, message: String| DatasetError::Invalid {
-            file: origin.to_string(),
-            key,
-            message,
-        };
+        let invalid = Invalid(origin);
         if !is_dataset_name(&file.name) {
-            return Err(invalid(
-                "name".into(),
+            return Err(invalid.at(
+                "name",
                 format!(
                     "{:?} must be 1-64 characters of a-z, 0-9, '_' or '-'",
                     file.name
                 ),
             ));
         }
-        check_identifier(&file.database).map_err(|m| invalid("database".into(), m))?;
-        check_identifier(&file.table).map_err(|m| invalid("table".into(), m))?;
+        check_identifier(&file.database).map_err(|m| invalid.at("database", m))?;
+        check_identifier(&file.table).map_err(|m| invalid.at("table", m))?;
         if file.source.suffixes.is_empty() {
-            return Err(invalid(
-                "source.suffixes".into(),
-                "must list at least one key ending, e.g. \".json\"".into(),
+            return Err(invalid.at(
+                "source.suffixes",
+                "must list at least one key ending, e.g. \".json\"",
             ));
         }
-        if file.fields.is_empty() {
-            return Err(invalid(
-                "fields".into(),
-                "must define at least one column".into(),
-            ));
-        }
-
-        let mut fields = Vec::with_capacity(file.fields.len());
-        let mut by_column: HashMap<String, usize> = HashMap::new();
-        for (i, f) in file.fields.iter().enumerate() {
-            let key = |k: &str| format!("fields[{i}].{k}");
-            check_identifier(&f.column).map_err(|m| invalid(key("column"), m))?;
-            if by_column.insert(f.column.clone(), i).is_some() {
-                return Err(invalid(
-                    key("column"),
-                    format!("duplicate column {:?}", f.column),
-                ));
-            }
-            fields.push(compile_field(f, &key).map_err(|(k, m)| invalid(k, m))?);
-        }
-
-        let mut partitions = Vec::with_capacity(file.partitions.len());
-        let mut partition_names = HashSet::new();
-        for (i, p) in file.partitions.iter().enumerate() {
-            let key = |k: &str| format!("partitions[{i}].{k}");
-            check_identifier(&p.name).map_err(|m| invalid(key("name"), m))?;
-            if !partition_names.insert(p.name.clone()) {
-                return Err(invalid(
-                    key("name"),
-                    format!("duplicate partition {:?}", p.name),
-                ));
-            }
-            let Some(&field) = by_column.get(&p.from) else {
-                return Err(invalid(
-                    key("from"),
-                    format!(
-                        "no field with column {:?}; partitions are taken from fields (known: {})",
-                        p.from,
-                        file.fields
-                            .iter()
-                            .map(|f| f.column.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ));
-            };
-            if p.part.is_some() && !fields[field].is_time() {
-                return Err(invalid(
-                    key("part"),
-                    format!(
-                        "field {:?} is not a point in time; use a timestamp or date field, or an int64 with epoch_unit",
-                        p.from
-                    ),
-                ));
-            }
-            if p.part.is_none() && p.name == p.from {
-                // The partition carries the column; Athena rejects a name used twice.
-                fields[field].in_file = false;
-            } else if by_column.contains_key(&p.name) {
-                return Err(invalid(
-                    key("name"),
-                    format!(
-                        "{:?} is also a column; Athena rejects a partition column with a data column's name",
-                        p.name
-                    ),
-                ));
-            }
-            partitions.push(Partition {
-                name: p.name.clone(),
-                field,
-                part: p.part,
-            });
-        }
+        let (mut fields, by_column) = compile_fields(&file, invalid)?;
+        let partitions = compile_partitions(&file, &mut fields, &by_column, invalid)?;
         if !fields.iter().any(|f| f.in_file) {
-            return Err(invalid(
-                "fields".into(),
-                "every column is a partition; Parquet files need at least one data column".into(),
+            return Err(invalid.at(
+                "fields",
+                "every column is a partition; Parquet files need at least one data column",
             ));
         }
-
         let out = &file.output;
         if out.row_group_rows == 0 || out.target_file_mb == 0 || out.memory_budget_mb == 0 {
-            return Err(invalid(
-                "output".into(),
-                "row_group_rows, target_file_mb and memory_budget_mb must be greater than 0".into(),
+            return Err(invalid.at(
+                "output",
+                "row_group_rows, target_file_mb and memory_budget_mb must be greater than 0",
             ));
         }
         if let Some(f) = file.quality.max_rejected_fraction {
             if !(0.0..=1.0).contains(&f) {
-                return Err(invalid(
-                    "quality.max_rejected_fraction".into(),
+                return Err(invalid.at(
+                    "quality.max_rejected_fraction",
                     format!("{f} is not between 0.0 and 1.0"),
                 ));
             }
         }
-
         Ok(Dataset {
             origin: origin.to_string(),
             name: file.name,
@@ -287,6 +210,97 @@ impl Dataset {
     pub fn file_fields(&self) -> impl Iterator<Item = &Field> {
         self.fields.iter().filter(|f| f.in_file)
     }
+}
+
+/// Builds the error for a bad key of the definition file `origin`.
+#[derive(Clone, Copy)]
+struct Invalid<'o>(&'o str);
+
+impl Invalid<'_> {
+    fn at(self, key: impl Into<String>, message: impl Into<String>) -> DatasetError {
+        DatasetError::Invalid {
+            file: self.0.to_string(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The fields, and each one's index by column name.
+fn compile_fields(
+    file: &DatasetFile,
+    invalid: Invalid<'_>,
+) -> Result<(Vec<Field>, HashMap<String, usize>), DatasetError> {
+    if file.fields.is_empty() {
+        return Err(invalid.at("fields", "must define at least one column"));
+    }
+    let mut fields = Vec::with_capacity(file.fields.len());
+    let mut by_column: HashMap<String, usize> = HashMap::new();
+    for (i, f) in file.fields.iter().enumerate() {
+        let key = |k: &str| format!("fields[{i}].{k}");
+        check_identifier(&f.column).map_err(|m| invalid.at(key("column"), m))?;
+        if by_column.insert(f.column.clone(), i).is_some() {
+            return Err(invalid.at(key("column"), format!("duplicate column {:?}", f.column)));
+        }
+        fields.push(compile_field(f, &key).map_err(|(k, m)| invalid.at(k, m))?);
+    }
+    Ok((fields, by_column))
+}
+
+/// The partition keys; a value partition named like its field takes the column out of the files.
+fn compile_partitions(
+    file: &DatasetFile,
+    fields: &mut [Field],
+    by_column: &HashMap<String, usize>,
+    invalid: Invalid<'_>,
+) -> Result<Vec<Partition>, DatasetError> {
+    let mut partitions = Vec::with_capacity(file.partitions.len());
+    let mut partition_names = HashSet::new();
+    for (i, p) in file.partitions.iter().enumerate() {
+        let key = |k: &str| format!("partitions[{i}].{k}");
+        check_identifier(&p.name).map_err(|m| invalid.at(key("name"), m))?;
+        if !partition_names.insert(p.name.clone()) {
+            return Err(invalid.at(key("name"), format!("duplicate partition {:?}", p.name)));
+        }
+        let Some(&field) = by_column.get(&p.from) else {
+            let known: Vec<&str> = file.fields.iter().map(|f| f.column.as_str()).collect();
+            return Err(invalid.at(
+                key("from"),
+                format!(
+                    "no field with column {:?}; partitions are taken from fields (known: {})",
+                    p.from,
+                    known.join(", ")
+                ),
+            ));
+        };
+        if p.part.is_some() && !fields[field].is_time() {
+            return Err(invalid.at(
+                key("part"),
+                format!(
+                    "field {:?} is not a point in time; use a timestamp or date field, or an int64 with epoch_unit",
+                    p.from
+                ),
+            ));
+        }
+        if p.part.is_none() && p.name == p.from {
+            // The partition carries the column; Athena rejects a name used twice.
+            fields[field].in_file = false;
+        } else if by_column.contains_key(&p.name) {
+            return Err(invalid.at(
+                key("name"),
+                format!(
+                    "{:?} is also a column; Athena rejects a partition column with a data column's name",
+                    p.name
+                ),
+            ));
+        }
+        partitions.push(Partition {
+            name: p.name.clone(),
+            field,
+            part: p.part,
+        });
+    }
+    Ok(partitions)
 }
 
 /// Picks the dataset a raw key belongs to: the longest matching prefix wins.
@@ -370,36 +384,7 @@ fn compile_field(
             return Err(err("min", format!("min {lo} is greater than max {hi}")));
         }
     }
-    let allowed = match &f.allowed {
-        None => None,
-        Some(values) => {
-            if !matches!(
-                f.kind,
-                FieldType::String | FieldType::Int32 | FieldType::Int64 | FieldType::Boolean
-            ) {
-                return Err(err(
-                    "allowed",
-                    "applies to string, int32, int64 and boolean columns".into(),
-                ));
-            }
-            let mut set = HashSet::new();
-            for v in values {
-                let text = match v {
-                    toml::Value::String(s) => s.clone(),
-                    toml::Value::Integer(i) => i.to_string(),
-                    toml::Value::Boolean(b) => b.to_string(),
-                    other => {
-                        return Err(err(
-                            "allowed",
-                            format!("{other} is not a string, integer or boolean"),
-                        ))
-                    }
-                };
-                set.insert(text);
-            }
-            Some(set)
-        }
-    };
+    let allowed = allowed_values(f).map_err(|m| err("allowed", m))?;
     Ok(Field {
         column: f.column.clone(),
         path,
@@ -413,6 +398,26 @@ fn compile_field(
         allowed,
         in_file: true,
     })
+}
+
+/// A field's `allowed` values as the text they are compared by.
+fn allowed_values(f: &config::FieldConfig) -> Result<Option<HashSet<String>>, String> {
+    let Some(values) = &f.allowed else {
+        return Ok(None);
+    };
+    if !matches!(
+        f.kind,
+        FieldType::String | FieldType::Int32 | FieldType::Int64 | FieldType::Boolean
+    ) {
+        return Err("applies to string, int32, int64 and boolean columns".into());
+    }
+    let text = |v: &toml::Value| match v {
+        toml::Value::String(s) => Ok(s.clone()),
+        toml::Value::Integer(i) => Ok(i.to_string()),
+        toml::Value::Boolean(b) => Ok(b.to_string()),
+        other => Err(format!("{other} is not a string, integer or boolean")),
+    };
+    values.iter().map(text).collect::<Result<_, _>>().map(Some)
 }
 
 /// Athena/Glue identifiers: lower case so that Glue does not rewrite them behind our back.
