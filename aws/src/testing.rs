@@ -39,3 +39,20 @@ pub fn template_variables(binary: &str) -> std::collections::BTreeMap<String, St
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
+
+/// Checks that `template.yaml` sets exactly `variables` for the function built from `binary`;
+/// returns their values.
+pub fn assert_template_sets(
+    binary: &str,
+    variables: &[&str],
+) -> std::collections::BTreeMap<String, String> {
+    let set = template_variables(binary);
+    let mut expected: Vec<&str> = variables.to_vec();
+    expected.sort_unstable();
+    assert_eq!(
+        set.keys().map(String::as_str).collect::<Vec<_>>(),
+        expected,
+        "what template.yaml sets for {binary}, and what its Config reads"
+    );
+    set
+}

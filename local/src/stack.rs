@@ -231,6 +231,7 @@ pub fn function_environment(
             transform::config::CURATED_BUCKET,
             names.curated_bucket.clone(),
         ),
+        // catalog-update and athena-poller both read it.
         (
             catalog_update::config::ATHENA_WORKGROUP,
             names.workgroup.clone(),
@@ -240,10 +241,6 @@ pub fn function_environment(
         (catalog_update::config::TABLE_LOOKUP, "off".into()),
         ("AWS_LAMBDA_LOG_LEVEL", "info".into()),
     ];
-    debug_assert_eq!(
-        athena_poller::config::ATHENA_WORKGROUP,
-        catalog_update::config::ATHENA_WORKGROUP
-    );
     if let Some(path) = datasets_path {
         env.push((DATASETS_PATH, path.display().to_string()));
     }
@@ -310,4 +307,41 @@ async fn post_json(http: &HttpClient, uri: &str, body: serde_json::Value) -> Res
         bail!("POST {uri}: HTTP {}", response.status());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What every function needs without a default, as `make run` and the e2e tests start them
+    /// and as the start-up bench (`bench/lambda_start.py`) does.
+    const REQUIRED: [&[&str]; 5] = [
+        s3_trigger::Config::REQUIRED,
+        transform::Config::REQUIRED,
+        catalog_update::Config::REQUIRED,
+        athena_poller::Config::REQUIRED,
+        failure_notifier::Config::REQUIRED,
+    ];
+
+    #[test]
+    fn the_local_stack_sets_what_each_function_requires() {
+        let env = function_environment(&Names::default(), None);
+        for name in REQUIRED.iter().copied().flatten() {
+            assert!(
+                env.iter().any(|(n, v)| n == name && !v.is_empty()),
+                "the local stack does not set {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_start_up_bench_sets_what_each_function_requires() {
+        let bench = include_str!("../../bench/lambda_start.py");
+        for name in REQUIRED.iter().copied().flatten() {
+            assert!(
+                bench.contains(&format!("    \"{name}\": ")),
+                "bench/lambda_start.py does not set {name}"
+            );
+        }
+    }
 }

@@ -16,6 +16,9 @@ impl Config {
     /// Every variable athena-poller reads.
     pub const VARIABLES: &'static [&'static str] = &[ATHENA_WORKGROUP];
 
+    /// The variables without a default: a cold start fails without them.
+    pub const REQUIRED: &'static [&'static str] = &[ATHENA_WORKGROUP];
+
     /// Reads the configuration; a missing variable fails the cold start.
     pub fn from_env() -> Result<Self, StageError> {
         Ok(Self {
@@ -28,7 +31,6 @@ impl Config {
 mod tests {
     #[test]
     fn the_template_sets_every_variable() {
-        let set = etl_aws::testing::template_variables("athena-poller");
-        assert_eq!(set.keys().collect::<Vec<_>>(), super::Config::VARIABLES);
+        etl_aws::testing::assert_template_sets("athena-poller", super::Config::VARIABLES);
     }
 }

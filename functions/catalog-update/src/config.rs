@@ -23,6 +23,9 @@ impl Config {
     /// Every variable catalog-update reads.
     pub const VARIABLES: &'static [&'static str] = &[ATHENA_WORKGROUP, TABLE_LOOKUP];
 
+    /// The variables without a default: a cold start fails without them.
+    pub const REQUIRED: &'static [&'static str] = &[ATHENA_WORKGROUP];
+
     /// Reads the configuration; a missing or bad variable fails the cold start.
     pub fn from_env() -> Result<Self, StageError> {
         Ok(Self {
@@ -47,8 +50,8 @@ pub fn table_lookup_from_env() -> Result<bool, StageError> {
 mod tests {
     #[test]
     fn the_template_sets_every_variable() {
-        let set = etl_aws::testing::template_variables("catalog-update");
-        assert_eq!(set.keys().collect::<Vec<_>>(), super::Config::VARIABLES);
+        let set =
+            etl_aws::testing::assert_template_sets("catalog-update", super::Config::VARIABLES);
         assert_eq!(set[super::TABLE_LOOKUP], "athena");
     }
 }

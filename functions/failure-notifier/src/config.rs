@@ -16,6 +16,9 @@ impl Config {
     /// Every variable failure-notifier reads.
     pub const VARIABLES: &'static [&'static str] = &[TOPIC_ARN];
 
+    /// The variables without a default: a cold start fails without them.
+    pub const REQUIRED: &'static [&'static str] = &[TOPIC_ARN];
+
     /// Reads the configuration; a missing variable fails the cold start.
     pub fn from_env() -> Result<Self, StageError> {
         Ok(Self {
@@ -28,7 +31,6 @@ impl Config {
 mod tests {
     #[test]
     fn the_template_sets_every_variable() {
-        let set = etl_aws::testing::template_variables("failure-notifier");
-        assert_eq!(set.keys().collect::<Vec<_>>(), super::Config::VARIABLES);
+        etl_aws::testing::assert_template_sets("failure-notifier", super::Config::VARIABLES);
     }
 }

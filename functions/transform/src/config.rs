@@ -28,6 +28,9 @@ impl Config {
         SUMMARIES_PREFIX,
     ];
 
+    /// The variables without a default: a cold start fails without them.
+    pub const REQUIRED: &'static [&'static str] = &[CURATED_BUCKET];
+
     /// Reads the configuration; a missing bucket fails the cold start.
     pub fn from_env() -> Result<Self, StageError> {
         Ok(Self {
@@ -47,12 +50,7 @@ mod tests {
 
     #[test]
     fn the_template_sets_every_variable_with_the_default_layout() {
-        let set = etl_aws::testing::template_variables("transform");
-        let names: Vec<&str> = set.keys().map(String::as_str).collect();
-        assert_eq!(names.len(), Config::VARIABLES.len());
-        for name in Config::VARIABLES {
-            assert!(set.contains_key(*name), "template.yaml does not set {name}");
-        }
+        let set = etl_aws::testing::assert_template_sets("transform", Config::VARIABLES);
         assert_eq!(set[TABLES_PREFIX], CuratedLayout::TABLES);
         assert_eq!(set[REJECTED_PREFIX], CuratedLayout::REJECTED);
         assert_eq!(set[SUMMARIES_PREFIX], CuratedLayout::SUMMARIES);
