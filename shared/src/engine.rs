@@ -185,16 +185,16 @@ impl<'e> Run<'e> {
         let fields = &self.engine.dataset.fields;
         let mut row = recycle(std::mem::take(&mut scratch.row));
         scratch.nulled.clear();
-        let placed = match map_record(fields, slots, &mut row, &mut scratch.nulled) {
-            Ok(()) => self
-                .partitioner
-                .place(&row)
-                .map_err(|refused| (refused.field, refused.rejection)),
+        let refused = match map_record(fields, slots, &mut row, &mut scratch.nulled) {
+            Ok(()) => match self.partitioner.place(&row) {
+                Ok(Place::Known(index)) => Ok(index),
+                Ok(Place::New(partition)) => Ok(self.writer.open(*partition)),
+                Err(refused) => Err((refused.field, refused.rejection)),
+            },
             Err((field, reason)) => Err((field, rejection(&fields[field], &slots[field], reason))),
         };
-        let index = match placed {
-            Ok(Place::Known(index)) => index,
-            Ok(Place::New(partition)) => self.writer.open(partition),
+        let index = match refused {
+            Ok(index) => index,
             Err((field, rejection)) => {
                 scratch.row = recycle(row);
                 let column = Some(fields[field].column.as_str());

@@ -20,6 +20,7 @@ pub mod numbers;
 pub mod output;
 pub mod parquet_out;
 pub mod partition;
+pub mod port_error;
 pub mod ports;
 pub mod read_ahead;
 #[cfg(test)]

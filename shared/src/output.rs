@@ -11,7 +11,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, OnceLock};
 
-use crate::ports::{FailureKind, PortError};
+use crate::port_error::{FailureKind, PortError};
 
 /// Writing an output failed.
 #[derive(Debug, thiserror::Error)]

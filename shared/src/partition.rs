@@ -16,8 +16,9 @@ use crate::mapping::{preview_text, value_micros, write_text, Reason, Rejection, 
 pub enum Place {
     /// Into the partition with this index (in order of first appearance).
     Known(usize),
-    /// Into a new partition, the next index: the caller opens it.
-    New(NewPartition),
+    /// Into a new partition, the next index: the caller opens it. (Boxed, like [`Refused`]: the
+    /// answer for every row stays two words.)
+    New(Box<NewPartition>),
 }
 
 /// A partition seen for the first time.
@@ -75,7 +76,7 @@ impl<'d> Partitioner<'d> {
 
     /// The partition of a mapped row (values for every field, in the dataset's order).
     #[inline]
-    pub fn place(&mut self, row: &[Value<'_>]) -> Result<Place, Refused> {
+    pub fn place(&mut self, row: &[Value<'_>]) -> Result<Place, Box<Refused>> {
         partition_key(
             self.dataset,
             row,
@@ -92,7 +93,7 @@ impl<'d> Partitioner<'d> {
     /// Values not seen before: by their path, a partition seen before or a new one.
     #[cold]
     #[inline(never)]
-    fn place_new_values(&mut self, row: &[Value<'_>]) -> Result<Place, Refused> {
+    fn place_new_values(&mut self, row: &[Value<'_>]) -> Result<Place, Box<Refused>> {
         let values: Vec<Option<String>> = self
             .dataset
             .partitions
@@ -111,15 +112,17 @@ impl<'d> Partitioner<'d> {
         let i = self.by_path.len();
         self.by_path.insert(path.clone(), i);
         self.by_key.insert(key, i);
-        Ok(Place::New(NewPartition { values, path }))
+        Ok(Place::New(Box::new(NewPartition { values, path })))
     }
 
     /// The Hive path of raw partition values, or why they cannot have one.
-    fn path_of(&self, values: &[Option<String>]) -> Result<String, Refused> {
+    fn path_of(&self, values: &[Option<String>]) -> Result<String, Box<Refused>> {
         let dataset = self.dataset;
-        let refuse = |i: usize, reason: Reason, message: String| Refused {
-            field: dataset.partitions[i].field,
-            rejection: Rejection { reason, message },
+        let refuse = |i: usize, reason: Reason, message: String| {
+            Box::new(Refused {
+                field: dataset.partitions[i].field,
+                rejection: Rejection { reason, message },
+            })
         };
         let path = hive::partition_path(&self.names, values.iter().map(Option::as_deref))
             .map_err(|(i, error)| match error {

@@ -14,47 +14,7 @@ use crate::output::OutputStore;
 
 pub mod local;
 
-/// How a port call failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureKind {
-    /// Throttling, timeouts, 5xx: trying again later may work.
-    Retryable,
-    /// The thing asked for does not exist.
-    NotFound,
-    /// Access denied, validation errors and the like: trying again will not help.
-    Permanent,
-}
-
-/// A failed port call, with the service's error code and message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{operation}: {code}: {message}")]
-pub struct PortError {
-    /// Retryable, not found or permanent.
-    pub kind: FailureKind,
-    /// What was being done, e.g. `GetObject s3://raw/iot/a.json`.
-    pub operation: String,
-    /// The service's error code, e.g. `SlowDown`, `NoSuchKey`.
-    pub code: String,
-    /// The service's message.
-    pub message: String,
-}
-
-impl PortError {
-    /// A new error.
-    pub fn new(
-        kind: FailureKind,
-        operation: impl Into<String>,
-        code: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            kind,
-            operation: operation.into(),
-            code: code.into(),
-            message: message.into(),
-        }
-    }
-}
+pub use crate::port_error::{FailureKind, PortError};
 
 /// Object storage (S3).
 pub trait ObjectStore: Send + Sync {

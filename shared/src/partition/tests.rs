@@ -43,7 +43,7 @@ from = "k"
     .unwrap()
 }
 
-fn new_path(place: Result<Place, Refused>) -> String {
+fn new_path(place: Result<Place, Box<Refused>>) -> String {
     match place {
         Ok(Place::New(p)) => p.path,
         other => panic!("expected a new partition, got {other:?}"),
