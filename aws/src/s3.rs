@@ -10,6 +10,7 @@
 //! blocking thread, so a Lambda's wall time is close to the largest of download, transform and
 //! upload rather than their sum.
 
+use etl_core::layout::S3Uri;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex};
@@ -71,13 +72,13 @@ impl ObjectStore for S3Objects {
             .set_version_id(version.map(String::from))
             .send()
             .await
-            .map_err(|e| port_error(format!("GetObject s3://{bucket}/{key}"), e))?;
+            .map_err(|e| port_error(format!("GetObject {}", S3Uri::new(bucket, key)), e))?;
         // The engine reads synchronously on a blocking thread, from chunks a task downloads ahead.
         Ok(Box::new(read_ahead(out.body, &Handle::current())))
     }
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, PortError> {
-        let op = || format!("GetObject s3://{bucket}/{key}");
+        let op = || format!("GetObject {}", S3Uri::new(bucket, key));
         let out = self
             .client
             .get_object()
@@ -118,7 +119,7 @@ impl ObjectStore for S3Objects {
             .body(ByteStream::from(body))
             .send()
             .await
-            .map_err(|e| port_error(format!("PutObject s3://{bucket}/{key}"), e))?;
+            .map_err(|e| port_error(format!("PutObject {}", S3Uri::new(bucket, key)), e))?;
         Ok(())
     }
 }
@@ -297,14 +298,17 @@ impl OutputStore for S3Output {
             .map_err(|e| {
                 output_error(
                     &key,
-                    port_error(format!("DeleteObject s3://{}/{key}", self.bucket), e),
+                    port_error(
+                        format!("DeleteObject {}", S3Uri::new(&self.bucket, &key)),
+                        e,
+                    ),
                 )
             })?;
         Ok(())
     }
 
     fn uri(&self, key: &str) -> String {
-        format!("s3://{}/{}", self.bucket, self.object_key(key))
+        S3Uri::new(&self.bucket, self.object_key(key)).to_string()
     }
 
     fn max_key_bytes(&self) -> usize {
@@ -346,7 +350,7 @@ struct S3File {
 
 impl S3File {
     fn send_part(&mut self) -> Result<(), PortError> {
-        let op = |what: &str| format!("{what} s3://{}/{}", self.bucket, self.key);
+        let op = |what: &str| format!("{what} {}", S3Uri::new(&self.bucket, &self.key));
         let upload_id = match &self.upload_id {
             Some(id) => id.clone(),
             None => {
@@ -380,7 +384,7 @@ impl S3File {
             .part_number(number)
             .body(ByteStream::from(body))
             .send();
-        let operation = format!("UploadPart s3://{}/{}", self.bucket, self.key);
+        let operation = format!("UploadPart {}", S3Uri::new(&self.bucket, &self.key));
         let task = self.handle.spawn(async move {
             let out = request.await.map_err(|e| port_error(operation, e))?;
             Ok(CompletedPart::builder()
@@ -401,7 +405,7 @@ impl S3File {
         self.in_flight_bytes -= size;
         let part = self.handle.block_on(task).map_err(|e| {
             task_failed(
-                format!("UploadPart s3://{}/{}", self.bucket, self.key),
+                format!("UploadPart {}", S3Uri::new(&self.bucket, &self.key)),
                 "UploadTask",
                 e,
             )
@@ -440,7 +444,7 @@ impl OutputFile for S3File {
                     .key(&self.key)
                     .body(ByteStream::from(body))
                     .send();
-                let operation = format!("PutObject s3://{}/{key}", self.bucket);
+                let operation = format!("PutObject {}", S3Uri::new(&self.bucket, &key));
                 let commit = async move {
                     put.await.map_err(|e| port_error(operation, e))?;
                     Ok(())
@@ -488,7 +492,7 @@ async fn complete_upload(
     mut parts: Vec<CompletedPart>,
     in_flight: Vec<JoinHandle<Result<CompletedPart, PortError>>>,
 ) -> Result<(), PortError> {
-    let op = |what: &str| format!("{what} s3://{bucket}/{key}");
+    let op = |what: &str| format!("{what} {}", S3Uri::new(&bucket, &key));
     let mut result = Ok(());
     for task in in_flight {
         match task.await {

@@ -4,6 +4,7 @@
 use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
+use etl_core::layout::S3Uri;
 
 /// moto's default account.
 pub const ACCOUNT: &str = "123456789012";
@@ -162,7 +163,7 @@ impl Clients {
                     .enforce_work_group_configuration(true)
                     .result_configuration(
                         aws_sdk_athena::types::ResultConfiguration::builder()
-                            .output_location(format!("s3://{}/", names.results_bucket))
+                            .output_location(S3Uri::new(&names.results_bucket, "").to_string())
                             .build(),
                     )
                     .build(),

@@ -92,8 +92,9 @@ async fn run(input: &Path, dataset_path: &Path, key: Option<String>, out: &Path)
 
     let object = stack.upload(&key, body).await?;
     println!(
-        "Uploaded s3://{}/{} ({} bytes)",
-        object.bucket, object.key, object.size
+        "Uploaded {} ({} bytes)",
+        S3Uri::new(&object.bucket, &object.key),
+        object.size
     );
     let trigger = stack.deliver(&[&object]).await?;
     let Some(arn) = trigger.started.first() else {

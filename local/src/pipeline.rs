@@ -2,6 +2,7 @@
 //! deliver its S3 event to s3-trigger, follow the execution it starts, and collect what came out
 //! (curated objects, DDL that Athena ran, failure messages).
 
+use etl_core::layout::S3Uri;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -82,7 +83,7 @@ impl Stack {
             .body(body.into())
             .send()
             .await
-            .with_context(|| format!("PutObject s3://{bucket}/{key}"))?;
+            .with_context(|| format!("PutObject {}", S3Uri::new(bucket, key)))?;
         Ok(RawObject {
             bucket: bucket.clone(),
             key: key.to_string(),
@@ -175,7 +176,8 @@ impl Stack {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.with_context(|| format!("ListObjectsV2 s3://{bucket}/{prefix}"))?;
+            let page =
+                page.with_context(|| format!("ListObjectsV2 {}", S3Uri::new(bucket, prefix)))?;
             keys.extend(page.contents().iter().filter_map(|o| o.key.clone()));
         }
         keys.sort();
@@ -192,7 +194,7 @@ impl Stack {
             .key(key)
             .send()
             .await
-            .with_context(|| format!("GetObject s3://{bucket}/{key}"))?;
+            .with_context(|| format!("GetObject {}", S3Uri::new(bucket, key)))?;
         Ok(object.body.collect().await?.into_bytes().to_vec())
     }
 

@@ -13,6 +13,7 @@
 //! $.error      StepError               from a Catch
 //! ```
 
+use crate::layout::S3Uri;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -37,7 +38,7 @@ pub struct ObjectRef {
 impl ObjectRef {
     /// `s3://bucket/key`
     pub fn uri(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.key)
+        S3Uri::new(&self.bucket, &self.key).to_string()
     }
 
     /// The identity output names are derived from: the version id, else the ETag.

@@ -2,6 +2,7 @@
 //! executions, queries and notifications that behave like the services in the ways the stages
 //! rely on (duplicate execution names, a table existing after its CREATE, message ids).
 
+use crate::layout::S3Uri;
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
@@ -40,7 +41,7 @@ impl LocalObjects {
         };
         PortError::new(
             kind,
-            format!("{op} s3://{bucket}/{key}"),
+            format!("{op} {}", S3Uri::new(bucket, key)),
             format!("{:?}", e.kind()),
             e.to_string(),
         )
