@@ -21,7 +21,8 @@ use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use etl_core::contract::TransformResult;
-use etl_core::layout::S3Uri;
+use etl_core::layout::{source_id, CuratedLayout, S3Uri};
+use etl_core::manifest::Manifest;
 use etl_core::Summary;
 use etl_local::{find_workspace, Execution, RawObject, Stack, StackOptions};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -70,6 +71,12 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         }),
         ("partition_values_reach_the_catalog_exactly", |s| {
             Box::pin(partition_values_reach_the_catalog_exactly(s))
+        }),
+        ("a_new_upload_replaces_the_rows_of_the_one_before", |s| {
+            Box::pin(a_new_upload_replaces_the_rows_of_the_one_before(s))
+        }),
+        ("a_late_event_of_an_older_upload_changes_nothing", |s| {
+            Box::pin(a_late_event_of_an_older_upload_changes_nothing(s))
         }),
     ]
 }
@@ -209,6 +216,122 @@ async fn parquet_rows(
     Ok(rows)
 }
 
+/// Every row the table holds for one raw key, whatever its versions: the rows of every Parquet
+/// file in the table location written for `objects` (file names carry the object version's
+/// source id), sorted.
+async fn table_rows_of(
+    stack: &Stack,
+    table_location: &str,
+    objects: &[&RawObject],
+) -> Result<Vec<String>> {
+    let table = S3Uri::parse(table_location)?;
+    let ids: Vec<String> = objects
+        .iter()
+        .map(|o| {
+            let version = o.version_id.as_deref().unwrap_or(&o.etag);
+            format!("/part-{}-", source_id(&o.bucket, &o.key, Some(version)))
+        })
+        .collect();
+    let mut rows = Vec::new();
+    for key in stack.list(&table.bucket, &table.key).await? {
+        if !ids.iter().any(|id| key.contains(id.as_str())) {
+            continue;
+        }
+        let partition = key[table.key.len()..key.rfind('/').unwrap_or(0) + 1].to_string();
+        let bytes = bytes::Bytes::from(stack.get(&table.bucket, &key).await?);
+        for batch in ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()? {
+            rows.extend(render_rows(&partition, &batch?)?);
+        }
+    }
+    rows.sort();
+    Ok(rows)
+}
+
+async fn a_new_upload_replaces_the_rows_of_the_one_before(stack: Arc<Stack>) -> Result<()> {
+    let key = "iot/replaced/readings.ndjson";
+    let (v1, first) = run_one(&stack, key, (GOOD.join("\n") + "\n").into_bytes()).await?;
+    let t1 = succeeded(&first)?.clone();
+    ensure!(
+        table_rows_of(&stack, &t1.table_location, &[&v1]).await? == GOOD_ROWS,
+        "v1's rows"
+    );
+    // A corrected file with one record fewer.
+    let (v2, second) = run_one(&stack, key, (GOOD[..3].join("\n") + "\n").into_bytes()).await?;
+    let t2 = succeeded(&second)?.clone();
+    let mut want: Vec<&str> = GOOD_ROWS
+        .iter()
+        .copied()
+        .filter(|r| r.contains("month=06"))
+        .collect();
+    want.sort();
+    let rows = table_rows_of(&stack, &t2.table_location, &[&v1, &v2]).await?;
+    ensure!(
+        rows == want,
+        "exactly v2's rows, not v1's as well: {rows:#?}"
+    );
+    // "Copy it onto itself" (a new version of the same bytes) replaces, it does not add.
+    let (v3, third) = run_one(&stack, key, (GOOD[..3].join("\n") + "\n").into_bytes()).await?;
+    succeeded(&third)?;
+    let rows = table_rows_of(&stack, &t2.table_location, &[&v1, &v2, &v3]).await?;
+    ensure!(rows == want, "the same rows once: {rows:#?}");
+    let manifest = manifest_of(&stack, key).await?;
+    let current = manifest.current.context("a current generation")?;
+    ensure!(
+        current.version_id == v3.version_id && manifest.pending.is_empty(),
+        "{current:?}"
+    );
+    // The replaced generations' summaries and rejected files went with them.
+    let summaries: Vec<String> = curated_keys(&stack)
+        .await?
+        .into_iter()
+        .filter(|k| {
+            [&v1, &v2, &v3].iter().any(|o| {
+                let version = o.version_id.as_deref().unwrap_or(&o.etag);
+                k.contains(&source_id(&o.bucket, &o.key, Some(version)))
+            }) && !k.starts_with("tables/")
+        })
+        .collect();
+    ensure!(summaries.len() == 1, "one summary left: {summaries:?}");
+    Ok(())
+}
+
+async fn a_late_event_of_an_older_upload_changes_nothing(stack: Arc<Stack>) -> Result<()> {
+    let key = "iot/late/readings.ndjson";
+    let v1 = stack
+        .upload(key, (GOOD.join("\n") + "\n").into_bytes())
+        .await?;
+    let v2 = stack
+        .upload(key, (GOOD[..1].join("\n") + "\n").into_bytes())
+        .await?;
+    // v2's event arrives first, v1's after it has finished.
+    let newer = stack.deliver(&[&v2]).await?;
+    let t2 = succeeded(&stack.follow(&newer.started[0], EXECUTION_TIMEOUT).await?)?.clone();
+    let older = stack.deliver(&[&v1]).await?;
+    ensure!(older.started.len() == 1, "{older:?}");
+    let late = stack.follow(&older.started[0], EXECUTION_TIMEOUT).await?;
+    let t1 = succeeded(&late)?;
+    ensure!(t1.superseded && t1.records_written == 0, "{t1:?}");
+    let rows = table_rows_of(&stack, &t2.table_location, &[&v1, &v2]).await?;
+    ensure!(rows == [GOOD_ROWS[1]], "v2's row only: {rows:#?}");
+
+    // Both events in one notification, in the wrong order: v2's rows again.
+    let key = "iot/late/both.ndjson";
+    let v1 = stack
+        .upload(key, (GOOD.join("\n") + "\n").into_bytes())
+        .await?;
+    let v2 = stack
+        .upload(key, (GOOD[..1].join("\n") + "\n").into_bytes())
+        .await?;
+    let both = stack.deliver(&[&v2, &v1]).await?;
+    ensure!(both.started.len() == 2, "{both:?}");
+    for arn in &both.started {
+        succeeded(&stack.follow(arn, EXECUTION_TIMEOUT).await?)?;
+    }
+    let rows = table_rows_of(&stack, &t2.table_location, &[&v1, &v2]).await?;
+    ensure!(rows == [GOOD_ROWS[1]], "v2's row only: {rows:#?}");
+    Ok(())
+}
+
 fn render_rows(partition: &str, batch: &RecordBatch) -> Result<Vec<String>> {
     let schema = batch.schema();
     (0..batch.num_rows())
@@ -238,13 +361,23 @@ fn render_rows(partition: &str, batch: &RecordBatch) -> Result<Vec<String>> {
         .collect()
 }
 
-/// Everything in the curated bucket.
+/// Everything in the curated bucket but the manifests (which record attempts too).
 async fn curated_keys(stack: &Stack) -> Result<BTreeSet<String>> {
     Ok(stack
         .list(&stack.names.curated_bucket, "")
         .await?
         .into_iter()
+        .filter(|k| !k.starts_with(CuratedLayout::MANIFESTS))
         .collect())
+}
+
+/// The manifest of a raw key of the `iot_sensors` dataset.
+async fn manifest_of(stack: &Stack, key: &str) -> Result<Manifest> {
+    let layout = CuratedLayout::with_defaults(&stack.names.curated_bucket);
+    let at = layout.manifest_key("iot_sensors", &stack.names.raw_bucket, key);
+    Ok(serde_json::from_slice(
+        &stack.get(&stack.names.curated_bucket, &at).await?,
+    )?)
 }
 
 /// Checks the accounting, between the stage result, the summary object and its partitions.
@@ -577,6 +710,11 @@ async fn malformed_object_fails_and_notifies(stack: Arc<Stack>) -> Result<()> {
     ensure!(
         curated_keys(&stack).await? == before,
         "nothing partial in the curated bucket"
+    );
+    let manifest = manifest_of(&stack, key).await?;
+    ensure!(
+        manifest.current.is_none() && manifest.pending.is_empty(),
+        "the failed attempt left the manifest as it found it: {manifest:?}"
     );
     ensure!(
         stack.get(&object.bucket, key).await? == body,

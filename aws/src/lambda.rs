@@ -6,6 +6,7 @@ use std::fmt;
 use etl_core::contract::ErrorName;
 use etl_core::dataset::DatasetError;
 use etl_core::layout::NotAnS3Uri;
+use etl_core::manifest::ManifestError;
 use etl_core::ports::{FailureKind, PortError};
 use etl_core::sql::SqlError;
 use etl_core::{Dataset, TransformError};
@@ -92,6 +93,18 @@ impl From<DatasetError> for StageError {
 impl From<SqlError> for StageError {
     fn from(e: SqlError) -> Self {
         Self::bad_config(format!("cannot generate the DDL: {e}"))
+    }
+}
+
+/// The manifest could not be read or written: `Retryable` when the store was, or when other
+/// attempts kept winning; a corrupt manifest is `Permanent` (its message says what to do).
+impl From<ManifestError> for StageError {
+    fn from(e: ManifestError) -> Self {
+        match e {
+            ManifestError::Store(e) => e.into(),
+            e if e.is_retryable() => Self::retryable(e.to_string()),
+            e => Self::permanent(e.to_string()),
+        }
     }
 }
 

@@ -23,7 +23,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use etl_core::output::{OutputError, OutputFile, OutputStore};
-use etl_core::ports::{FailureKind, ObjectStore, PortError};
+use etl_core::ports::{FailureKind, ObjectStore, PortError, Precondition, Tagged};
 use tokio::runtime::Handle;
 
 use crate::error::port_error;
@@ -122,7 +122,85 @@ impl ObjectStore for S3Objects {
             .map_err(|e| port_error(format!("PutObject {}", S3Uri::new(bucket, key)), e))?;
         Ok(())
     }
+
+    async fn get_tagged(&self, bucket: &str, key: &str) -> Result<Option<Tagged>, PortError> {
+        let op = || format!("GetObject {}", S3Uri::new(bucket, key));
+        let out = match self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                let e = port_error(op(), e);
+                return match e.kind {
+                    FailureKind::NotFound => Ok(None),
+                    _ => Err(e),
+                };
+            }
+        };
+        let etag = out.e_tag.clone().unwrap_or_default();
+        let body =
+            out.body.collect().await.map_err(|e| {
+                PortError::new(FailureKind::Retryable, op(), "ReadBody", e.to_string())
+            })?;
+        Ok(Some(Tagged {
+            body: body.to_vec(),
+            etag,
+        }))
+    }
+
+    async fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        precondition: &Precondition,
+    ) -> Result<bool, PortError> {
+        let put = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(body));
+        let put = match precondition {
+            Precondition::Absent => put.if_none_match("*"),
+            Precondition::Unchanged(etag) => put.if_match(etag),
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = port_error(format!("PutObject {}", S3Uri::new(bucket, key)), e);
+                // 412: the precondition did not hold; 409: another conditional write to the key
+                // was in progress. Either way someone else wrote: read again.
+                if CONDITION_LOST.contains(&e.code.as_str()) {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError> {
+        self.client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| port_error(format!("DeleteObject {}", S3Uri::new(bucket, key)), e))?;
+        Ok(())
+    }
 }
+
+/// The codes of a conditional write that lost: S3 answers 412 `PreconditionFailed`, or 409
+/// `ConditionalRequestConflict` while another conditional write to the key is in progress.
+const CONDITION_LOST: &[&str] = &["PreconditionFailed", "ConditionalRequestConflict"];
 
 /// Streams `body` from a task on `handle` into a blocking [`Read`], at most [`READ_AHEAD`] bytes
 /// ahead of the reader.

@@ -30,6 +30,26 @@ pub struct RawObject {
     pub etag: String,
     /// Version (the raw bucket is versioned).
     pub version_id: Option<String>,
+    /// The sequencer its event carries: greater for every later upload, as S3's are per key.
+    pub sequencer: String,
+}
+
+/// A sequencer greater than every one handed out before (S3's grow with each PUT or DELETE of a
+/// key; moto's PutObject answer has none, so the stack makes them).
+pub fn next_sequencer() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(last + 1);
+        match LAST.compare_exchange(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return format!("{next:018X}"),
+            Err(seen) => last = seen,
+        }
+    }
 }
 
 /// What s3-trigger reported for one event.
@@ -90,6 +110,7 @@ impl Stack {
             size,
             etag: put.e_tag.unwrap_or_default().trim_matches('"').to_string(),
             version_id: put.version_id,
+            sequencer: next_sequencer(),
         })
     }
 
@@ -292,8 +313,7 @@ pub fn s3_event(objects: &[&RawObject]) -> Result<Value> {
     let template = &sample["Records"][0];
     let records = objects
         .iter()
-        .enumerate()
-        .map(|(i, object)| {
+        .map(|object| {
             let mut record = template.clone();
             let s3 = &mut record["s3"];
             s3["bucket"]["name"] = object.bucket.clone().into();
@@ -302,7 +322,7 @@ pub fn s3_event(objects: &[&RawObject]) -> Result<Value> {
             o["key"] = encode_key(&object.key).into();
             o["size"] = object.size.into();
             o["eTag"] = object.etag.clone().into();
-            o["sequencer"] = format!("{:018X}", i + 1).into();
+            o["sequencer"] = object.sequencer.clone().into();
             match &object.version_id {
                 Some(v) => o["versionId"] = v.clone().into(),
                 None => {
@@ -355,7 +375,12 @@ mod tests {
             size: 7,
             etag: "abc".into(),
             version_id: None,
+            sequencer: next_sequencer(),
         };
+        assert!(
+            next_sequencer() > object.sequencer,
+            "each upload's is greater"
+        );
         let event = s3_event(&[&object, &object]).unwrap();
         let records = event["Records"].as_array().unwrap();
         assert_eq!(records.len(), 2);

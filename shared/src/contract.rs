@@ -33,6 +33,11 @@ pub struct ObjectRef {
     pub etag: Option<String>,
     /// Size in bytes.
     pub size: u64,
+    /// The S3 event's `sequencer`: orders the events of one key (see
+    /// [`crate::manifest::sequencer_order`]). `None` for an execution started by hand, which is
+    /// ordered by when it commits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequencer: Option<String>,
 }
 
 impl ObjectRef {
@@ -44,6 +49,17 @@ impl ObjectRef {
     /// The identity output names are derived from: the version id, else the ETag.
     pub fn identity_version(&self) -> Option<&str> {
         self.version_id.as_deref().or(self.etag.as_deref())
+    }
+
+    /// What identifies one event of this object: its version (or ETag) and sequencer, so a
+    /// duplicate delivery of an event is the same event, and a new upload (even of the same
+    /// bytes) is a new one.
+    pub fn event_identity(&self) -> String {
+        format!(
+            "{}\u{0}{}",
+            self.identity_version().unwrap_or_default(),
+            self.sequencer.as_deref().unwrap_or_default()
+        )
     }
 }
 
@@ -99,6 +115,10 @@ pub struct TransformResult {
     pub bytes_written: u64,
     /// The error threshold was crossed: the state machine ends in a data-quality failure.
     pub threshold_crossed: bool,
+    /// A later upload of the same key is (or became) what the table holds: this event changed
+    /// nothing and wrote nothing (its counts are zero, `summary_uri` empty).
+    #[serde(default)]
+    pub superseded: bool,
 }
 
 /// One step of catalog-update: a DDL query it started, and whether more remain.

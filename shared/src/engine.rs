@@ -105,21 +105,21 @@ impl<'e> Run<'e> {
     ) -> Self {
         let dataset = &engine.dataset;
         let out = &dataset.output;
-        let source_id = source.id();
+        let stem = source.file_stem();
         let max_path_bytes = data
             .max_key_bytes()
-            .saturating_sub(layout::longest_data_file_name(&source_id, out.compression));
+            .saturating_sub(layout::longest_data_file_name(&stem, out.compression));
         let settings = FileSettings {
             schema: engine.schema.clone(),
             props: engine.props.clone(),
             layout: engine.layout.clone(),
-            source_id: source_id.clone(),
+            file_stem: stem.clone(),
             compression: out.compression,
             row_group_rows: out.row_group_rows,
             target_file_bytes: out.target_file_mb << 20,
         };
         let budget_bytes = (out.memory_budget_mb as usize) << 20;
-        let rejected_key = layout::rejected_file_name(&dataset.name, &source_id);
+        let rejected_key = layout::rejected_file_name(&dataset.name, &stem);
         Self {
             engine,
             source_uri: source.uri(),

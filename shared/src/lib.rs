@@ -15,6 +15,7 @@ pub mod decode;
 mod differential_tests;
 pub mod engine;
 pub mod layout;
+pub mod manifest;
 pub mod mapping;
 pub mod numbers;
 pub mod output;

@@ -333,8 +333,8 @@ pub struct FileSettings {
     pub props: WriterProperties,
     /// How rows are buffered.
     pub layout: RowLayout,
-    /// Source object id for file names.
-    pub source_id: String,
+    /// What the data files are named by ([`crate::layout::SourceObject::file_stem`]).
+    pub file_stem: String,
     /// Codec, for file names.
     pub compression: Compression,
     /// Row group size in rows.
@@ -423,7 +423,7 @@ impl PartitionOut {
             self.current_key = format!(
                 "{}{}",
                 self.path,
-                crate::layout::data_file_name(&s.source_id, seq, s.compression)
+                crate::layout::data_file_name(&s.file_stem, seq, s.compression)
             );
             let file = store.create(&self.current_key)?;
             self.writer = Some(ArrowWriter::try_new(

@@ -46,6 +46,46 @@ pub trait ObjectStore: Send + Sync {
         body: Vec<u8>,
         content_type: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Reads a small object whole with its ETag; `None` when there is none.
+    fn get_tagged(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Tagged>, PortError>> + Send;
+
+    /// Writes a small JSON object only if `precondition` holds when the write happens (S3's
+    /// `If-None-Match: *` / `If-Match: <etag>`); `Ok(false)` when it did not hold (someone else
+    /// wrote first), so the caller reads again and decides again.
+    fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        precondition: &Precondition,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+
+    /// Deletes an object (no error when it is already gone).
+    fn delete(&self, bucket: &str, key: &str)
+        -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// An object's bytes and the ETag a conditional write compares against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tagged {
+    /// The bytes.
+    pub body: Vec<u8>,
+    /// Its ETag, as the store gives it (quotes and all).
+    pub etag: String,
+}
+
+/// When a conditional write may happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// Only if no object exists at the key (`If-None-Match: *`).
+    Absent,
+    /// Only if the object still has this ETag (`If-Match`).
+    Unchanged(String),
 }
 
 /// What starting an execution did.

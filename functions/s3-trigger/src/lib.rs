@@ -105,6 +105,7 @@ pub async fn handle<E: ExecutionStarter>(
                     .map(|e| e.trim_matches('"').to_string())
                     .filter(|e| !e.is_empty()),
                 size,
+                sequencer: object.sequencer.filter(|s| !s.is_empty()),
             },
         };
         let name = execution_name(&input);
@@ -147,11 +148,12 @@ pub fn decode_key(raw: &str) -> Result<String, StageError> {
     percent_decode(raw, true).map_err(|e| StageError::bad_input(format!("object key {e}")))
 }
 
-/// A Step Functions execution name (≤ 80 of `[0-9A-Za-z_-]`) from the object's identity: the
-/// dataset, a readable tail of the key, and a hash of bucket, key and version (or ETag).
+/// A Step Functions execution name (≤ 80 of `[0-9A-Za-z_-]`) from the event's identity: the
+/// dataset, a readable tail of the key, and a hash of bucket, key, version (or ETag) and the
+/// event's sequencer. A duplicate delivery starts nothing; a new upload of the same bytes does.
 pub fn execution_name(input: &PipelineInput) -> String {
     let o = &input.object;
-    let id = source_id(&o.bucket, &o.key, o.identity_version());
+    let id = source_id(&o.bucket, &o.key, Some(&o.event_identity()));
     let clean = |s: &str| -> String {
         s.chars()
             .map(|c| {

@@ -107,6 +107,7 @@ fn execution_names_are_stable_short_and_distinct() {
             version_id: version.map(String::from),
             etag: None,
             size: 1,
+            sequencer: Some("0055AED6DCD90281E5".into()),
         },
     };
     let long = format!("iot/{}.json", "x".repeat(200));
@@ -123,6 +124,11 @@ fn execution_names_are_stable_short_and_distinct() {
         execution_name(&input("iot/a.json", Some("v1"))),
         execution_name(&input("iot/a.json", Some("v2")))
     );
+    // The same bytes uploaded again (same ETag, unversioned bucket) are a new event.
+    let first = input("iot/a.json", None);
+    let mut again = first.clone();
+    again.object.sequencer = Some("0055AED6DCD90281F0".into());
+    assert_ne!(execution_name(&first), execution_name(&again));
 }
 
 #[tokio::test]

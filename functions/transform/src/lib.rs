@@ -8,9 +8,11 @@ use std::sync::Arc;
 
 use etl_aws::lambda::{unknown_dataset, StageError};
 use etl_core::contract::{PipelineInput, TransformResult};
+use etl_core::layout::{self, S3Uri};
+use etl_core::manifest::{self, Begin, Commit, Generation, Pending};
 use etl_core::ports::ObjectStore;
-use etl_core::{Dataset, Engine, SourceObject};
-use tracing::info;
+use etl_core::{Dataset, Engine, SourceObject, Summary};
+use tracing::{info, warn};
 
 pub use config::Config;
 
@@ -44,51 +46,59 @@ impl<S> Deps<S> {
     }
 }
 
-/// Transforms one object.
+/// Transforms one object as one attempt (`request_id`: the Lambda request, unique per attempt),
+/// and makes its output the generation the table holds for the object's key, unless a later
+/// upload of the key is already there (see [`etl_core::manifest`]).
 pub async fn handle<S: ObjectStore>(
     deps: &Deps<S>,
     input: PipelineInput,
+    request_id: &str,
 ) -> Result<TransformResult, StageError> {
     let engine = Arc::clone(deps.engine(&input.dataset)?);
-    let dataset = engine.dataset();
-    let object = &input.object;
-    let layout = &deps.config.layout;
-    let table = layout.table_location(dataset);
-    let reader = deps
-        .objects
-        .open(&object.bucket, &object.key, object.version_id.as_deref())
-        .await?;
-    let data = deps.objects.output_store(&table.bucket, &table.key);
-    let rejected = deps
-        .objects
-        .output_store(&layout.bucket, layout.rejected_prefix());
-    let source = SourceObject {
-        bucket: object.bucket.clone(),
-        key: object.key.clone(),
-        version: object.identity_version().map(String::from),
+    let attempt = Attempt::new(deps, &engine, &input, request_id);
+    let pending = Pending {
+        attempt: attempt.id.clone(),
+        sequencer: input.object.sequencer.clone(),
+        table_prefix: attempt.table.key.clone(),
     };
-    let summary_key = layout.summary_key(&dataset.name, &source.id());
-    let object_uri = object.uri();
-    // The engine is synchronous and CPU-bound: keep it off the async workers.
-    let summary = {
-        let engine = Arc::clone(&engine);
-        tokio::task::spawn_blocking(move || {
-            engine.transform(reader, &source, data.as_ref(), rejected.as_ref())
-        })
-        .await
-        .map_err(|e| {
-            StageError::permanent(format!("the transform of {object_uri} panicked: {e}"))
-        })??
+    let object = (input.object.bucket.as_str(), input.object.key.as_str());
+    if let Begin::Superseded { by } =
+        manifest::begin(&deps.objects, attempt.manifest(), object, &pending).await?
+    {
+        info!(dataset = %input.dataset, object = %input.object.uri(), superseded_by = ?by, "superseded: a later upload of the key is current");
+        return Ok(superseded(input));
+    }
+    let summary = match attempt.transform(deps, engine, &input).await {
+        Ok(summary) => summary,
+        Err(e) => {
+            // The engine took its files back; the attempt leaves the pending list.
+            attempt.abandon(deps).await;
+            return Err(e);
+        }
     };
-
+    let summary_key = deps
+        .config
+        .layout
+        .summary_key(&input.dataset, &attempt.stem);
     let body = serde_json::to_vec_pretty(&summary).expect("summary serialises");
     deps.objects
-        .put(&layout.bucket, &summary_key, body, "application/json")
+        .put(
+            &deps.config.layout.bucket,
+            &summary_key,
+            body,
+            "application/json",
+        )
         .await?;
-
+    if summary.quality.threshold_crossed {
+        // Its rows never reached the table: what the table held stays.
+        attempt.abandon(deps).await;
+    } else if !attempt.commit(deps, &input, &summary, &summary_key).await? {
+        info!(dataset = %input.dataset, object = %input.object.uri(), "superseded at commit: a later upload of the key was committed first");
+        return Ok(superseded(input));
+    }
     info!(
         dataset = %input.dataset,
-        object = %object.uri(),
+        object = %input.object.uri(),
         records_in = summary.records_in,
         records_written = summary.records_written,
         records_rejected = summary.records_rejected,
@@ -101,8 +111,8 @@ pub async fn handle<S: ObjectStore>(
     Ok(TransformResult {
         dataset: input.dataset.clone(),
         object: input.object.clone(),
-        table_location: table.to_string(),
-        summary_uri: layout.uri(&summary_key).to_string(),
+        table_location: attempt.table.to_string(),
+        summary_uri: deps.config.layout.uri(&summary_key).to_string(),
         records_in: summary.records_in,
         records_written: summary.records_written,
         records_rejected: summary.records_rejected,
@@ -115,7 +125,178 @@ pub async fn handle<S: ObjectStore>(
         files: summary.files_written() as u64,
         bytes_written: summary.bytes_written(),
         threshold_crossed: summary.quality.threshold_crossed,
+        superseded: false,
     })
+}
+
+/// The result of an event that changed nothing.
+fn superseded(input: PipelineInput) -> TransformResult {
+    TransformResult {
+        dataset: input.dataset,
+        object: input.object,
+        table_location: String::new(),
+        summary_uri: String::new(),
+        records_in: 0,
+        records_written: 0,
+        records_rejected: 0,
+        rejected_by_reason: Default::default(),
+        rejected_uri: None,
+        values_nulled: 0,
+        nulled_by_field: Default::default(),
+        unknown_fields: Default::default(),
+        partitions: 0,
+        files: 0,
+        bytes_written: 0,
+        threshold_crossed: false,
+        superseded: true,
+    }
+}
+
+/// One attempt at one object: where its output goes and what it is named by.
+struct Attempt {
+    id: String,
+    stem: String,
+    table: S3Uri,
+    manifest_key: String,
+    bucket: String,
+}
+
+impl Attempt {
+    fn new<S>(deps: &Deps<S>, engine: &Engine, input: &PipelineInput, request_id: &str) -> Self {
+        let layout = &deps.config.layout;
+        let o = &input.object;
+        let id = layout::attempt_id(request_id);
+        let stem = SourceObject {
+            bucket: o.bucket.clone(),
+            key: o.key.clone(),
+            version: o.identity_version().map(String::from),
+            attempt: Some(id.clone()),
+        }
+        .file_stem();
+        Self {
+            id,
+            stem,
+            table: layout.table_location(engine.dataset()),
+            manifest_key: layout.manifest_key(&input.dataset, &o.bucket, &o.key),
+            bucket: layout.bucket.clone(),
+        }
+    }
+
+    fn manifest(&self) -> (&str, &str) {
+        (&self.bucket, &self.manifest_key)
+    }
+
+    /// Runs the engine on the object, on a blocking thread (it is synchronous and CPU-bound).
+    async fn transform<S: ObjectStore>(
+        &self,
+        deps: &Deps<S>,
+        engine: Arc<Engine>,
+        input: &PipelineInput,
+    ) -> Result<Summary, StageError> {
+        let o = &input.object;
+        let reader = deps
+            .objects
+            .open(&o.bucket, &o.key, o.version_id.as_deref())
+            .await?;
+        let data = deps
+            .objects
+            .output_store(&self.table.bucket, &self.table.key);
+        let layout = &deps.config.layout;
+        let rejected = deps
+            .objects
+            .output_store(&layout.bucket, layout.rejected_prefix());
+        let source = SourceObject {
+            bucket: o.bucket.clone(),
+            key: o.key.clone(),
+            version: o.identity_version().map(String::from),
+            attempt: Some(self.id.clone()),
+        };
+        let object_uri = o.uri();
+        let summary = tokio::task::spawn_blocking(move || {
+            engine.transform(reader, &source, data.as_ref(), rejected.as_ref())
+        })
+        .await
+        .map_err(|e| {
+            StageError::permanent(format!("the transform of {object_uri} panicked: {e}"))
+        })??;
+        Ok(summary)
+    }
+
+    /// Makes the attempt's output current and deletes what it replaced; false when a later
+    /// upload was committed first (the attempt's own output is then deleted).
+    async fn commit<S: ObjectStore>(
+        &self,
+        deps: &Deps<S>,
+        input: &PipelineInput,
+        summary: &Summary,
+        summary_key: &str,
+    ) -> Result<bool, StageError> {
+        let o = &input.object;
+        let layout = &deps.config.layout;
+        let mut keys: Vec<String> = summary
+            .partitions
+            .iter()
+            .flat_map(|p| &p.files)
+            .map(|f| format!("{}{}", self.table.key, f.key))
+            .collect();
+        if summary.rejected_file.is_some() {
+            let name = layout::rejected_file_name(&input.dataset, &self.stem);
+            keys.push(format!("{}{name}", layout.rejected_prefix()));
+        }
+        keys.push(summary_key.to_string());
+        let generation = Generation {
+            attempt: self.id.clone(),
+            version_id: o.version_id.clone(),
+            etag: o.etag.clone(),
+            sequencer: o.sequencer.clone(),
+            keys,
+            partitions: summary.partitions.iter().map(|p| p.path.clone()).collect(),
+            records_written: summary.records_written,
+        };
+        let object = (o.bucket.as_str(), o.key.as_str());
+        match manifest::commit(&deps.objects, self.manifest(), object, &generation).await? {
+            Commit::Committed(committed) => {
+                let deleted = self.delete(deps, &committed.garbage).await;
+                manifest::collected(&deps.objects, self.manifest(), &deleted).await?;
+                info!(object = %o.uri(), replaced = ?committed.replaced.map(|g| g.attempt), deleted = deleted.len(), "committed");
+                Ok(true)
+            }
+            Commit::Superseded { .. } => {
+                let deleted = self.delete(deps, &generation.keys).await;
+                if deleted.len() < generation.keys.len() {
+                    return Err(StageError::retryable(format!(
+                        "{}: superseded, but {} of its files could not be deleted; retrying",
+                        o.uri(),
+                        generation.keys.len() - deleted.len()
+                    )));
+                }
+                self.abandon(deps).await;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Deletes `keys` from the curated bucket; returns those deleted.
+    async fn delete<S: ObjectStore>(&self, deps: &Deps<S>, keys: &[String]) -> Vec<String> {
+        let mut deleted = Vec::with_capacity(keys.len());
+        for key in keys {
+            match deps.objects.delete(&self.bucket, key).await {
+                Ok(()) => deleted.push(key.clone()),
+                Err(e) => {
+                    warn!(key, error = %e, "could not delete; the next commit of the key tries again")
+                }
+            }
+        }
+        deleted
+    }
+
+    /// Leaves the manifest's pending list (best effort: a stale entry only names files that are
+    /// already gone).
+    async fn abandon<S: ObjectStore>(&self, deps: &Deps<S>) {
+        if let Err(e) = manifest::abandon(&deps.objects, self.manifest(), &self.id).await {
+            warn!(manifest = %self.manifest_key, error = %e, "could not leave the pending list");
+        }
+    }
 }
 
 #[cfg(test)]

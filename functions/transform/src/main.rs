@@ -16,7 +16,9 @@ async fn main() -> Result<(), Error> {
         config,
     );
     run(service_fn(|event: LambdaEvent<_>| {
-        handle(&deps, event.payload)
+        let request_id = event.context.request_id;
+        let deps = &deps;
+        async move { handle(deps, event.payload, &request_id).await }
     }))
     .await
 }

@@ -34,7 +34,7 @@ fn fixture(raw: &[u8]) -> (Fixture, PipelineInput) {
 #[tokio::test]
 async fn the_sample_object_becomes_parquet_rejects_and_a_summary() {
     let (f, input) = fixture(SAMPLE.as_bytes());
-    let result = handle(&f.deps, input.clone()).await.unwrap();
+    let result = handle(&f.deps, input.clone(), "request-1").await.unwrap();
     assert_eq!(
         (
             result.records_in,
@@ -83,7 +83,7 @@ async fn the_sample_object_becomes_parquet_rejects_and_a_summary() {
 #[tokio::test]
 async fn a_broken_array_is_bad_input_and_writes_nothing() {
     let (f, input) = fixture(b"[{\"device_id\":\"a\",\"timestamp\":1593007044},{\"device_id\" 1}]");
-    let err = handle(&f.deps, input).await.unwrap_err();
+    let err = handle(&f.deps, input, "request-1").await.unwrap_err();
     assert_eq!(err.name, "BadInput");
     assert!(err.message.starts_with("s3://etl-raw-123456789012/iot/2020/06/24/sensor readings été batch#1.ndjson: the JSON array is broken at line 1, column 56"), "{}", err.message);
     assert!(
@@ -92,7 +92,149 @@ async fn a_broken_array_is_bad_input_and_writes_nothing() {
         "{}",
         err.message
     );
-    assert!(!f.dir.path().join("curated").exists());
+    let curated = f.dir.path().join("curated");
+    assert!(!curated.join("tables").exists() && !curated.join("rejected").exists());
+    assert!(!curated.join("summaries").exists());
+    let m = manifest(&f, &input_of_fixture());
+    assert!(m.current.is_none() && m.pending.is_empty(), "{m:?}");
+}
+
+fn input_of_fixture() -> PipelineInput {
+    serde_json::from_str(EVENT).unwrap()
+}
+
+/// The manifest of the fixture's key.
+fn manifest(f: &Fixture, input: &PipelineInput) -> etl_core::manifest::Manifest {
+    let layout = &f.deps.config.layout;
+    let key = layout.manifest_key(&input.dataset, &input.object.bucket, &input.object.key);
+    serde_json::from_slice(&std::fs::read(f.deps.objects.path("curated", &key)).unwrap()).unwrap()
+}
+
+/// Every file below a folder of the curated bucket, relative to it, sorted.
+fn files_below(f: &Fixture, folder: &str) -> Vec<String> {
+    let root = f.dir.path().join("curated").join(folder);
+    let mut out = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let rel = path.strip_prefix(&root).unwrap().display().to_string();
+                out.push(rel);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Uploads `raw` as a new version of the fixture's key with this sequencer.
+fn upload(f: &Fixture, input: &mut PipelineInput, raw: &[u8], version: &str, sequencer: &str) {
+    std::fs::write(
+        f.deps.objects.path(&input.object.bucket, &input.object.key),
+        raw,
+    )
+    .unwrap();
+    input.object.version_id = Some(version.into());
+    input.object.sequencer = Some(sequencer.into());
+}
+
+const SIX_GOOD: usize = 6;
+
+#[tokio::test]
+async fn a_new_upload_replaces_the_rows_of_the_one_before() {
+    let (f, mut input) = fixture(SAMPLE.as_bytes());
+    let v1 = handle(&f.deps, input.clone(), "request-1").await.unwrap();
+    assert_eq!(v1.records_written as usize, SIX_GOOD);
+    let v1_files = files_below(&f, "tables");
+    assert_eq!(v1_files.len() as u64, v1.files);
+
+    // v2: the first two good records only.
+    let two: String = SAMPLE.lines().take(2).map(|l| format!("{l}\n")).collect();
+    upload(&f, &mut input, two.as_bytes(), "v2", "0055AED6DCD90281F0");
+    let v2 = handle(&f.deps, input.clone(), "request-2").await.unwrap();
+    assert!(!v2.superseded);
+    let v2_files = files_below(&f, "tables");
+    assert_eq!(
+        v2_files.len() as u64,
+        v2.files,
+        "only v2's files: {v2_files:?}"
+    );
+    assert!(v2_files.iter().all(|k| !v1_files.contains(k)));
+    let rows: u64 = v2.records_written;
+    assert_eq!(rows, 2);
+    // v1's summary and rejected records went with its rows.
+    assert_eq!(files_below(&f, "summaries").len(), 1);
+    assert_eq!(files_below(&f, "rejected"), Vec::<String>::new());
+    let m = manifest(&f, &input);
+    let current = m.current.unwrap();
+    assert_eq!(current.version_id.as_deref(), Some("v2"));
+    assert_eq!(current.records_written, 2);
+    assert!(
+        m.pending.is_empty() && m.garbage.is_empty(),
+        "{:?}",
+        m.garbage
+    );
+
+    // The same version again (a definition fixed, reprocessed): its rows replace themselves.
+    let again = handle(&f.deps, input.clone(), "request-3").await.unwrap();
+    assert_eq!(again.records_written, 2);
+    assert_eq!(files_below(&f, "tables").len() as u64, again.files);
+    assert!(files_below(&f, "tables")
+        .iter()
+        .all(|k| !v2_files.contains(k)));
+}
+
+#[tokio::test]
+async fn a_late_event_of_an_older_upload_changes_nothing() {
+    let (f, mut input) = fixture(SAMPLE.as_bytes());
+    let v1_input = input.clone();
+    let two: String = SAMPLE.lines().take(2).map(|l| format!("{l}\n")).collect();
+    upload(&f, &mut input, two.as_bytes(), "v2", "0055AED6DCD90281F0");
+    let v2 = handle(&f.deps, input.clone(), "request-2").await.unwrap();
+    let v2_files = files_below(&f, "tables");
+    // v1's event arrives after v2's (S3 does not promise order).
+    let late = handle(&f.deps, v1_input, "request-1").await.unwrap();
+    assert!(late.superseded);
+    assert_eq!(
+        (late.records_in, late.records_written, late.files),
+        (0, 0, 0)
+    );
+    assert_eq!(files_below(&f, "tables"), v2_files);
+    assert_eq!(v2.files as usize, v2_files.len());
+    assert_eq!(
+        manifest(&f, &input).current.unwrap().sequencer.as_deref(),
+        Some("0055AED6DCD90281F0")
+    );
+}
+
+#[tokio::test]
+async fn overlapping_attempts_of_one_event_leave_one_generation() {
+    let (f, input) = fixture(SAMPLE.as_bytes());
+    let (a, b) = tokio::join!(
+        handle(&f.deps, input.clone(), "request-a"),
+        handle(&f.deps, input.clone(), "request-b")
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(!a.superseded && !b.superseded);
+    let files = files_below(&f, "tables");
+    assert_eq!(
+        files.len() as u64,
+        a.files,
+        "one generation's files: {files:?}"
+    );
+    let m = manifest(&f, &input);
+    let winner = m.current.unwrap();
+    assert!(
+        files.iter().all(|k| k.contains(&winner.attempt)),
+        "{files:?}"
+    );
+    assert!(m.pending.is_empty());
 }
 
 #[tokio::test]
@@ -100,17 +242,23 @@ async fn a_missing_object_or_dataset_is_named() {
     let (f, mut input) = fixture(b"");
     input.object.key = "iot/gone.json".into();
     assert_eq!(
-        handle(&f.deps, input.clone()).await.unwrap_err().name,
+        handle(&f.deps, input.clone(), "request-1")
+            .await
+            .unwrap_err()
+            .name,
         "NotFound"
     );
     input.dataset = "nope".into();
-    assert_eq!(handle(&f.deps, input).await.unwrap_err().name, "BadConfig");
+    assert_eq!(
+        handle(&f.deps, input, "request-1").await.unwrap_err().name,
+        "BadConfig"
+    );
 }
 
 #[tokio::test]
 async fn all_records_rejected_crosses_the_threshold() {
     let (f, input) = fixture(b"nope\nnope\n");
-    let result = handle(&f.deps, input).await.unwrap();
+    let result = handle(&f.deps, input, "request-1").await.unwrap();
     assert!(result.threshold_crossed);
     assert_eq!(result.records_written, 0);
     assert!(!f.dir.path().join("curated/tables").exists());
@@ -127,7 +275,7 @@ async fn partition_values_reach_the_catalog_exactly() {
         "{\"device_id\":\"nul\\u000012\",\"timestamp\":1577836800}\n",
     );
     let (f, input) = fixture(raw.as_bytes());
-    let result = handle(&f.deps, input).await.unwrap();
+    let result = handle(&f.deps, input, "request-1").await.unwrap();
     assert_eq!((result.records_written, result.records_rejected), (2, 1));
     assert_eq!(result.rejected_by_reason["reserved_partition_value"], 1);
     let uri = S3Uri::parse_object(&result.summary_uri).unwrap();

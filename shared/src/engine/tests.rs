@@ -31,6 +31,7 @@ fn source(key: &str) -> SourceObject {
         bucket: "raw".into(),
         key: key.into(),
         version: Some("v1".into()),
+        attempt: None,
     }
 }
 

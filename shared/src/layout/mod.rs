@@ -4,13 +4,16 @@
 //! ```text
 //! s3://<curated>/tables/<database>/<table>/            table location (CREATE TABLE … LOCATION)
 //!     year=2020/month=06/device_id=A/                  partition path (hive)
-//!         part-<source id>-00000.snappy.parquet        data file
-//! s3://<curated>/rejected/<dataset>/rejected-<source id>.jsonl
-//! s3://<curated>/summaries/<dataset>/<source id>.json
+//!         part-<stem>-00000.snappy.parquet             data file
+//! s3://<curated>/rejected/<dataset>/rejected-<stem>.jsonl
+//! s3://<curated>/summaries/<dataset>/<stem>.json
+//! s3://<curated>/manifests/<dataset>/<key id>.json     which generation of a raw key is current
 //! ```
 //!
-//! The source id is a hash of the raw object's bucket, key and version (or ETag): the same object
-//! always gets the same names, so processing it again overwrites its earlier output.
+//! The stem is `<source id>-<attempt>`: the source id a hash of the raw object's bucket, key and
+//! version (or ETag), the attempt a hash of the Lambda request that wrote the files, so no two
+//! attempts share a name. The key id is a hash of bucket and key alone: one manifest per raw key
+//! ([`crate::manifest`]).
 
 pub mod hive;
 
@@ -80,6 +83,10 @@ pub struct SourceObject {
     pub key: String,
     /// S3 version id, or ETag when unversioned.
     pub version: Option<String>,
+    /// The attempt writing its output (the Lambda's request, hashed): its files are named after
+    /// it, so overlapping attempts never write or delete each other's files. `None` for the CLI,
+    /// whose files are named by the object alone.
+    pub attempt: Option<String>,
 }
 
 impl SourceObject {
@@ -89,6 +96,7 @@ impl SourceObject {
             bucket: String::new(),
             key: path.to_string(),
             version: None,
+            attempt: None,
         }
     }
 
@@ -101,11 +109,32 @@ impl SourceObject {
         }
     }
 
-    /// The short id its output is named by, see [`source_id`].
+    /// The short id of the object version, see [`source_id`].
     pub fn id(&self) -> String {
         source_id(&self.bucket, &self.key, self.version.as_deref())
     }
+
+    /// What its output files are named by: `<source id>` or `<source id>-<attempt>`.
+    pub fn file_stem(&self) -> String {
+        match &self.attempt {
+            Some(attempt) => format!("{}-{attempt}", self.id()),
+            None => self.id(),
+        }
+    }
 }
+
+/// A short id for an attempt from something unique to it (the Lambda request id).
+pub fn attempt_id(unique: &str) -> String {
+    source_id("attempt", unique, None)[..12].to_string()
+}
+
+/// A short, stable id for a source key (bucket and key, whatever the version): names its
+/// manifest.
+pub fn key_id(bucket: &str, key: &str) -> String {
+    source_id(bucket, key, Some("key"))
+}
+
+impl SourceObject {}
 
 /// A short, stable id for a source object: the same object (bucket, key, version or ETag) always
 /// gives the same output names, so processing it again overwrites instead of duplicating.
@@ -123,23 +152,23 @@ pub fn source_id(bucket: &str, key: &str, version: Option<&str>) -> String {
 
 /// Name of the `seq`-th Parquet file a source object writes into one partition (relative to the
 /// partition's path).
-pub fn data_file_name(source_id: &str, seq: u32, compression: Compression) -> String {
+pub fn data_file_name(stem: &str, seq: u32, compression: Compression) -> String {
     let codec = match compression {
         Compression::Snappy => ".snappy",
         Compression::Zstd => ".zstd",
         Compression::None => "",
     };
-    format!("part-{source_id}-{seq:05}{codec}.parquet")
+    format!("part-{stem}-{seq:05}{codec}.parquet")
 }
 
 /// The longest data file name a source object can write: partition paths must leave room for it.
-pub fn longest_data_file_name(source_id: &str, compression: Compression) -> usize {
-    data_file_name(source_id, u32::MAX, compression).len()
+pub fn longest_data_file_name(stem: &str, compression: Compression) -> usize {
+    data_file_name(stem, u32::MAX, compression).len()
 }
 
 /// Name of the rejected-records file of a source object (relative to the rejected prefix).
-pub fn rejected_file_name(dataset: &str, source_id: &str) -> String {
-    format!("{dataset}/rejected-{source_id}.jsonl")
+pub fn rejected_file_name(dataset: &str, stem: &str) -> String {
+    format!("{dataset}/rejected-{stem}.jsonl")
 }
 
 /// The prefixes of the curated bucket: tables, rejected records and summaries each under their
@@ -160,6 +189,8 @@ impl CuratedLayout {
     pub const REJECTED: &'static str = "rejected/";
     /// Default prefix of summaries.
     pub const SUMMARIES: &'static str = "summaries/";
+    /// Prefix of manifests.
+    pub const MANIFESTS: &'static str = "manifests/";
 
     /// The layout of `bucket` with the given prefixes (`a`, `a/` and `/a/` alike; empty: the
     /// bucket's root).
@@ -192,9 +223,14 @@ impl CuratedLayout {
         &self.rejected
     }
 
-    /// The key of a source object's summary.
-    pub fn summary_key(&self, dataset: &str, source_id: &str) -> String {
-        format!("{}{dataset}/{source_id}.json", self.summaries)
+    /// The key of a source object's summary (`stem`: [`SourceObject::file_stem`]).
+    pub fn summary_key(&self, dataset: &str, stem: &str) -> String {
+        format!("{}{dataset}/{stem}.json", self.summaries)
+    }
+
+    /// The key of a raw key's manifest.
+    pub fn manifest_key(&self, dataset: &str, bucket: &str, key: &str) -> String {
+        format!("{}{dataset}/{}.json", Self::MANIFESTS, key_id(bucket, key))
     }
 
     /// The URI of a key of the curated bucket.

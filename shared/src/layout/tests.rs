@@ -9,15 +9,23 @@ fn iot() -> Dataset {
 #[test]
 fn every_name_of_the_curated_bucket() {
     let dataset = iot();
+    let attempt = attempt_id("8f6b1a2e-2c1d-4e4b-9d3a-0a1b2c3d4e5f");
+    assert_eq!(attempt.len(), 12);
+    assert_ne!(attempt, attempt_id("8f6b1a2e-2c1d-4e4b-9d3a-0a1b2c3d4e60"));
     let source = SourceObject {
         bucket: "raw".into(),
         key: "iot/a.json".into(),
         version: Some("v1".into()),
+        attempt: Some(attempt.clone()),
     };
     let id = source.id();
     assert_eq!(id, source_id("raw", "iot/a.json", Some("v1")));
     assert_eq!(id.len(), 20);
     assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+    let stem = source.file_stem();
+    assert_eq!(stem, format!("{id}-{attempt}"));
+    let by_cli = SourceObject::local_file("/tmp/a.json");
+    assert_eq!(by_cli.file_stem(), by_cli.id());
     assert_eq!(source.uri(), "s3://raw/iot/a.json");
     assert_eq!(
         SourceObject::local_file("/tmp/a.json").uri(),
@@ -32,29 +40,36 @@ fn every_name_of_the_curated_bucket() {
         format!("s3://curated/{table}")
     );
     assert_eq!(
-        data_file_name(&id, 3, Compression::Snappy),
-        format!("part-{id}-00003.snappy.parquet")
+        data_file_name(&stem, 3, Compression::Snappy),
+        format!("part-{id}-{attempt}-00003.snappy.parquet")
     );
     assert_eq!(
-        data_file_name(&id, 0, Compression::Zstd),
-        format!("part-{id}-00000.zstd.parquet")
+        data_file_name(&stem, 0, Compression::Zstd),
+        format!("part-{stem}-00000.zstd.parquet")
     );
     assert_eq!(
-        data_file_name(&id, 12, Compression::None),
-        format!("part-{id}-00012.parquet")
+        data_file_name(&stem, 12, Compression::None),
+        format!("part-{stem}-00012.parquet")
     );
     assert_eq!(
-        longest_data_file_name(&id, Compression::Snappy),
-        format!("part-{id}-4294967295.snappy.parquet").len()
+        longest_data_file_name(&stem, Compression::Snappy),
+        format!("part-{stem}-4294967295.snappy.parquet").len()
     );
     assert_eq!(layout.rejected_prefix(), "rejected/");
     assert_eq!(
-        rejected_file_name("iot_sensors", &id),
-        format!("iot_sensors/rejected-{id}.jsonl")
+        rejected_file_name("iot_sensors", &stem),
+        format!("iot_sensors/rejected-{stem}.jsonl")
     );
     assert_eq!(
-        layout.summary_key("iot_sensors", &id),
-        format!("summaries/iot_sensors/{id}.json")
+        layout.summary_key("iot_sensors", &stem),
+        format!("summaries/iot_sensors/{stem}.json")
+    );
+    let key = key_id("raw", "iot/a.json");
+    assert_eq!(key, key_id("raw", "iot/a.json"));
+    assert_ne!(key, id, "one manifest per key, whatever the version");
+    assert_eq!(
+        layout.manifest_key("iot_sensors", "raw", "iot/a.json"),
+        format!("manifests/iot_sensors/{key}.json")
     );
     assert_eq!(
         layout.uri("summaries/x.json").to_string(),

@@ -7,25 +7,64 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::{
-    ExecutionStarter, FailureKind, Notifier, ObjectStore, PortError, QueryEngine, QueryInfo,
-    StartOutcome,
+    ExecutionStarter, FailureKind, Notifier, ObjectStore, PortError, Precondition, QueryEngine,
+    QueryInfo, StartOutcome, Tagged,
 };
 use crate::contract::QueryState;
 use crate::output::{LocalDir, OutputStore};
 
-/// Objects as files: `root/bucket/key`. Versions are not kept.
+/// Objects as files: `root/bucket/key`. Versions are not kept. Conditional writes hold one lock
+/// (shared by the clones of a `LocalObjects`) between their check and their write, as S3 decides
+/// them atomically.
 #[derive(Debug, Clone)]
 pub struct LocalObjects {
     root: PathBuf,
+    conditional: Arc<Mutex<()>>,
 }
 
 impl LocalObjects {
     /// Objects below `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            conditional: Arc::default(),
+        }
+    }
+
+    /// The ETag of a local object: a hash of its bytes, quoted as S3 quotes ETags.
+    fn etag(body: &[u8]) -> String {
+        use sha2::{Digest, Sha256};
+        let hex: String = Sha256::digest(body)[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("\"{hex}\"")
+    }
+
+    fn read_tagged(&self, bucket: &str, key: &str) -> Result<Option<Tagged>, PortError> {
+        match fs::read(self.path(bucket, key)) {
+            Ok(body) => Ok(Some(Tagged {
+                etag: Self::etag(&body),
+                body,
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Self::error("GetObject", bucket, key, e)),
+        }
+    }
+
+    /// Writes whole or not at all (a temporary file renamed), so a reader never sees half an
+    /// object, as in S3.
+    fn write(&self, bucket: &str, key: &str, body: &[u8]) -> Result<(), PortError> {
+        let path = self.path(bucket, key);
+        let failed = |e| Self::error("PutObject", bucket, key, e);
+        let dir = path.parent().expect("an object's path has a parent");
+        fs::create_dir_all(dir).map_err(failed)?;
+        let mut temp = tempfile_in(dir).map_err(failed)?;
+        std::io::Write::write_all(&mut temp.1, body).map_err(failed)?;
+        fs::rename(&temp.0, &path).map_err(failed)
     }
 
     /// The file behind an object.
@@ -75,11 +114,42 @@ impl ObjectStore for LocalObjects {
         body: Vec<u8>,
         _content_type: &str,
     ) -> Result<(), PortError> {
-        let path = self.path(bucket, key);
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(|e| Self::error("PutObject", bucket, key, e))?;
+        self.write(bucket, key, &body)
+    }
+
+    async fn get_tagged(&self, bucket: &str, key: &str) -> Result<Option<Tagged>, PortError> {
+        self.read_tagged(bucket, key)
+    }
+
+    async fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        precondition: &Precondition,
+    ) -> Result<bool, PortError> {
+        let _decided_alone = self
+            .conditional
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = self.read_tagged(bucket, key)?;
+        let holds = match (precondition, &now) {
+            (Precondition::Absent, None) => true,
+            (Precondition::Unchanged(etag), Some(now)) => &now.etag == etag,
+            _ => false,
+        };
+        if holds {
+            self.write(bucket, key, &body)?;
         }
-        fs::write(path, body).map_err(|e| Self::error("PutObject", bucket, key, e))
+        Ok(holds)
+    }
+
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError> {
+        match fs::remove_file(self.path(bucket, key)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Self::error("DeleteObject", bucket, key, e)),
+        }
     }
 }
 
@@ -158,4 +228,17 @@ impl Notifier for RecordingNotifier {
         messages.push((subject.to_string(), message.to_string()));
         Ok(format!("local-message-{}", messages.len()))
     }
+}
+
+/// A new file with a unique hidden name in `dir`.
+fn tempfile_in(dir: &std::path::Path) -> std::io::Result<(PathBuf, fs::File)> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let path = dir.join(format!(".put-{}-{n}", std::process::id()));
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    Ok((path, file))
 }
