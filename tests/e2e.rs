@@ -78,7 +78,39 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         ("a_late_event_of_an_older_upload_changes_nothing", |s| {
             Box::pin(a_late_event_of_an_older_upload_changes_nothing(s))
         }),
+        (
+            "a_deleted_object_removes_its_rows_where_the_dataset_says_so",
+            |s| {
+                Box::pin(a_deleted_object_removes_its_rows_where_the_dataset_says_so(
+                    s,
+                ))
+            },
+        ),
     ]
+}
+
+/// `datasets/iot_sensors.toml`, and `iot_erasable`: the same under `erasable/`, into its own
+/// table, with `on_delete = "remove"`.
+fn erasable_datasets(workspace: &std::path::Path) -> Result<tempfile::TempDir> {
+    let dir = tempfile::tempdir()?;
+    let iot = std::fs::read_to_string(workspace.join("datasets/iot_sensors.toml"))?;
+    std::fs::write(dir.path().join("iot_sensors.toml"), &iot)?;
+    let erasable = iot
+        .replace("name = \"iot_sensors\"", "name = \"iot_erasable\"")
+        .replace(
+            "table = \"sensor_readings\"",
+            "table = \"erasable_readings\"",
+        )
+        .replace(
+            "prefix = \"iot/\"",
+            "prefix = \"erasable/\"\non_delete = \"remove\"",
+        );
+    ensure!(
+        erasable.contains("on_delete"),
+        "the shipped definition changed shape"
+    );
+    std::fs::write(dir.path().join("iot_erasable.toml"), erasable)?;
+    Ok(dir)
 }
 
 fn main() -> ExitCode {
@@ -98,7 +130,17 @@ fn main() -> ExitCode {
         }
         let workspace = find_workspace(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
             .expect("the repository root");
-        let stack = match Stack::start(StackOptions::new(workspace)).await {
+        // The shipped definition and one like it that removes the rows of deleted objects.
+        let datasets = match erasable_datasets(&workspace) {
+            Ok(dir) => dir,
+            Err(e) => {
+                eprintln!("e2e: cannot write the test datasets: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut options = StackOptions::new(workspace);
+        options.datasets_path = Some(datasets.path().to_path_buf());
+        let stack = match Stack::start(options).await {
             Ok(stack) => Arc::new(stack),
             Err(e) => {
                 eprintln!("e2e: cannot start the local stack: {e:#}");
@@ -329,6 +371,44 @@ async fn a_late_event_of_an_older_upload_changes_nothing(stack: Arc<Stack>) -> R
     }
     let rows = table_rows_of(&stack, &t2.table_location, &[&v1, &v2]).await?;
     ensure!(rows == [GOOD_ROWS[1]], "v2's row only: {rows:#?}");
+    Ok(())
+}
+
+async fn a_deleted_object_removes_its_rows_where_the_dataset_says_so(
+    stack: Arc<Stack>,
+) -> Result<()> {
+    let body = (GOOD.join("\n") + "\n").into_bytes();
+    // on_delete = "remove": rows, rejected records and summary go.
+    let key = "erasable/gone.ndjson";
+    let (object, execution) = run_one(&stack, key, body.clone()).await?;
+    let t = succeeded(&execution)?.clone();
+    ensure!(table_rows_of(&stack, &t.table_location, &[&object]).await? == GOOD_ROWS);
+    let deleted = stack.delete_raw(key).await?;
+    ensure!(deleted.started.len() == 1, "{deleted:?}");
+    let removal = stack.follow(&deleted.started[0], EXECUTION_TIMEOUT).await?;
+    let r = succeeded(&removal)?;
+    ensure!(r.removed && r.records_written == 0, "{r:?}");
+    let rows = table_rows_of(&stack, &t.table_location, &[&object]).await?;
+    ensure!(rows.is_empty(), "no rows of the deleted object: {rows:#?}");
+    let version = object.version_id.as_deref().unwrap_or(&object.etag);
+    let id = source_id(&object.bucket, key, Some(version));
+    let left: Vec<String> = curated_keys(&stack)
+        .await?
+        .into_iter()
+        .filter(|k| k.contains(&id))
+        .collect();
+    ensure!(left.is_empty(), "nothing of it left: {left:?}");
+
+    // The default, on_delete = "keep": deleting the raw object keeps its rows.
+    let key = "iot/kept/readings.ndjson";
+    let (object, execution) = run_one(&stack, key, body).await?;
+    let t = succeeded(&execution)?.clone();
+    let kept = stack.delete_raw(key).await?;
+    ensure!(
+        kept.started.is_empty() && kept.skipped.len() == 1,
+        "{kept:?}"
+    );
+    ensure!(table_rows_of(&stack, &t.table_location, &[&object]).await? == GOOD_ROWS);
     Ok(())
 }
 

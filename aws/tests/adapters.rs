@@ -28,7 +28,7 @@ use etl_aws::sns::SnsNotifier;
 use etl_aws::testing::http_response;
 use etl_core::contract::QueryState;
 use etl_core::ports::{
-    ExecutionStarter, FailureKind, Notifier, ObjectStore, QueryEngine, StartOutcome,
+    ExecutionStarter, FailureKind, Notifier, ObjectStore, Precondition, QueryEngine, StartOutcome,
 };
 
 #[tokio::test]
@@ -202,6 +202,89 @@ async fn s3_streams_objects_and_reports_missing_ones() {
         (err.kind, err.code.as_str()),
         (FailureKind::NotFound, "NoSuchKey")
     );
+}
+
+/// The manifest's conditional writes: the headers S3 decides on, and a lost condition (412, or
+/// 409 while another conditional write is in progress) is `false`, not an error.
+#[tokio::test]
+async fn s3_conditional_writes_say_whether_they_won() {
+    let created = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| r.key() == Some("m/new.json") && r.if_none_match() == Some("*"))
+        .then_output(|| PutObjectOutput::builder().e_tag("\"e1\"").build());
+    let changed = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| r.key() == Some("m/a.json") && r.if_match() == Some("\"e1\""))
+        .then_output(|| PutObjectOutput::builder().e_tag("\"e2\"").build());
+    let lost = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| r.key() == Some("m/a.json") && r.if_match() == Some("\"old\""))
+        .then_http_response(|| {
+            http_response(
+                412,
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>",
+            )
+        });
+    let conflict = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| r.key() == Some("m/busy.json"))
+        .then_http_response(|| {
+            http_response(
+                409,
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>ConditionalRequestConflict</Code><Message>A conflicting operation is in progress</Message></Error>",
+            )
+        });
+    let denied = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| r.key() == Some("m/denied.json"))
+        .then_http_response(|| {
+            http_response(
+                403,
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+            )
+        });
+    let tagged = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.key() == Some("m/a.json"))
+        .then_output(|| {
+            GetObjectOutput::builder()
+                .e_tag("\"e1\"")
+                .body(ByteStream::from_static(b"{}"))
+                .build()
+        });
+    let missing = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.key() == Some("m/new.json"))
+        .then_http_response(|| {
+            http_response(
+                404,
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>",
+            )
+        });
+    let client = mock_client!(
+        aws_sdk_s3,
+        RuleMode::MatchAny,
+        [&created, &changed, &lost, &conflict, &denied, &tagged, &missing],
+        |c| c.retry_config(RetryConfig::disabled())
+    );
+    let s3 = S3Objects::new(client);
+    let body = || b"{}".to_vec();
+    assert!(s3
+        .put_if("b", "m/new.json", body(), &Precondition::Absent)
+        .await
+        .unwrap());
+    let e1 = Precondition::Unchanged("\"e1\"".into());
+    assert!(s3.put_if("b", "m/a.json", body(), &e1).await.unwrap());
+    let old = Precondition::Unchanged("\"old\"".into());
+    assert!(!s3.put_if("b", "m/a.json", body(), &old).await.unwrap());
+    assert!(!s3.put_if("b", "m/busy.json", body(), &e1).await.unwrap());
+    let err = s3
+        .put_if("b", "m/denied.json", body(), &e1)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_str()),
+        (FailureKind::Permanent, "AccessDenied")
+    );
+    let got = s3.get_tagged("b", "m/a.json").await.unwrap().unwrap();
+    assert_eq!(
+        (got.body.as_slice(), got.etag.as_str()),
+        (&b"{}"[..], "\"e1\"")
+    );
+    assert_eq!(s3.get_tagged("b", "m/new.json").await.unwrap(), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

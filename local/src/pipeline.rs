@@ -120,6 +120,38 @@ impl Stack {
         serde_json::from_slice(&body).context("s3-trigger's answer is not a trigger report")
     }
 
+    /// Deletes `key` from the raw bucket (a delete marker: the bucket is versioned) and delivers
+    /// its `ObjectRemoved:DeleteMarkerCreated` notification to s3-trigger.
+    pub async fn delete_raw(&self, key: &str) -> Result<TriggerOutcome> {
+        let bucket = &self.names.raw_bucket;
+        let deleted = self
+            .clients
+            .s3
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .with_context(|| format!("DeleteObject {}", S3Uri::new(bucket, key)))?;
+        let marker = RawObject {
+            bucket: bucket.clone(),
+            key: key.to_string(),
+            size: 0,
+            etag: String::new(),
+            version_id: deleted.version_id,
+            sequencer: next_sequencer(),
+        };
+        let mut event = s3_event(&[&marker])?;
+        let record = &mut event["Records"][0];
+        record["eventName"] = "ObjectRemoved:DeleteMarkerCreated".into();
+        if let Some(o) = record["s3"]["object"].as_object_mut() {
+            o.remove("size");
+            o.remove("eTag");
+        }
+        let body = self.invoke("s3-trigger", &event).await?;
+        serde_json::from_slice(&body).context("s3-trigger's answer is not a trigger report")
+    }
+
     /// Waits for an execution to end (at most `timeout`) and reads its history.
     pub async fn follow(&self, arn: &str, timeout: Duration) -> Result<Execution> {
         let deadline = Instant::now() + timeout;

@@ -70,6 +70,11 @@ pub struct PipelineInput {
     pub dataset: String,
     /// The raw object.
     pub object: ObjectRef,
+    /// The object was deleted (`ObjectRemoved:*`) and its dataset removes the rows of deleted
+    /// objects (`on_delete = "remove"`). `object.version_id` is then the version deleted, or
+    /// `None` for a delete marker or an unversioned bucket.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub removed: bool,
 }
 
 /// What transform reports. The partition list lives in the summary object (`summary_uri`), not
@@ -119,6 +124,10 @@ pub struct TransformResult {
     /// nothing and wrote nothing (its counts are zero, `summary_uri` empty).
     #[serde(default)]
     pub superseded: bool,
+    /// The object was deleted and its rows (and rejected records and summary) removed: counts
+    /// zero, `summary_uri` empty.
+    #[serde(default)]
+    pub removed: bool,
 }
 
 /// One step of catalog-update: a DDL query it started, and whether more remain.

@@ -27,6 +27,10 @@
 //! attempt that fails takes its own files back ([`abandon`]); one that is killed leaves its
 //! pending entry, naming the files to clean up.
 //!
+//! A deleted raw object, when its dataset says `on_delete = "remove"`, is a generation without
+//! files ([`remove`]): its rows go, and an upload older than the delete whose event arrives late
+//! is superseded like any other.
+//!
 //! Events are ordered by their `sequencer`, which S3 gives every PUT and DELETE of a key: the
 //! greater one (compared as hex strings, the shorter right-padded with zeros, as S3 documents it)
 //! happened later. An attempt without a sequencer (an execution started by hand, a backfill) is
@@ -293,6 +297,58 @@ pub async fn commit(
         manifest.garbage.dedup();
         let garbage = manifest.garbage.clone();
         Decision::Write(manifest, Commit::Committed(Committed { replaced, garbage }))
+    })
+    .await
+}
+
+/// What [`remove`] decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remove {
+    /// The key's generation is replaced by an empty one (which also supersedes older uploads
+    /// whose events arrive late): delete the garbage, then report it [`collected`].
+    Removed(Committed),
+    /// A later upload of the key is current: the delete changes nothing.
+    Superseded {
+        /// The current generation's sequencer.
+        by: Option<String>,
+    },
+    /// The version deleted is not the one the table holds (an older version was deleted).
+    NotCurrent,
+}
+
+/// The raw object was deleted (`version`: the version deleted, `None` for a delete marker or an
+/// unversioned bucket): its generation gives way to an empty one, carrying the delete's
+/// sequencer, unless a later upload is current.
+pub async fn remove(
+    store: &impl ObjectStore,
+    (bucket, key): (&str, &str),
+    (source_bucket, source_key): (&str, &str),
+    tombstone: &Generation,
+    version: Option<&str>,
+) -> Result<Remove, ManifestError> {
+    debug_assert!(tombstone.keys.is_empty() && tombstone.records_written == 0);
+    update(store, bucket, key, |manifest| {
+        let mut manifest = manifest.unwrap_or_else(|| Manifest {
+            bucket: source_bucket.into(),
+            key: source_key.into(),
+            ..Manifest::default()
+        });
+        if let Some(by) = later_than(manifest.current.as_ref(), tombstone.sequencer.as_deref()) {
+            return Decision::Stop(Remove::Superseded { by });
+        }
+        if let (Some(version), Some(current)) = (version, &manifest.current) {
+            if current.version_id.as_deref() != Some(version) {
+                return Decision::Stop(Remove::NotCurrent);
+            }
+        }
+        let replaced = manifest.current.replace(tombstone.clone());
+        if let Some(old) = &replaced {
+            manifest.garbage.extend(old.keys.iter().cloned());
+        }
+        manifest.garbage.sort();
+        manifest.garbage.dedup();
+        let garbage = manifest.garbage.clone();
+        Decision::Write(manifest, Remove::Removed(Committed { replaced, garbage }))
     })
     .await
 }

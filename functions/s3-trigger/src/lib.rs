@@ -1,7 +1,10 @@
-//! s3-trigger: for each new raw object, find its dataset and start one execution of the pipeline.
+//! s3-trigger: for each new raw object, find its dataset and start one execution of the pipeline;
+//! for each deleted one, when its dataset removes the rows of deleted objects
+//! (`on_delete = "remove"`), one execution that removes them.
 //!
-//! The execution name is derived from the object's identity (bucket, key, version or ETag), so
-//! a duplicate delivery of the same event starts nothing new; Step Functions answers
+//! The execution name is derived from the event's identity (bucket, key, version or ETag, the
+//! event's sequencer, created or removed), so a duplicate delivery of the same event starts
+//! nothing new; Step Functions answers
 //! `ExecutionAlreadyExists`, which counts as success. Any other failure fails the invocation
 //! after every record was tried, so Lambda's retries and the on-failure destination keep the
 //! event: nothing is lost.
@@ -11,7 +14,7 @@ pub mod config;
 use aws_lambda_events::event::s3::S3Event;
 use etl_aws::lambda::StageError;
 use etl_core::contract::{ObjectRef, PipelineInput};
-use etl_core::dataset::dataset_for_key;
+use etl_core::dataset::{dataset_for_key, OnDelete};
 use etl_core::layout::{percent_decode, source_id};
 use etl_core::ports::{ExecutionStarter, StartOutcome};
 use etl_core::Dataset;
@@ -75,13 +78,14 @@ pub async fn handle<E: ExecutionStarter>(
             key: key.clone(),
             reason,
         };
-        if !event_name.starts_with("ObjectCreated") {
+        let removed = event_name.starts_with("ObjectRemoved");
+        if !removed && !event_name.starts_with("ObjectCreated") {
             report.skipped.push(skip(format!(
-                "event {event_name} is not an ObjectCreated event"
+                "event {event_name} is neither ObjectCreated nor ObjectRemoved"
             )));
             continue;
         }
-        if size == 0 && key.ends_with('/') {
+        if (size == 0 || removed) && key.ends_with('/') {
             report
                 .skipped
                 .push(skip("a zero-byte folder marker".into()));
@@ -94,12 +98,23 @@ pub async fn handle<E: ExecutionStarter>(
             ));
             continue;
         };
+        if removed && dataset.on_delete == OnDelete::Keep {
+            report.skipped.push(skip(
+                "the dataset keeps the rows of deleted objects (on_delete = \"keep\")".into(),
+            ));
+            continue;
+        }
+        // A delete marker deletes no version: the object as a whole is gone.
+        let version_id = object
+            .version_id
+            .filter(|v| !v.is_empty() && v != "null")
+            .filter(|_| event_name != "ObjectRemoved:DeleteMarkerCreated");
         let input = PipelineInput {
             dataset: dataset.name.clone(),
             object: ObjectRef {
                 bucket: bucket.clone(),
                 key: key.clone(),
-                version_id: object.version_id.filter(|v| !v.is_empty() && v != "null"),
+                version_id,
                 etag: object
                     .e_tag
                     .map(|e| e.trim_matches('"').to_string())
@@ -107,6 +122,7 @@ pub async fn handle<E: ExecutionStarter>(
                 size,
                 sequencer: object.sequencer.filter(|s| !s.is_empty()),
             },
+            removed,
         };
         let name = execution_name(&input);
         let json = serde_json::to_string(&input).expect("plain struct serialises");
@@ -153,7 +169,8 @@ pub fn decode_key(raw: &str) -> Result<String, StageError> {
 /// event's sequencer. A duplicate delivery starts nothing; a new upload of the same bytes does.
 pub fn execution_name(input: &PipelineInput) -> String {
     let o = &input.object;
-    let id = source_id(&o.bucket, &o.key, Some(&o.event_identity()));
+    let kind = if input.removed { "removed" } else { "created" };
+    let id = source_id(&o.bucket, &o.key, Some(&(o.event_identity() + kind)));
     let clean = |s: &str| -> String {
         s.chars()
             .map(|c| {

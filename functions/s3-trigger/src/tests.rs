@@ -56,6 +56,44 @@ async fn the_sample_event_starts_one_execution_with_the_decoded_key() {
     assert!(name.starts_with("iot_sensors-sensor_readings"), "{name}");
 }
 
+const S3_DELETE: &str = include_str!("../../../events/s3-delete.json");
+
+#[tokio::test]
+async fn a_delete_removes_rows_only_where_the_dataset_says_so() {
+    let delete: S3Event = serde_json::from_str(S3_DELETE).unwrap();
+    // The shipped dataset keeps the rows of deleted objects.
+    let keep = deps();
+    let report = handle(&keep, delete.clone()).await.unwrap();
+    assert!(report.started.is_empty());
+    assert_eq!(
+        report.skipped[0].reason,
+        "the dataset keeps the rows of deleted objects (on_delete = \"keep\")"
+    );
+    let mut remove = deps();
+    for d in &mut remove.datasets {
+        d.on_delete = OnDelete::Remove;
+    }
+    let report = handle(&remove, delete).await.unwrap();
+    assert_eq!(report.started.len(), 1);
+    let started = remove.starter.started.lock().unwrap();
+    let input: PipelineInput = serde_json::from_str(&started[0].1).unwrap();
+    assert!(input.removed);
+    assert_eq!(
+        input.object.key,
+        "iot/2020/06/24/sensor readings été batch#1.ndjson"
+    );
+    // A delete marker deletes no version: the object as a whole is gone.
+    assert_eq!(input.object.version_id, None);
+    assert_eq!(
+        input.object.sequencer.as_deref(),
+        Some("0055AED6DCD9028F00")
+    );
+    // Its execution is not the upload's.
+    let mut created = input.clone();
+    created.removed = false;
+    assert_ne!(execution_name(&input), execution_name(&created));
+}
+
 #[tokio::test]
 async fn a_duplicate_delivery_starts_nothing_new() {
     let deps = deps();
@@ -78,14 +116,14 @@ async fn keys_of_no_dataset_and_other_events_are_skipped() {
         report.skipped[0].reason,
         "no dataset's prefix and suffixes match the key"
     );
-    let removed = S3_PUT.replace("ObjectCreated:Put", "ObjectRemoved:Delete");
-    let report = handle(&deps, serde_json::from_str(&removed).unwrap())
+    let restored = S3_PUT.replace("ObjectCreated:Put", "ObjectRestore:Completed");
+    let report = handle(&deps, serde_json::from_str(&restored).unwrap())
         .await
         .unwrap();
-    assert!(report
-        .skipped
-        .iter()
-        .all(|s| s.reason.contains("not an ObjectCreated event")));
+    assert!(report.started.is_empty());
+    assert!(report.skipped.iter().all(|s| s
+        .reason
+        .contains("is neither ObjectCreated nor ObjectRemoved")));
 }
 
 #[test]
@@ -109,6 +147,7 @@ fn execution_names_are_stable_short_and_distinct() {
             size: 1,
             sequencer: Some("0055AED6DCD90281E5".into()),
         },
+        removed: false,
     };
     let long = format!("iot/{}.json", "x".repeat(200));
     for i in [

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use etl_aws::lambda::{unknown_dataset, StageError};
 use etl_core::contract::{PipelineInput, TransformResult};
 use etl_core::layout::{self, S3Uri};
-use etl_core::manifest::{self, Begin, Commit, Generation, Pending};
+use etl_core::manifest::{self, Begin, Commit, Generation, Pending, Remove};
 use etl_core::ports::ObjectStore;
 use etl_core::{Dataset, Engine, SourceObject, Summary};
 use tracing::{info, warn};
@@ -56,6 +56,10 @@ pub async fn handle<S: ObjectStore>(
 ) -> Result<TransformResult, StageError> {
     let engine = Arc::clone(deps.engine(&input.dataset)?);
     let attempt = Attempt::new(deps, &engine, &input, request_id);
+    if input.removed {
+        // Boxed: nested in the handler's future, it took the compiler past its depth limit.
+        return Box::pin(attempt.remove(deps, input)).await;
+    }
     let pending = Pending {
         attempt: attempt.id.clone(),
         sequencer: input.object.sequencer.clone(),
@@ -66,7 +70,7 @@ pub async fn handle<S: ObjectStore>(
         manifest::begin(&deps.objects, attempt.manifest(), object, &pending).await?
     {
         info!(dataset = %input.dataset, object = %input.object.uri(), superseded_by = ?by, "superseded: a later upload of the key is current");
-        return Ok(superseded(input));
+        return Ok(unchanged(input, Unchanged::Superseded));
     }
     let summary = match attempt.transform(deps, engine, &input).await {
         Ok(summary) => summary,
@@ -94,7 +98,7 @@ pub async fn handle<S: ObjectStore>(
         attempt.abandon(deps).await;
     } else if !attempt.commit(deps, &input, &summary, &summary_key).await? {
         info!(dataset = %input.dataset, object = %input.object.uri(), "superseded at commit: a later upload of the key was committed first");
-        return Ok(superseded(input));
+        return Ok(unchanged(input, Unchanged::Superseded));
     }
     info!(
         dataset = %input.dataset,
@@ -126,11 +130,21 @@ pub async fn handle<S: ObjectStore>(
         bytes_written: summary.bytes_written(),
         threshold_crossed: summary.quality.threshold_crossed,
         superseded: false,
+        removed: false,
     })
 }
 
-/// The result of an event that changed nothing.
-fn superseded(input: PipelineInput) -> TransformResult {
+/// Why an event wrote no rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unchanged {
+    /// A later upload of the key is what the table holds.
+    Superseded,
+    /// The object was deleted: its rows were removed (or an older version was deleted).
+    Removed,
+}
+
+/// The result of an event that wrote no rows.
+fn unchanged(input: PipelineInput, why: Unchanged) -> TransformResult {
     TransformResult {
         dataset: input.dataset,
         object: input.object,
@@ -148,7 +162,8 @@ fn superseded(input: PipelineInput) -> TransformResult {
         files: 0,
         bytes_written: 0,
         threshold_crossed: false,
-        superseded: true,
+        superseded: why == Unchanged::Superseded,
+        removed: why == Unchanged::Removed,
     }
 }
 
@@ -274,6 +289,53 @@ impl Attempt {
                 Ok(false)
             }
         }
+    }
+
+    /// The object was deleted: its generation gives way to an empty one, and its keys are
+    /// deleted, unless a later upload of the key is current.
+    async fn remove<S: ObjectStore>(
+        &self,
+        deps: &Deps<S>,
+        input: PipelineInput,
+    ) -> Result<TransformResult, StageError> {
+        let o = &input.object;
+        let tombstone = Generation {
+            attempt: self.id.clone(),
+            version_id: None,
+            etag: None,
+            sequencer: o.sequencer.clone(),
+            keys: Vec::new(),
+            partitions: Vec::new(),
+            records_written: 0,
+        };
+        let object = (o.bucket.as_str(), o.key.as_str());
+        let version = o.version_id.as_deref();
+        let why = match manifest::remove(
+            &deps.objects,
+            self.manifest(),
+            object,
+            &tombstone,
+            version,
+        )
+        .await?
+        {
+            Remove::Removed(removed) => {
+                let deleted = self.delete(deps, &removed.garbage).await;
+                manifest::collected(&deps.objects, self.manifest(), &deleted).await?;
+                let rows = removed.replaced.map_or(0, |g| g.records_written);
+                info!(dataset = %input.dataset, object = %o.uri(), rows, deleted = deleted.len(), "removed the rows of a deleted object");
+                Unchanged::Removed
+            }
+            Remove::NotCurrent => {
+                info!(dataset = %input.dataset, object = %o.uri(), version, "an older version was deleted; the table holds another");
+                Unchanged::Removed
+            }
+            Remove::Superseded { by } => {
+                info!(dataset = %input.dataset, object = %o.uri(), superseded_by = ?by, "delete superseded: a later upload of the key is current");
+                Unchanged::Superseded
+            }
+        };
+        Ok(unchanged(input, why))
     }
 
     /// Deletes `keys` from the curated bucket; returns those deleted.

@@ -214,6 +214,36 @@ async fn a_late_event_of_an_older_upload_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_deleted_object_takes_its_rows_rejects_and_summary_with_it() {
+    let (f, input) = fixture(SAMPLE.as_bytes());
+    let written = handle(&f.deps, input.clone(), "request-1").await.unwrap();
+    assert!(written.files > 0 && written.rejected_uri.is_some());
+    let mut delete = input.clone();
+    delete.removed = true;
+    delete.object.version_id = None; // a delete marker
+    delete.object.sequencer = Some("0055AED6DCD9028F00".into());
+    let removed = handle(&f.deps, delete.clone(), "request-2").await.unwrap();
+    assert!(removed.removed && !removed.superseded);
+    assert_eq!((removed.records_written, removed.files), (0, 0));
+    for folder in ["tables", "rejected", "summaries"] {
+        assert_eq!(files_below(&f, folder), Vec::<String>::new(), "{folder}");
+    }
+    let m = manifest(&f, &input);
+    let current = m.current.unwrap();
+    assert!(current.keys.is_empty() && m.garbage.is_empty());
+    // The upload's event delivered again after the delete: superseded, nothing comes back.
+    let late = handle(&f.deps, input.clone(), "request-3").await.unwrap();
+    assert!(late.superseded);
+    assert_eq!(files_below(&f, "tables"), Vec::<String>::new());
+    // A later upload brings rows again.
+    let mut again = input;
+    again.object.sequencer = Some("0055AED6DCD9029000".into());
+    let back = handle(&f.deps, again, "request-4").await.unwrap();
+    assert_eq!(back.records_written as usize, SIX_GOOD);
+    assert_eq!(files_below(&f, "tables").len() as u64, back.files);
+}
+
+#[tokio::test]
 async fn overlapping_attempts_of_one_event_leave_one_generation() {
     let (f, input) = fixture(SAMPLE.as_bytes());
     let (a, b) = tokio::join!(

@@ -42,6 +42,21 @@ pub struct SourceConfig {
     /// Accepted key endings. Gzip is detected from the content, so `.gz` only decides matching.
     #[serde(default = "default_suffixes")]
     pub suffixes: Vec<String>,
+    /// What deleting a raw object does to its rows.
+    #[serde(default)]
+    pub on_delete: OnDelete,
+}
+
+/// What deleting a raw object (`ObjectRemoved:*`) does to the rows it put in the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDelete {
+    /// Keep them: the raw bucket may expire objects that the table keeps.
+    #[default]
+    Keep,
+    /// Remove them, with the object's rejected records and summary (right to erasure, an upload
+    /// to the wrong prefix).
+    Remove,
 }
 
 fn default_suffixes() -> Vec<String> {

@@ -8,7 +8,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 pub use config::{
-    Compression, DatasetFile, EpochUnit, FieldType, MismatchPolicy, PartitionConfig, TimePart,
+    Compression, DatasetFile, EpochUnit, FieldType, MismatchPolicy, OnDelete, PartitionConfig,
+    TimePart,
 };
 pub use error::DatasetError;
 
@@ -29,6 +30,8 @@ pub struct Dataset {
     pub prefix: String,
     /// Accepted raw key endings.
     pub suffixes: Vec<String>,
+    /// What deleting a raw object does to its rows.
+    pub on_delete: OnDelete,
     /// Columns, in table order (including those that only feed partitions).
     pub fields: Vec<Field>,
     /// Partition keys, outermost first.
@@ -194,6 +197,7 @@ impl Dataset {
             table: file.table,
             prefix: file.source.prefix,
             suffixes: file.source.suffixes,
+            on_delete: file.source.on_delete,
             fields,
             partitions,
             output: file.output,

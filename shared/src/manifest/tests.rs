@@ -322,6 +322,58 @@ fn racing_attempts_leave_exactly_the_latest_event_current() {
     }
 }
 
+fn tombstone(attempt: &str, sequencer: &str) -> Generation {
+    Generation {
+        keys: Vec::new(),
+        partitions: Vec::new(),
+        records_written: 0,
+        ..generation(attempt, Some(sequencer))
+    }
+}
+
+#[test]
+fn a_delete_removes_the_current_generation_and_stays_ordered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalObjects::new(dir.path());
+    let mut v1 = generation("a1", Some("0010"));
+    v1.version_id = Some("v1".into());
+    now(commit(&store, AT, SOURCE, &v1)).unwrap();
+    // Deleting an older version (not the one the table holds) changes nothing.
+    assert_eq!(
+        now(remove(
+            &store,
+            AT,
+            SOURCE,
+            &tombstone("d0", "0011"),
+            Some("v0")
+        ))
+        .unwrap(),
+        Remove::NotCurrent
+    );
+    let Remove::Removed(removed) =
+        now(remove(&store, AT, SOURCE, &tombstone("d1", "0020"), None)).unwrap()
+    else {
+        panic!("a delete marker removes the rows")
+    };
+    let mut keys = v1.keys.clone();
+    keys.sort();
+    assert_eq!(removed.garbage, keys);
+    assert_eq!(removed.replaced, Some(v1));
+    // An upload older than the delete, whose event comes late, is superseded.
+    assert_eq!(
+        now(begin(&store, AT, SOURCE, &pending("late", Some("0015")))).unwrap(),
+        Begin::Superseded {
+            by: Some("0020".into())
+        }
+    );
+    // A delete older than the current upload changes nothing.
+    now(commit(&store, AT, SOURCE, &generation("a2", Some("0030")))).unwrap();
+    assert!(matches!(
+        now(remove(&store, AT, SOURCE, &tombstone("d2", "0025"), None)).unwrap(),
+        Remove::Superseded { .. }
+    ));
+}
+
 #[test]
 fn an_abandoned_attempt_leaves_the_pending_list() {
     let dir = tempfile::tempdir().unwrap();
