@@ -112,7 +112,9 @@ impl From<ManifestError> for StageError {
 /// engine has taken back whatever it wrote.
 impl From<TransformError> for StageError {
     fn from(e: TransformError) -> Self {
-        let message = format!("{e}. Nothing was written for this object.");
+        let message = format!(
+            "{e}. What this attempt wrote was taken back: the table holds what it held before."
+        );
         if e.is_retryable() {
             return Self::retryable(message);
         }
