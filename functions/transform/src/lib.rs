@@ -4,7 +4,9 @@
 
 pub mod config;
 
+use std::io::Read;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use etl_aws::lambda::{unknown_dataset, StageError};
 use etl_core::contract::{PipelineInput, TransformResult};
@@ -46,16 +48,46 @@ impl<S> Deps<S> {
     }
 }
 
-/// Transforms one object as one attempt (`request_id`: the Lambda request, unique per attempt),
-/// and makes its output the generation the table holds for the object's key, unless a later
-/// upload of the key is already there (see [`etl_core::manifest`]).
+/// One invocation: what makes the attempt unique, and when Lambda stops it.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The Lambda request id (a new one for every retry).
+    pub request_id: String,
+    /// When Lambda kills the invocation.
+    pub deadline: SystemTime,
+}
+
+impl Invocation {
+    /// How long before the deadline the transform stops reading, takes back what it wrote and
+    /// fails, rather than be killed mid-upload.
+    pub const MARGIN: Duration = Duration::from_secs(30);
+
+    /// An invocation without a deadline to speak of (tests, tools).
+    pub fn unhurried(request_id: &str) -> Self {
+        Self {
+            request_id: request_id.into(),
+            deadline: SystemTime::now() + Duration::from_secs(24 * 3600),
+        }
+    }
+
+    /// When the transform stops reading.
+    fn stop_at(&self) -> SystemTime {
+        self.deadline
+            .checked_sub(Self::MARGIN)
+            .unwrap_or(self.deadline)
+    }
+}
+
+/// Transforms one object as one attempt, and makes its output the generation the table holds for
+/// the object's key, unless a later upload of the key is already there (see
+/// [`etl_core::manifest`]).
 pub async fn handle<S: ObjectStore>(
     deps: &Deps<S>,
     input: PipelineInput,
-    request_id: &str,
+    invocation: &Invocation,
 ) -> Result<TransformResult, StageError> {
     let engine = Arc::clone(deps.engine(&input.dataset)?);
-    let attempt = Attempt::new(deps, &engine, &input, request_id);
+    let attempt = Attempt::new(deps, &engine, &input, invocation);
     if input.removed {
         // Boxed: nested in the handler's future, it took the compiler past its depth limit.
         return Box::pin(attempt.remove(deps, input)).await;
@@ -72,7 +104,7 @@ pub async fn handle<S: ObjectStore>(
         info!(dataset = %input.dataset, object = %input.object.uri(), superseded_by = ?by, "superseded: a later upload of the key is current");
         return Ok(unchanged(input, Unchanged::Superseded));
     }
-    let summary = match attempt.transform(deps, engine, &input).await {
+    let summary = match attempt.transform(deps, engine, &input, invocation).await {
         Ok(summary) => summary,
         Err(e) => {
             // The engine took its files back; the attempt leaves the pending list.
@@ -143,6 +175,25 @@ enum Unchanged {
     Removed,
 }
 
+/// The raw object's bytes until `stop_at`, then an error: the engine then fails the object and
+/// takes back what it wrote, in time, instead of being killed mid-upload.
+struct Deadline {
+    inner: Box<dyn Read + Send>,
+    stop_at: SystemTime,
+}
+
+impl Read for Deadline {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if SystemTime::now() >= self.stop_at {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the Lambda deadline is near",
+            ));
+        }
+        self.inner.read(buf)
+    }
+}
+
 /// The result of an event that wrote no rows.
 fn unchanged(input: PipelineInput, why: Unchanged) -> TransformResult {
     TransformResult {
@@ -170,6 +221,7 @@ fn unchanged(input: PipelineInput, why: Unchanged) -> TransformResult {
 /// One attempt at one object: where its output goes and what it is named by.
 struct Attempt {
     id: String,
+    stop_at: SystemTime,
     stem: String,
     table: S3Uri,
     manifest_key: String,
@@ -177,10 +229,10 @@ struct Attempt {
 }
 
 impl Attempt {
-    fn new<S>(deps: &Deps<S>, engine: &Engine, input: &PipelineInput, request_id: &str) -> Self {
+    fn new<S>(deps: &Deps<S>, engine: &Engine, input: &PipelineInput, inv: &Invocation) -> Self {
         let layout = &deps.config.layout;
         let o = &input.object;
-        let id = layout::attempt_id(request_id);
+        let id = layout::attempt_id(&inv.request_id);
         let stem = SourceObject {
             bucket: o.bucket.clone(),
             key: o.key.clone(),
@@ -190,6 +242,7 @@ impl Attempt {
         .file_stem();
         Self {
             id,
+            stop_at: inv.stop_at(),
             stem,
             table: layout.table_location(engine.dataset()),
             manifest_key: layout.manifest_key(&input.dataset, &o.bucket, &o.key),
@@ -207,12 +260,16 @@ impl Attempt {
         deps: &Deps<S>,
         engine: Arc<Engine>,
         input: &PipelineInput,
+        invocation: &Invocation,
     ) -> Result<Summary, StageError> {
         let o = &input.object;
-        let reader = deps
-            .objects
-            .open(&o.bucket, &o.key, o.version_id.as_deref())
-            .await?;
+        let reader = Deadline {
+            inner: deps
+                .objects
+                .open(&o.bucket, &o.key, o.version_id.as_deref())
+                .await?,
+            stop_at: self.stop_at,
+        };
         let data = deps
             .objects
             .output_store(&self.table.bucket, &self.table.key);
@@ -233,8 +290,22 @@ impl Attempt {
         .await
         .map_err(|e| {
             StageError::permanent(format!("the transform of {object_uri} panicked: {e}"))
-        })??;
-        Ok(summary)
+        })?;
+        match summary {
+            Ok(summary) => Ok(summary),
+            Err(_) if SystemTime::now() >= self.stop_at => {
+                let budget = invocation
+                    .deadline
+                    .duration_since(SystemTime::now())
+                    .unwrap_or_default();
+                Err(StageError::permanent(format!(
+                    "{object_uri}: stopped {}s before the Lambda deadline (with {}s left), and took back what it wrote: the object needs more time than the function has. Split it into smaller objects, or raise the function's memory (more CPU) or timeout, then upload it again.",
+                    Invocation::MARGIN.as_secs(),
+                    budget.as_secs()
+                )))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Makes the attempt's output current and deletes what it replaced; false when a later

@@ -3,7 +3,9 @@
 use etl_aws::lambda::{deployment_datasets, init_logging};
 use etl_aws::s3::S3Objects;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use transform::{handle, Config, Deps};
+use std::time::{Duration, UNIX_EPOCH};
+
+use transform::{handle, Config, Deps, Invocation};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -16,9 +18,12 @@ async fn main() -> Result<(), Error> {
         config,
     );
     run(service_fn(|event: LambdaEvent<_>| {
-        let request_id = event.context.request_id;
+        let invocation = Invocation {
+            request_id: event.context.request_id,
+            deadline: UNIX_EPOCH + Duration::from_millis(event.context.deadline),
+        };
         let deps = &deps;
-        async move { handle(deps, event.payload, &request_id).await }
+        async move { handle(deps, event.payload, &invocation).await }
     }))
     .await
 }

@@ -34,7 +34,9 @@ fn fixture(raw: &[u8]) -> (Fixture, PipelineInput) {
 #[tokio::test]
 async fn the_sample_object_becomes_parquet_rejects_and_a_summary() {
     let (f, input) = fixture(SAMPLE.as_bytes());
-    let result = handle(&f.deps, input.clone(), "request-1").await.unwrap();
+    let result = handle(&f.deps, input.clone(), &Invocation::unhurried("request-1"))
+        .await
+        .unwrap();
     assert_eq!(
         (
             result.records_in,
@@ -83,7 +85,9 @@ async fn the_sample_object_becomes_parquet_rejects_and_a_summary() {
 #[tokio::test]
 async fn a_broken_array_is_bad_input_and_writes_nothing() {
     let (f, input) = fixture(b"[{\"device_id\":\"a\",\"timestamp\":1593007044},{\"device_id\" 1}]");
-    let err = handle(&f.deps, input, "request-1").await.unwrap_err();
+    let err = handle(&f.deps, input, &Invocation::unhurried("request-1"))
+        .await
+        .unwrap_err();
     assert_eq!(err.name, "BadInput");
     assert!(err.message.starts_with("s3://etl-raw-123456789012/iot/2020/06/24/sensor readings été batch#1.ndjson: the JSON array is broken at line 1, column 56"), "{}", err.message);
     assert!(
@@ -149,7 +153,9 @@ const SIX_GOOD: usize = 6;
 #[tokio::test]
 async fn a_new_upload_replaces_the_rows_of_the_one_before() {
     let (f, mut input) = fixture(SAMPLE.as_bytes());
-    let v1 = handle(&f.deps, input.clone(), "request-1").await.unwrap();
+    let v1 = handle(&f.deps, input.clone(), &Invocation::unhurried("request-1"))
+        .await
+        .unwrap();
     assert_eq!(v1.records_written as usize, SIX_GOOD);
     let v1_files = files_below(&f, "tables");
     assert_eq!(v1_files.len() as u64, v1.files);
@@ -157,7 +163,9 @@ async fn a_new_upload_replaces_the_rows_of_the_one_before() {
     // v2: the first two good records only.
     let two: String = SAMPLE.lines().take(2).map(|l| format!("{l}\n")).collect();
     upload(&f, &mut input, two.as_bytes(), "v2", "0055AED6DCD90281F0");
-    let v2 = handle(&f.deps, input.clone(), "request-2").await.unwrap();
+    let v2 = handle(&f.deps, input.clone(), &Invocation::unhurried("request-2"))
+        .await
+        .unwrap();
     assert!(!v2.superseded);
     let v2_files = files_below(&f, "tables");
     assert_eq!(
@@ -182,7 +190,9 @@ async fn a_new_upload_replaces_the_rows_of_the_one_before() {
     );
 
     // The same version again (a definition fixed, reprocessed): its rows replace themselves.
-    let again = handle(&f.deps, input.clone(), "request-3").await.unwrap();
+    let again = handle(&f.deps, input.clone(), &Invocation::unhurried("request-3"))
+        .await
+        .unwrap();
     assert_eq!(again.records_written, 2);
     assert_eq!(files_below(&f, "tables").len() as u64, again.files);
     assert!(files_below(&f, "tables")
@@ -196,10 +206,14 @@ async fn a_late_event_of_an_older_upload_changes_nothing() {
     let v1_input = input.clone();
     let two: String = SAMPLE.lines().take(2).map(|l| format!("{l}\n")).collect();
     upload(&f, &mut input, two.as_bytes(), "v2", "0055AED6DCD90281F0");
-    let v2 = handle(&f.deps, input.clone(), "request-2").await.unwrap();
+    let v2 = handle(&f.deps, input.clone(), &Invocation::unhurried("request-2"))
+        .await
+        .unwrap();
     let v2_files = files_below(&f, "tables");
     // v1's event arrives after v2's (S3 does not promise order).
-    let late = handle(&f.deps, v1_input, "request-1").await.unwrap();
+    let late = handle(&f.deps, v1_input, &Invocation::unhurried("request-1"))
+        .await
+        .unwrap();
     assert!(late.superseded);
     assert_eq!(
         (late.records_in, late.records_written, late.files),
@@ -216,13 +230,17 @@ async fn a_late_event_of_an_older_upload_changes_nothing() {
 #[tokio::test]
 async fn a_deleted_object_takes_its_rows_rejects_and_summary_with_it() {
     let (f, input) = fixture(SAMPLE.as_bytes());
-    let written = handle(&f.deps, input.clone(), "request-1").await.unwrap();
+    let written = handle(&f.deps, input.clone(), &Invocation::unhurried("request-1"))
+        .await
+        .unwrap();
     assert!(written.files > 0 && written.rejected_uri.is_some());
     let mut delete = input.clone();
     delete.removed = true;
     delete.object.version_id = None; // a delete marker
     delete.object.sequencer = Some("0055AED6DCD9028F00".into());
-    let removed = handle(&f.deps, delete.clone(), "request-2").await.unwrap();
+    let removed = handle(&f.deps, delete.clone(), &Invocation::unhurried("request-2"))
+        .await
+        .unwrap();
     assert!(removed.removed && !removed.superseded);
     assert_eq!((removed.records_written, removed.files), (0, 0));
     for folder in ["tables", "rejected", "summaries"] {
@@ -232,23 +250,54 @@ async fn a_deleted_object_takes_its_rows_rejects_and_summary_with_it() {
     let current = m.current.unwrap();
     assert!(current.keys.is_empty() && m.garbage.is_empty());
     // The upload's event delivered again after the delete: superseded, nothing comes back.
-    let late = handle(&f.deps, input.clone(), "request-3").await.unwrap();
+    let late = handle(&f.deps, input.clone(), &Invocation::unhurried("request-3"))
+        .await
+        .unwrap();
     assert!(late.superseded);
     assert_eq!(files_below(&f, "tables"), Vec::<String>::new());
     // A later upload brings rows again.
     let mut again = input;
     again.object.sequencer = Some("0055AED6DCD9029000".into());
-    let back = handle(&f.deps, again, "request-4").await.unwrap();
+    let back = handle(&f.deps, again, &Invocation::unhurried("request-4"))
+        .await
+        .unwrap();
     assert_eq!(back.records_written as usize, SIX_GOOD);
     assert_eq!(files_below(&f, "tables").len() as u64, back.files);
 }
 
 #[tokio::test]
+async fn near_the_deadline_the_transform_stops_and_takes_back_what_it_wrote() {
+    let (f, input) = fixture(SAMPLE.as_bytes());
+    let hurried = Invocation {
+        request_id: "request-1".into(),
+        deadline: std::time::SystemTime::now() + Invocation::MARGIN / 2,
+    };
+    let err = handle(&f.deps, input.clone(), &hurried).await.unwrap_err();
+    assert_eq!(err.name, "Permanent");
+    assert!(
+        err.message
+            .contains("stopped 30s before the Lambda deadline")
+            && err.message.contains("Split it into smaller objects"),
+        "{}",
+        err.message
+    );
+    for folder in ["tables", "rejected", "summaries"] {
+        assert_eq!(files_below(&f, folder), Vec::<String>::new(), "{folder}");
+    }
+    let m = manifest(&f, &input);
+    assert!(m.current.is_none() && m.pending.is_empty(), "{m:?}");
+}
+
+#[tokio::test]
 async fn overlapping_attempts_of_one_event_leave_one_generation() {
     let (f, input) = fixture(SAMPLE.as_bytes());
+    let (first, second) = (
+        Invocation::unhurried("request-a"),
+        Invocation::unhurried("request-b"),
+    );
     let (a, b) = tokio::join!(
-        handle(&f.deps, input.clone(), "request-a"),
-        handle(&f.deps, input.clone(), "request-b")
+        handle(&f.deps, input.clone(), &first),
+        handle(&f.deps, input.clone(), &second)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert!(!a.superseded && !b.superseded);
@@ -272,7 +321,7 @@ async fn a_missing_object_or_dataset_is_named() {
     let (f, mut input) = fixture(b"");
     input.object.key = "iot/gone.json".into();
     assert_eq!(
-        handle(&f.deps, input.clone(), "request-1")
+        handle(&f.deps, input.clone(), &Invocation::unhurried("request-1"))
             .await
             .unwrap_err()
             .name,
@@ -280,7 +329,10 @@ async fn a_missing_object_or_dataset_is_named() {
     );
     input.dataset = "nope".into();
     assert_eq!(
-        handle(&f.deps, input, "request-1").await.unwrap_err().name,
+        handle(&f.deps, input, &Invocation::unhurried("request-1"))
+            .await
+            .unwrap_err()
+            .name,
         "BadConfig"
     );
 }
@@ -288,7 +340,9 @@ async fn a_missing_object_or_dataset_is_named() {
 #[tokio::test]
 async fn all_records_rejected_crosses_the_threshold() {
     let (f, input) = fixture(b"nope\nnope\n");
-    let result = handle(&f.deps, input, "request-1").await.unwrap();
+    let result = handle(&f.deps, input, &Invocation::unhurried("request-1"))
+        .await
+        .unwrap();
     assert!(result.threshold_crossed);
     assert_eq!(result.records_written, 0);
     assert!(!f.dir.path().join("curated/tables").exists());
@@ -305,7 +359,9 @@ async fn partition_values_reach_the_catalog_exactly() {
         "{\"device_id\":\"nul\\u000012\",\"timestamp\":1577836800}\n",
     );
     let (f, input) = fixture(raw.as_bytes());
-    let result = handle(&f.deps, input, "request-1").await.unwrap();
+    let result = handle(&f.deps, input, &Invocation::unhurried("request-1"))
+        .await
+        .unwrap();
     assert_eq!((result.records_written, result.records_rejected), (2, 1));
     assert_eq!(result.rejected_by_reason["reserved_partition_value"], 1);
     let uri = S3Uri::parse_object(&result.summary_uri).unwrap();
