@@ -186,6 +186,24 @@ impl ObjectStore for S3Objects {
         }
     }
 
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, PortError> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                port_error(format!("ListObjectsV2 {}", S3Uri::new(bucket, prefix)), e)
+            })?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key.clone()));
+        }
+        Ok(keys)
+    }
+
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError> {
         self.client
             .delete_object()

@@ -25,7 +25,8 @@
 //! deletion of the replaced generation's files (one `DeleteObject` per file, right after the
 //! commit) a query can see both generations; before the commit it sees the old one only. An
 //! attempt that fails takes its own files back ([`abandon`]); one that is killed leaves its
-//! pending entry, naming the files to clean up.
+//! pending entry, naming its files and its deadline; once that has passed
+//! ([`Manifest::expired`]), the key's next attempt deletes them and [`forget`]s the entry.
 //!
 //! A deleted raw object, when its dataset says `on_delete = "remove"`, is a generation without
 //! files ([`remove`]): its rows go, and an upload older than the delete whose event arrives late
@@ -95,6 +96,28 @@ pub struct Pending {
     pub sequencer: Option<String>,
     /// The table location's key prefix its data files go under.
     pub table_prefix: String,
+    /// What its files are named by (`part-<stem>-…`, `rejected-<stem>.jsonl`, `<stem>.json`).
+    #[serde(default)]
+    pub stem: String,
+    /// When Lambda stops it at the latest (milliseconds since the epoch; 0: unknown). Past it
+    /// (and [`EXPIRY_GRACE_MS`]) the attempt is dead for certain, and its files are garbage.
+    #[serde(default)]
+    pub expires_ms: u64,
+}
+
+/// How long after an attempt's deadline its files count as garbage: clocks of different hosts
+/// may disagree by this much.
+pub const EXPIRY_GRACE_MS: u64 = 60_000;
+
+impl Manifest {
+    /// The attempts that are certainly dead at `now_ms`: killed before they committed or gave up.
+    pub fn expired(&self, now_ms: u64) -> Vec<Pending> {
+        self.pending
+            .iter()
+            .filter(|p| p.expires_ms != 0 && p.expires_ms + EXPIRY_GRACE_MS < now_ms)
+            .cloned()
+            .collect()
+    }
 }
 
 /// What [`begin`] decided.
@@ -375,12 +398,22 @@ pub async fn collected(
 /// Removes an attempt that gave up (its own files already deleted) from the pending list.
 pub async fn abandon(
     store: &impl ObjectStore,
-    (bucket, key): (&str, &str),
+    at: (&str, &str),
     attempt: &str,
 ) -> Result<(), ManifestError> {
+    forget(store, at, &[attempt.to_string()]).await
+}
+
+/// Removes attempts from the pending list: those that gave up, or dead ones whose files were
+/// deleted (see [`Manifest::expired`]).
+pub async fn forget(
+    store: &impl ObjectStore,
+    (bucket, key): (&str, &str),
+    attempts: &[String],
+) -> Result<(), ManifestError> {
     update(store, bucket, key, |manifest| match manifest {
-        Some(mut m) if m.pending.iter().any(|p| p.attempt == attempt) => {
-            m.pending.retain(|p| p.attempt != attempt);
+        Some(mut m) if m.pending.iter().any(|p| attempts.contains(&p.attempt)) => {
+            m.pending.retain(|p| !attempts.contains(&p.attempt));
             Decision::Write(m, ())
         }
         _ => Decision::Stop(()),

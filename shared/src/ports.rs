@@ -65,6 +65,13 @@ pub trait ObjectStore: Send + Sync {
         precondition: &Precondition,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
 
+    /// The keys below `prefix`, in no particular order.
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
+
     /// Deletes an object (no error when it is already gone).
     fn delete(&self, bucket: &str, key: &str)
         -> impl Future<Output = Result<(), PortError>> + Send;

@@ -92,10 +92,13 @@ pub async fn handle<S: ObjectStore>(
         // Boxed: nested in the handler's future, it took the compiler past its depth limit.
         return Box::pin(attempt.remove(deps, input)).await;
     }
+    attempt.sweep(deps, &input.dataset).await;
     let pending = Pending {
         attempt: attempt.id.clone(),
         sequencer: input.object.sequencer.clone(),
         table_prefix: attempt.table.key.clone(),
+        stem: attempt.stem.clone(),
+        expires_ms: millis(invocation.deadline),
     };
     let object = (input.object.bucket.as_str(), input.object.key.as_str());
     if let Begin::Superseded { by } =
@@ -173,6 +176,12 @@ enum Unchanged {
     Superseded,
     /// The object was deleted: its rows were removed (or an older version was deleted).
     Removed,
+}
+
+/// Milliseconds since the epoch.
+fn millis(at: SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The raw object's bytes until `stop_at`, then an error: the engine then fails the object and
@@ -407,6 +416,52 @@ impl Attempt {
             }
         };
         Ok(unchanged(input, why))
+    }
+
+    /// Deletes the files of the key's attempts that were killed before they committed or gave up
+    /// (their deadline long past) and forgets them. Best effort: what is left is found again by
+    /// the key's next attempt.
+    async fn sweep<S: ObjectStore>(&self, deps: &Deps<S>, dataset: &str) {
+        let (bucket, key) = self.manifest();
+        let manifest = match manifest::read(&deps.objects, bucket, key).await {
+            Ok((Some(m), _)) => m,
+            Ok((None, _)) => return,
+            Err(e) => {
+                warn!(manifest = key, error = %e, "could not read the manifest to sweep it");
+                return;
+            }
+        };
+        let dead = manifest.expired(millis(SystemTime::now()));
+        if dead.is_empty() {
+            return;
+        }
+        let layout = &deps.config.layout;
+        let mut swept = Vec::new();
+        for attempt in dead {
+            let Ok(listed) = deps.objects.list(bucket, &attempt.table_prefix).await else {
+                continue;
+            };
+            let data_file = format!("part-{}-", attempt.stem);
+            let mut keys: Vec<String> = listed
+                .into_iter()
+                .filter(|k| {
+                    k.rsplit('/')
+                        .next()
+                        .is_some_and(|name| name.starts_with(&data_file))
+                })
+                .collect();
+            let rejected = layout::rejected_file_name(dataset, &attempt.stem);
+            keys.push(format!("{}{rejected}", layout.rejected_prefix()));
+            keys.push(layout.summary_key(dataset, &attempt.stem));
+            let deleted = self.delete(deps, &keys).await;
+            info!(manifest = key, attempt = %attempt.attempt, deleted = deleted.len(), "swept the files of an attempt killed before it finished");
+            if deleted.len() == keys.len() {
+                swept.push(attempt.attempt);
+            }
+        }
+        if let Err(e) = manifest::forget(&deps.objects, self.manifest(), &swept).await {
+            warn!(manifest = key, error = %e, "could not forget the swept attempts");
+        }
     }
 
     /// Deletes `keys` from the curated bucket; returns those deleted.

@@ -289,6 +289,66 @@ async fn near_the_deadline_the_transform_stops_and_takes_back_what_it_wrote() {
 }
 
 #[tokio::test]
+async fn the_files_of_an_attempt_killed_mid_run_are_swept_by_the_next_one() {
+    use etl_core::manifest::{begin, Pending};
+    let (f, input) = fixture(SAMPLE.as_bytes());
+    let layout = &f.deps.config.layout;
+    let at = layout.manifest_key(&input.dataset, &input.object.bucket, &input.object.key);
+    let object = (input.object.bucket.as_str(), input.object.key.as_str());
+    // Two attempts recorded as pending, each with a file in the table: one killed an hour ago,
+    // one still running.
+    let mut stray = Vec::new();
+    for (name, expires_ms) in [("killed", 1_000), ("running", u64::MAX / 2)] {
+        let stem = format!("0123456789abcdef0123-{name}");
+        let pending = Pending {
+            attempt: name.into(),
+            sequencer: input.object.sequencer.clone(),
+            table_prefix: "tables/iot/sensor_readings/".into(),
+            stem: stem.clone(),
+            expires_ms,
+        };
+        begin(&f.deps.objects, ("curated", &at), object, &pending)
+            .await
+            .unwrap();
+        let file = format!("year=2020/month=06/device_id=x/part-{stem}-00000.snappy.parquet");
+        let path = f
+            .deps
+            .objects
+            .path("curated", &format!("tables/iot/sensor_readings/{file}"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"PAR1").unwrap();
+        let summary = f
+            .deps
+            .objects
+            .path("curated", &layout.summary_key(&input.dataset, &stem));
+        std::fs::create_dir_all(summary.parent().unwrap()).unwrap();
+        std::fs::write(&summary, b"{}").unwrap();
+        stray.push(format!("iot/sensor_readings/{file}"));
+    }
+    let result = handle(&f.deps, input.clone(), &Invocation::unhurried("request-2"))
+        .await
+        .unwrap();
+    let files = files_below(&f, "tables");
+    assert!(
+        !files.contains(&stray[0]),
+        "the killed attempt's file is gone: {files:?}"
+    );
+    assert!(
+        files.contains(&stray[1]),
+        "the running attempt's file stays: {files:?} {stray:?}"
+    );
+    assert_eq!(files.len() as u64, result.files + 1);
+    let m = manifest(&f, &input);
+    let pending: Vec<&str> = m.pending.iter().map(|p| p.attempt.as_str()).collect();
+    assert_eq!(pending, ["running"]);
+    let summaries = files_below(&f, "summaries");
+    assert!(
+        summaries.iter().all(|s| !s.contains("-killed")),
+        "{summaries:?}"
+    );
+}
+
+#[tokio::test]
 async fn overlapping_attempts_of_one_event_leave_one_generation() {
     let (f, input) = fixture(SAMPLE.as_bytes());
     let (first, second) = (

@@ -41,6 +41,8 @@ fn pending(attempt: &str, sequencer: Option<&str>) -> Pending {
         attempt: attempt.into(),
         sequencer: sequencer.map(String::from),
         table_prefix: "tables/d/t/".into(),
+        stem: format!("x-{attempt}"),
+        expires_ms: 1_000_000,
     }
 }
 
@@ -203,6 +205,9 @@ impl<F: Fn(&LocalObjects) + Send + Sync> ObjectStore for Interfering<F> {
             (self.competitor)(&self.inner);
         }
         self.inner.put_if(b, k, body, p).await
+    }
+    async fn list(&self, b: &str, p: &str) -> Result<Vec<String>, PortError> {
+        self.inner.list(b, p).await
     }
     async fn delete(&self, b: &str, k: &str) -> Result<(), PortError> {
         self.inner.delete(b, k).await
@@ -372,6 +377,31 @@ fn a_delete_removes_the_current_generation_and_stays_ordered() {
         now(remove(&store, AT, SOURCE, &tombstone("d2", "0025"), None)).unwrap(),
         Remove::Superseded { .. }
     ));
+}
+
+#[test]
+fn attempts_are_dead_only_well_after_their_deadline() {
+    let m = Manifest {
+        pending: vec![
+            pending("killed", None),
+            Pending {
+                expires_ms: 0,
+                ..pending("unknown", None)
+            },
+        ],
+        ..Manifest::default()
+    };
+    assert!(m.expired(1_000_000 + EXPIRY_GRACE_MS).is_empty());
+    let dead: Vec<String> = m
+        .expired(1_000_001 + EXPIRY_GRACE_MS)
+        .into_iter()
+        .map(|p| p.attempt)
+        .collect();
+    assert_eq!(
+        dead,
+        ["killed"],
+        "an attempt without a deadline is never presumed dead"
+    );
 }
 
 #[test]

@@ -144,6 +144,38 @@ impl ObjectStore for LocalObjects {
         Ok(holds)
     }
 
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, PortError> {
+        let root = self.root.join(bucket);
+        let mut keys = Vec::new();
+        let mut dirs = vec![root.clone()];
+        while let Some(dir) = dirs.pop() {
+            let entries = match fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Self::error("ListObjectsV2", bucket, prefix, e)),
+            };
+            for entry in entries {
+                let path = entry
+                    .map_err(|e| Self::error("ListObjectsV2", bucket, prefix, e))?
+                    .path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let key = path.strip_prefix(&root).expect("below the root");
+                let key = key
+                    .to_string_lossy()
+                    .replace(std::path::MAIN_SEPARATOR, "/");
+                // Hidden names are files being written (`LocalDir`, `write`), not objects.
+                let hidden = key.rsplit('/').next().is_some_and(|n| n.starts_with('.'));
+                if key.starts_with(prefix) && !hidden {
+                    keys.push(key);
+                }
+            }
+        }
+        Ok(keys)
+    }
+
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError> {
         match fs::remove_file(self.path(bucket, key)) {
             Ok(()) => Ok(()),
