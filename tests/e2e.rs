@@ -765,6 +765,15 @@ async fn malformed_object_fails_and_notifies(stack: Arc<Stack>) -> Result<()> {
         "{:?}",
         execution.states
     );
+    ensure!(
+        execution
+            .states
+            .iter()
+            .position(|s| s == "CleanUpFailedTransform")
+            < execution.states.iter().position(|s| s == "NotifyFailure"),
+        "cleaned up before notified: {:?}",
+        execution.states
+    );
     let (error, cause) = execution.error.clone().context("an error")?;
     ensure!(error == "PipelineFailed", "{error}: {cause}");
 
@@ -784,6 +793,11 @@ async fn malformed_object_fails_and_notifies(stack: Arc<Stack>) -> Result<()> {
     ensure!(
         message.message.contains("line 1"),
         "message says where: {}",
+        message.message
+    );
+    ensure!(
+        message.message.contains("Cleaned up: 0 files"),
+        "message says what was cleaned up: {}",
         message.message
     );
 

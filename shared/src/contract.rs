@@ -11,6 +11,7 @@
 //! $.catalog    CatalogStep             from catalog-update (absent until the first call)
 //! $.query      QueryStatus             from athena-poller
 //! $.error      StepError               from a Catch
+//! $.clean_up   CleanUpReport           from transform's clean-up, on the failure path
 //! ```
 
 use crate::layout::S3Uri;
@@ -128,6 +129,30 @@ pub struct TransformResult {
     /// zero, `summary_uri` empty.
     #[serde(default)]
     pub removed: bool,
+}
+
+/// What the transform function is asked: transform an object, or, after its transform failed,
+/// clean up the attempts it left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TransformRequest {
+    /// `{"clean_up": <PipelineInput>}`, from the state machine's failure path.
+    CleanUp {
+        /// The object whose transform failed.
+        clean_up: PipelineInput,
+    },
+    /// An execution's input.
+    Transform(PipelineInput),
+}
+
+/// What cleaning up after a failed transform did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanUpReport {
+    /// Keys deleted in the curated bucket (files of attempts killed before they finished).
+    pub deleted: Vec<String>,
+    /// Attempts of the same event still recorded as running: wait this many seconds (until
+    /// Lambda has certainly stopped them) and clean up again; 0 when none are left.
+    pub wait_seconds: u64,
 }
 
 /// One step of catalog-update: a DDL query it started, and whether more remain.
@@ -270,6 +295,9 @@ pub struct FailureReport {
     /// The last Athena status, for a failed query.
     #[serde(default)]
     pub query: Option<QueryStatus>,
+    /// What was cleaned up after a failed transform.
+    #[serde(default)]
+    pub clean_up: Option<CleanUpReport>,
 }
 
 /// What failure-notifier returns: the message it published, or why it published none.

@@ -5,8 +5,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use etl_core::contract::{
-    CatalogStep, ErrorName, FailureReport, QueryState, QueryStatus, Stage, TransformResult,
-    PIPELINE_FAILED,
+    CatalogStep, CleanUpReport, ErrorName, FailureReport, QueryState, QueryStatus, Stage,
+    TransformRequest, TransformResult, PIPELINE_FAILED,
 };
 use serde_json::Value;
 
@@ -148,6 +148,10 @@ fn contract_fields() -> HashMap<&'static str, BTreeSet<String>> {
         ("transform", keys(serde_json::to_value(transform).unwrap())),
         ("catalog", keys(serde_json::to_value(catalog).unwrap())),
         ("query", keys(serde_json::to_value(query).unwrap())),
+        (
+            "clean_up",
+            keys(serde_json::to_value(CleanUpReport::default()).unwrap()),
+        ),
     ])
 }
 
@@ -177,7 +181,10 @@ fn json_paths_name_real_contract_fields() {
                     "query",
                     "error",
                     "notification",
-                    "notification_error"
+                    "notification_error",
+                    "input",
+                    "clean_up",
+                    "clean_up_error"
                 ]
                 .contains(root),
                 "{path}"
@@ -208,7 +215,10 @@ fn failure_states_build_failure_reports() {
         "query",
     ];
     for (name, state) in states(&def) {
-        if state["Next"] != "NotifyFailure" {
+        // Pass states that build a report: straight to the notifier, or through the clean-up.
+        let next = &state["Next"];
+        if state["Type"] != "Pass" || (next != "NotifyFailure" && next != "CleanUpFailedTransform")
+        {
             continue;
         }
         let params = state["Parameters"]
@@ -234,6 +244,34 @@ fn failure_states_build_failure_reports() {
             params["stage"]
         );
     }
+}
+
+/// After a failed transform the clean-up gets the execution's input as a clean-up request, and
+/// loops through a Wait only while it asks to.
+#[test]
+fn a_failed_transform_is_cleaned_up_before_it_is_notified() {
+    let def = definition();
+    let s = states(&def);
+    assert_eq!(s["TransformFailed"]["Next"], "CleanUpFailedTransform");
+    let clean_up = &s["CleanUpFailedTransform"];
+    assert_eq!(clean_up["Resource"], s["Transform"]["Resource"]);
+    assert_eq!(
+        clean_up["Parameters"],
+        serde_json::json!({"clean_up.$": "$.input"})
+    );
+    assert_eq!(clean_up["Catch"][0]["Next"], "NotifyFailure");
+    let input: Value = serde_json::from_str(include_str!("../../events/transform.json")).unwrap();
+    let request: TransformRequest =
+        serde_json::from_value(serde_json::json!({ "clean_up": input })).unwrap();
+    assert!(matches!(request, TransformRequest::CleanUp { .. }));
+    let plain: TransformRequest = serde_json::from_value(input).unwrap();
+    assert!(matches!(plain, TransformRequest::Transform(_)));
+    let choice = &s[clean_up["Next"].as_str().unwrap()];
+    assert_eq!(choice["Choices"][0]["Variable"], "$.clean_up.wait_seconds");
+    assert_eq!(choice["Default"], "NotifyFailure");
+    let wait = &s[choice["Choices"][0]["Next"].as_str().unwrap()];
+    assert_eq!(wait["SecondsPath"], "$.clean_up.wait_seconds");
+    assert_eq!(wait["Next"], "CleanUpFailedTransform");
 }
 
 const TEMPLATE: &str = include_str!("../../template.yaml");

@@ -83,6 +83,7 @@ pub async fn handle<N: Notifier>(
                 }),
                 transform: None,
                 query: None,
+                clean_up: None,
             }
         }
     };
@@ -147,6 +148,13 @@ pub fn compose(r: &FailureReport) -> (String, String) {
     }
     if let Some(q) = &r.query {
         let _ = writeln!(m, "Query:      {} ({:?})", q.query_execution_id, q.state);
+    }
+    if let Some(c) = &r.clean_up {
+        let _ = writeln!(
+            m,
+            "Cleaned up: {} files of attempts stopped before they finished",
+            c.deleted.len()
+        );
     }
     let _ = writeln!(m, "Execution:  {}", r.execution_arn);
     if let Some(link) = console_link(&r.execution_arn) {

@@ -19,6 +19,10 @@ async fn a_caught_error_names_object_stage_error_and_what_to_do() {
     assert!(body.contains("Message:    s3://etl-raw-123456789012/iot/2020/06/24/sensor readings été batch#1.ndjson: the JSON array is broken at line 5001"), "{body}");
     assert!(body.contains("Console:    https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/arn:aws:states:us-east-1:123456789012:execution:etl-pipeline:"), "{body}");
     assert!(body.contains("What to do: fix the object"), "{body}");
+    assert!(
+        body.contains("Cleaned up: 0 files of attempts stopped before they finished\n"),
+        "{body}"
+    );
 }
 
 #[tokio::test]

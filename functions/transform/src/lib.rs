@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use etl_aws::lambda::{unknown_dataset, StageError};
-use etl_core::contract::{PipelineInput, TransformResult};
+use etl_core::contract::{CleanUpReport, PipelineInput, TransformRequest, TransformResult};
 use etl_core::layout::{self, S3Uri};
 use etl_core::manifest::{self, Begin, Commit, Generation, Pending, Remove};
 use etl_core::ports::ObjectStore;
 use etl_core::{Dataset, Engine, SourceObject, Summary};
+use serde::Serialize;
 use tracing::{info, warn};
 
 pub use config::Config;
@@ -59,8 +60,27 @@ pub struct Invocation {
 
 impl Invocation {
     /// How long before the deadline the transform stops reading, takes back what it wrote and
-    /// fails, rather than be killed mid-upload.
+    /// fails, rather than be killed mid-upload; a quarter of the time it has, when that is less
+    /// (a function with a short timeout, `cargo lambda watch`'s 30 seconds).
     pub const MARGIN: Duration = Duration::from_secs(30);
+
+    /// The invocation Lambda describes: its request id and its deadline in milliseconds since the
+    /// epoch. A deadline already past when the invocation starts is no deadline at all (some
+    /// runtime emulators send one), and the transform then runs without a guard.
+    pub fn from_lambda(request_id: String, deadline_ms: u64) -> Self {
+        let deadline = std::time::UNIX_EPOCH + Duration::from_millis(deadline_ms);
+        if deadline <= SystemTime::now() {
+            warn!(
+                deadline_ms,
+                "the invocation's deadline has passed already; ignored"
+            );
+            return Self::unhurried(&request_id);
+        }
+        Self {
+            request_id,
+            deadline,
+        }
+    }
 
     /// An invocation without a deadline to speak of (tests, tools).
     pub fn unhurried(request_id: &str) -> Self {
@@ -70,12 +90,72 @@ impl Invocation {
         }
     }
 
-    /// When the transform stops reading.
-    fn stop_at(&self) -> SystemTime {
-        self.deadline
-            .checked_sub(Self::MARGIN)
-            .unwrap_or(self.deadline)
+    /// How long before the deadline the transform stops reading, as of now.
+    fn margin(&self) -> Duration {
+        let left = self
+            .deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        Self::MARGIN.min(left / 4)
     }
+}
+
+/// What the function answers: a transform's result, or what a clean-up did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Response {
+    /// For [`TransformRequest::Transform`] (boxed: it is the large one).
+    Transformed(Box<TransformResult>),
+    /// For [`TransformRequest::CleanUp`].
+    CleanedUp(CleanUpReport),
+}
+
+/// The function's entry point: a transform, or the clean-up the state machine runs after a
+/// transform failed.
+pub async fn handle_request<S: ObjectStore>(
+    deps: &Deps<S>,
+    request: TransformRequest,
+    invocation: &Invocation,
+) -> Result<Response, StageError> {
+    match request {
+        TransformRequest::Transform(input) => {
+            let result = handle(deps, input, invocation).await?;
+            Ok(Response::Transformed(Box::new(result)))
+        }
+        TransformRequest::CleanUp { clean_up } => Ok(Response::CleanedUp(
+            clean_up_after(deps, clean_up, invocation).await?,
+        )),
+    }
+}
+
+/// After the transform of `input` failed for good: deletes the files of its attempts that were
+/// killed before they finished (the engine takes back its own on any other failure), and says
+/// how long to wait for attempts of the same event that Lambda may still be running.
+pub async fn clean_up_after<S: ObjectStore>(
+    deps: &Deps<S>,
+    input: PipelineInput,
+    invocation: &Invocation,
+) -> Result<CleanUpReport, StageError> {
+    let engine = Arc::clone(deps.engine(&input.dataset)?);
+    let attempt = Attempt::new(deps, &engine, &input, invocation);
+    let deleted = attempt.sweep(deps, &input.dataset).await;
+    let (bucket, key) = attempt.manifest();
+    let (manifest, _) = manifest::read(&deps.objects, bucket, key).await?;
+    let now = millis(SystemTime::now());
+    let still_running = manifest
+        .iter()
+        .flat_map(|m| &m.pending)
+        .filter(|p| p.sequencer == input.object.sequencer && p.expires_ms != 0)
+        .map(|p| (p.expires_ms + manifest::EXPIRY_GRACE_MS).saturating_sub(now))
+        .max()
+        .unwrap_or(0);
+    // At most one Lambda timeout (15 minutes) and the grace: a bounded wait.
+    let wait_seconds = (still_running / 1000 + u64::from(still_running > 0)).min(960);
+    info!(dataset = %input.dataset, object = %input.object.uri(), deleted = deleted.len(), wait_seconds, "cleaned up after a failed transform");
+    Ok(CleanUpReport {
+        deleted,
+        wait_seconds,
+    })
 }
 
 /// Transforms one object as one attempt, and makes its output the generation the table holds for
@@ -107,7 +187,7 @@ pub async fn handle<S: ObjectStore>(
         info!(dataset = %input.dataset, object = %input.object.uri(), superseded_by = ?by, "superseded: a later upload of the key is current");
         return Ok(unchanged(input, Unchanged::Superseded));
     }
-    let summary = match attempt.transform(deps, engine, &input, invocation).await {
+    let summary = match attempt.transform(deps, engine, &input).await {
         Ok(summary) => summary,
         Err(e) => {
             // The engine took its files back; the attempt leaves the pending list.
@@ -230,7 +310,9 @@ fn unchanged(input: PipelineInput, why: Unchanged) -> TransformResult {
 /// One attempt at one object: where its output goes and what it is named by.
 struct Attempt {
     id: String,
+    /// When it stops reading, `margin` before the Lambda deadline.
     stop_at: SystemTime,
+    margin: Duration,
     stem: String,
     table: S3Uri,
     manifest_key: String,
@@ -249,9 +331,11 @@ impl Attempt {
             attempt: Some(id.clone()),
         }
         .file_stem();
+        let margin = inv.margin();
         Self {
             id,
-            stop_at: inv.stop_at(),
+            stop_at: inv.deadline - margin,
+            margin,
             stem,
             table: layout.table_location(engine.dataset()),
             manifest_key: layout.manifest_key(&input.dataset, &o.bucket, &o.key),
@@ -269,7 +353,6 @@ impl Attempt {
         deps: &Deps<S>,
         engine: Arc<Engine>,
         input: &PipelineInput,
-        invocation: &Invocation,
     ) -> Result<Summary, StageError> {
         let o = &input.object;
         let reader = Deadline {
@@ -303,14 +386,9 @@ impl Attempt {
         match summary {
             Ok(summary) => Ok(summary),
             Err(_) if SystemTime::now() >= self.stop_at => {
-                let budget = invocation
-                    .deadline
-                    .duration_since(SystemTime::now())
-                    .unwrap_or_default();
                 Err(StageError::permanent(format!(
-                    "{object_uri}: stopped {}s before the Lambda deadline (with {}s left), and took back what it wrote: the object needs more time than the function has. Split it into smaller objects, or raise the function's memory (more CPU) or timeout, then upload it again.",
-                    Invocation::MARGIN.as_secs(),
-                    budget.as_secs()
+                    "{object_uri}: stopped {:.1}s before the Lambda deadline and took back what it wrote: the object needs more time than the function has. Split it into smaller objects, or raise the function's memory (more CPU) or timeout, then upload it again.",
+                    self.margin.as_secs_f64()
                 )))
             }
             Err(e) => Err(e.into()),
@@ -421,22 +499,23 @@ impl Attempt {
     /// Deletes the files of the key's attempts that were killed before they committed or gave up
     /// (their deadline long past) and forgets them. Best effort: what is left is found again by
     /// the key's next attempt.
-    async fn sweep<S: ObjectStore>(&self, deps: &Deps<S>, dataset: &str) {
+    async fn sweep<S: ObjectStore>(&self, deps: &Deps<S>, dataset: &str) -> Vec<String> {
         let (bucket, key) = self.manifest();
         let manifest = match manifest::read(&deps.objects, bucket, key).await {
             Ok((Some(m), _)) => m,
-            Ok((None, _)) => return,
+            Ok((None, _)) => return Vec::new(),
             Err(e) => {
                 warn!(manifest = key, error = %e, "could not read the manifest to sweep it");
-                return;
+                return Vec::new();
             }
         };
         let dead = manifest.expired(millis(SystemTime::now()));
         if dead.is_empty() {
-            return;
+            return Vec::new();
         }
         let layout = &deps.config.layout;
         let mut swept = Vec::new();
+        let mut all_deleted = Vec::new();
         for attempt in dead {
             let Ok(listed) = deps.objects.list(bucket, &attempt.table_prefix).await else {
                 continue;
@@ -458,10 +537,12 @@ impl Attempt {
             if deleted.len() == keys.len() {
                 swept.push(attempt.attempt);
             }
+            all_deleted.extend(deleted);
         }
         if let Err(e) = manifest::forget(&deps.objects, self.manifest(), &swept).await {
             warn!(manifest = key, error = %e, "could not forget the swept attempts");
         }
+        all_deleted
     }
 
     /// Deletes `keys` from the curated bucket; returns those deleted.

@@ -3,9 +3,7 @@
 use etl_aws::lambda::{deployment_datasets, init_logging};
 use etl_aws::s3::S3Objects;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use std::time::{Duration, UNIX_EPOCH};
-
-use transform::{handle, Config, Deps, Invocation};
+use transform::{handle_request, Config, Deps, Invocation};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -18,12 +16,9 @@ async fn main() -> Result<(), Error> {
         config,
     );
     run(service_fn(|event: LambdaEvent<_>| {
-        let invocation = Invocation {
-            request_id: event.context.request_id,
-            deadline: UNIX_EPOCH + Duration::from_millis(event.context.deadline),
-        };
+        let invocation = Invocation::from_lambda(event.context.request_id, event.context.deadline);
         let deps = &deps;
-        async move { handle(deps, event.payload, &invocation).await }
+        async move { handle_request(deps, event.payload, &invocation).await }
     }))
     .await
 }

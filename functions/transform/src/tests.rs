@@ -270,13 +270,13 @@ async fn near_the_deadline_the_transform_stops_and_takes_back_what_it_wrote() {
     let (f, input) = fixture(SAMPLE.as_bytes());
     let hurried = Invocation {
         request_id: "request-1".into(),
-        deadline: std::time::SystemTime::now() + Invocation::MARGIN / 2,
+        deadline: std::time::SystemTime::now() - std::time::Duration::from_secs(1),
     };
     let err = handle(&f.deps, input.clone(), &hurried).await.unwrap_err();
     assert_eq!(err.name, "Permanent");
     assert!(
         err.message
-            .contains("stopped 30s before the Lambda deadline")
+            .contains("before the Lambda deadline and took back what it wrote")
             && err.message.contains("Split it into smaller objects"),
         "{}",
         err.message
@@ -346,6 +346,71 @@ async fn the_files_of_an_attempt_killed_mid_run_are_swept_by_the_next_one() {
         summaries.iter().all(|s| !s.contains("-killed")),
         "{summaries:?}"
     );
+}
+
+#[tokio::test]
+async fn the_clean_up_after_a_failure_deletes_dead_attempts_and_waits_for_running_ones() {
+    use etl_core::contract::TransformRequest;
+    use etl_core::manifest::{begin, Pending};
+    let (f, input) = fixture(SAMPLE.as_bytes());
+    let layout = &f.deps.config.layout;
+    let at = layout.manifest_key(&input.dataset, &input.object.bucket, &input.object.key);
+    let object = (input.object.bucket.as_str(), input.object.key.as_str());
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let stem = "0123456789abcdef0123-killed";
+    let file = format!("tables/iot/sensor_readings/year=2020/month=06/device_id=x/part-{stem}-00000.snappy.parquet");
+    let path = f.deps.objects.path("curated", &file);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"PAR1").unwrap();
+    // One attempt of this event killed long ago, one still within its deadline, and one of
+    // another event (not this execution's) still running.
+    for (name, sequencer, expires_ms) in [
+        ("killed", input.object.sequencer.clone(), 1_000),
+        ("running", input.object.sequencer.clone(), now_ms + 100_000),
+        (
+            "other",
+            Some("0055AED6DCD9029999".to_string()),
+            now_ms + 800_000,
+        ),
+    ] {
+        let pending = Pending {
+            attempt: name.into(),
+            sequencer,
+            table_prefix: "tables/iot/sensor_readings/".into(),
+            stem: format!("0123456789abcdef0123-{name}"),
+            expires_ms,
+        };
+        begin(&f.deps.objects, ("curated", &at), object, &pending)
+            .await
+            .unwrap();
+    }
+    let request: TransformRequest =
+        serde_json::from_value(serde_json::json!({ "clean_up": input.clone() })).unwrap();
+    let Response::CleanedUp(report) =
+        handle_request(&f.deps, request, &Invocation::unhurried("clean-up-1"))
+            .await
+            .unwrap()
+    else {
+        panic!("a clean-up answers with its report")
+    };
+    assert!(report.deleted.contains(&file), "{:?}", report.deleted);
+    assert!(!path.exists());
+    // The running attempt of this event: until its deadline and the grace have passed.
+    let wait = (100_000 + etl_core::manifest::EXPIRY_GRACE_MS) / 1000;
+    assert!(
+        (wait - 5..=wait + 1).contains(&report.wait_seconds),
+        "{}",
+        report.wait_seconds
+    );
+    let pending: Vec<String> = manifest(&f, &input)
+        .pending
+        .into_iter()
+        .map(|p| p.attempt)
+        .collect();
+    assert_eq!(pending, ["running", "other"]);
 }
 
 #[tokio::test]
@@ -444,4 +509,24 @@ async fn partition_values_reach_the_catalog_exactly() {
         "{}",
         sql[0]
     );
+}
+
+#[test]
+fn the_margin_is_thirty_seconds_or_a_quarter_of_the_time_left() {
+    let at = |secs| Invocation {
+        request_id: "r".into(),
+        deadline: std::time::SystemTime::now() + std::time::Duration::from_secs(secs),
+    };
+    assert_eq!(at(900).margin(), Invocation::MARGIN);
+    let short = at(20).margin().as_secs_f64();
+    assert!((4.9..=5.0).contains(&short), "{short}");
+    // A deadline that has passed before the invocation starts is no deadline.
+    let past = Invocation::from_lambda("r".into(), 1_000);
+    assert_eq!(past.margin(), Invocation::MARGIN);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let real = Invocation::from_lambda("r".into(), now_ms + 60_000);
+    assert!(real.margin() <= std::time::Duration::from_secs(15));
 }
