@@ -119,9 +119,11 @@ impl From<TransformError> for StageError {
             return Self::retryable(message);
         }
         match e {
-            TransformError::Input { .. } => Self::bad_input(format!(
-                "{message} Fix the object (or the dataset definition) and upload it again."
-            )),
+            TransformError::Input { .. } | TransformError::Limit { .. } => {
+                Self::bad_input(format!(
+                    "{message} Fix the object (or the dataset definition) and upload it again."
+                ))
+            }
             TransformError::Output { .. } => Self::permanent(message),
         }
     }

@@ -110,7 +110,9 @@ pub struct TransformResult {
     /// [`TransformResult::values_nulled`] per column.
     #[serde(default)]
     pub nulled_by_field: BTreeMap<String, u64>,
-    /// Source keys no field maps (schema drift), with counts.
+    /// Source keys no field maps (schema drift), with counts: the
+    /// [`UNKNOWN_FIELDS_IN_RESULT`] most frequent (the summary has them all), so no object can
+    /// push the execution's state past Step Functions' 256 KB.
     #[serde(default)]
     pub unknown_fields: BTreeMap<String, u64>,
     /// Partitions written.
@@ -153,6 +155,20 @@ pub struct CleanUpReport {
     /// Attempts of the same event still recorded as running: wait this many seconds (until
     /// Lambda has certainly stopped them) and clean up again; 0 when none are left.
     pub wait_seconds: u64,
+}
+
+/// How many unknown-field names a [`TransformResult`] carries.
+pub const UNKNOWN_FIELDS_IN_RESULT: usize = 50;
+
+/// The `n` largest counts (ties by name), for a state that must stay small.
+pub fn most_frequent(counts: &BTreeMap<String, u64>, n: usize) -> BTreeMap<String, u64> {
+    let mut by_count: Vec<(&String, &u64)> = counts.iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    by_count
+        .into_iter()
+        .take(n)
+        .map(|(k, v)| (k.clone(), *v))
+        .collect()
 }
 
 /// One step of catalog-update: a DDL query it started, and whether more remain.
@@ -389,6 +405,26 @@ mod tests {
             assert_eq!(name, name.as_str());
         }
         assert_eq!(ErrorName::parse("States.Timeout"), None);
+    }
+
+    #[test]
+    fn a_result_carries_the_most_frequent_unknown_fields_only() {
+        let counts: BTreeMap<String, u64> = (0..1_000u64)
+            .map(|i| (format!("field_{i:04}_{}", "x".repeat(200)), i % 97))
+            .collect();
+        let top = most_frequent(&counts, UNKNOWN_FIELDS_IN_RESULT);
+        assert_eq!(top.len(), UNKNOWN_FIELDS_IN_RESULT);
+        let least_kept = top.values().min().unwrap();
+        let dropped_max = counts
+            .iter()
+            .filter(|(k, _)| !top.contains_key(*k))
+            .map(|(_, v)| v)
+            .max()
+            .unwrap();
+        assert!(least_kept >= dropped_max);
+        // Whatever the object, the names carried stay far below the 256 KB of a state.
+        assert!(serde_json::to_vec(&top).unwrap().len() < 20_000);
+        assert_eq!(most_frequent(&BTreeMap::new(), 5), BTreeMap::new());
     }
 
     #[test]

@@ -132,7 +132,8 @@ impl<'e> Run<'e> {
     }
 
     fn read_all(&mut self, input: impl Read + Send) -> Result<(), Failure> {
-        let (decoded, stats) = open_input(input).map_err(DecodeError::Io)?;
+        let max_decoded = self.engine.dataset.max_decompressed_mb << 20;
+        let (decoded, stats) = open_input(input, max_decoded).map_err(DecodeError::Io)?;
         // Reading, and inflating gzip (about a third of what the rest of the transform does with
         // the bytes), run a few chunks ahead on a thread of their own.
         std::thread::scope(|scope| {
@@ -188,7 +189,19 @@ impl<'e> Run<'e> {
         let refused = match map_record(fields, slots, &mut row, &mut scratch.nulled) {
             Ok(()) => match self.partitioner.place(&row) {
                 Ok(Place::Known(index)) => Ok(index),
-                Ok(Place::New(partition)) => Ok(self.writer.open(*partition)),
+                Ok(Place::New(partition)) => {
+                    let max = self.engine.dataset.output.max_partitions;
+                    if self.writer.partition_count() == max {
+                        return Err(Failure::Limit(format!(
+                            "record {} (line {}) opens partition {} ({}) past the dataset's max_partitions = {max}; partition by a field with fewer values, or raise the limit",
+                            pos.index,
+                            pos.line,
+                            max + 1,
+                            partition.path
+                        )));
+                    }
+                    Ok(self.writer.open(*partition))
+                }
                 Err(refused) => Err((refused.field, refused.rejection)),
             },
             Err((field, reason)) => Err((field, rejection(&fields[field], &slots[field], reason))),

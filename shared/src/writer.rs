@@ -34,6 +34,11 @@ impl<'s> TableWriter<'s> {
         }
     }
 
+    /// Partitions opened so far.
+    pub fn partition_count(&self) -> usize {
+        self.partitions.len()
+    }
+
     /// Opens a partition; returns its index (the next one).
     pub fn open(&mut self, partition: NewPartition) -> usize {
         self.partitions

@@ -9,7 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use etl_aws::lambda::{unknown_dataset, StageError};
-use etl_core::contract::{CleanUpReport, PipelineInput, TransformRequest, TransformResult};
+use etl_core::contract::{
+    most_frequent, CleanUpReport, PipelineInput, TransformRequest, TransformResult,
+    UNKNOWN_FIELDS_IN_RESULT,
+};
 use etl_core::layout::{self, S3Uri};
 use etl_core::manifest::{self, Begin, Commit, Generation, Pending, Remove};
 use etl_core::ports::ObjectStore;
@@ -167,6 +170,14 @@ pub async fn handle<S: ObjectStore>(
     invocation: &Invocation,
 ) -> Result<TransformResult, StageError> {
     let engine = Arc::clone(deps.engine(&input.dataset)?);
+    let max_mb = engine.dataset().max_object_mb;
+    if !input.removed && input.object.size > max_mb << 20 {
+        return Err(StageError::bad_input(format!(
+            "{}: {} MiB is more than the dataset's max_object_mb = {max_mb}; nothing was read or written. Split the object into smaller ones, or raise the limit if the function has the time for it.",
+            input.object.uri(),
+            input.object.size >> 20
+        )));
+    }
     let attempt = Attempt::new(deps, &engine, &input, invocation);
     if input.removed {
         // Boxed: nested in the handler's future, it took the compiler past its depth limit.
@@ -239,7 +250,7 @@ pub async fn handle<S: ObjectStore>(
         rejected_uri: summary.rejected_file.clone(),
         values_nulled: summary.values_nulled,
         nulled_by_field: summary.nulled_by_field.clone(),
-        unknown_fields: summary.unknown_fields.clone(),
+        unknown_fields: most_frequent(&summary.unknown_fields, UNKNOWN_FIELDS_IN_RESULT),
         partitions: summary.partitions.len() as u64,
         files: summary.files_written() as u64,
         bytes_written: summary.bytes_written(),

@@ -414,6 +414,26 @@ async fn the_clean_up_after_a_failure_deletes_dead_attempts_and_waits_for_runnin
 }
 
 #[tokio::test]
+async fn an_object_above_the_size_limit_fails_before_anything_is_read() {
+    let (f, mut input) = fixture(SAMPLE.as_bytes());
+    input.object.size = (10 << 30) + 1; // the default max_object_mb is 10 GiB
+    let err = handle(&f.deps, input.clone(), &Invocation::unhurried("request-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, "BadInput");
+    assert!(
+        err.message
+            .contains("10240 MiB is more than the dataset's max_object_mb = 10240"),
+        "{}",
+        err.message
+    );
+    assert!(
+        !f.dir.path().join("curated").exists(),
+        "nothing written, not even a manifest"
+    );
+}
+
+#[tokio::test]
 async fn overlapping_attempts_of_one_event_leave_one_generation() {
     let (f, input) = fixture(SAMPLE.as_bytes());
     let (first, second) = (

@@ -45,6 +45,22 @@ pub struct SourceConfig {
     /// What deleting a raw object does to its rows.
     #[serde(default)]
     pub on_delete: OnDelete,
+    /// The largest raw object the transform takes, in MiB (as stored, compressed or not): a
+    /// larger one fails at once, naming the limit, instead of running into the Lambda timeout.
+    #[serde(default = "default_max_object_mb")]
+    pub max_object_mb: u64,
+    /// The most bytes an object may decompress to, in MiB: a gzip bomb fails as soon as it
+    /// passes it.
+    #[serde(default = "default_max_decompressed_mb")]
+    pub max_decompressed_mb: u64,
+}
+
+fn default_max_object_mb() -> u64 {
+    10 << 10
+}
+
+fn default_max_decompressed_mb() -> u64 {
+    50 << 10
 }
 
 /// What deleting a raw object (`ObjectRemoved:*`) does to the rows it put in the table.
@@ -187,6 +203,9 @@ pub struct OutputConfig {
     pub target_file_mb: u64,
     /// Rows buffered across all partitions before the largest are flushed as row groups.
     pub memory_budget_mb: u64,
+    /// The most partitions one object may write: an object past it fails and takes back what it
+    /// wrote (a partition key of the wrong field, a timestamp in milliseconds read as seconds).
+    pub max_partitions: usize,
 }
 
 impl Default for OutputConfig {
@@ -196,6 +215,7 @@ impl Default for OutputConfig {
             row_group_rows: 1_000_000,
             target_file_mb: 256,
             memory_budget_mb: 32,
+            max_partitions: 10_000,
         }
     }
 }

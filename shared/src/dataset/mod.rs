@@ -32,6 +32,10 @@ pub struct Dataset {
     pub suffixes: Vec<String>,
     /// What deleting a raw object does to its rows.
     pub on_delete: OnDelete,
+    /// The largest raw object taken, in MiB.
+    pub max_object_mb: u64,
+    /// The most bytes an object may decompress to, in MiB.
+    pub max_decompressed_mb: u64,
     /// Columns, in table order (including those that only feed partitions).
     pub fields: Vec<Field>,
     /// Partition keys, outermost first.
@@ -176,10 +180,20 @@ impl Dataset {
             ));
         }
         let out = &file.output;
-        if out.row_group_rows == 0 || out.target_file_mb == 0 || out.memory_budget_mb == 0 {
+        if out.row_group_rows == 0
+            || out.target_file_mb == 0
+            || out.memory_budget_mb == 0
+            || out.max_partitions == 0
+        {
             return Err(invalid.at(
                 "output",
-                "row_group_rows, target_file_mb and memory_budget_mb must be greater than 0",
+                "row_group_rows, target_file_mb, memory_budget_mb and max_partitions must be greater than 0",
+            ));
+        }
+        if file.source.max_object_mb == 0 || file.source.max_decompressed_mb == 0 {
+            return Err(invalid.at(
+                "source",
+                "max_object_mb and max_decompressed_mb must be greater than 0",
             ));
         }
         if let Some(f) = file.quality.max_rejected_fraction {
@@ -198,6 +212,8 @@ impl Dataset {
             prefix: file.source.prefix,
             suffixes: file.source.suffixes,
             on_delete: file.source.on_delete,
+            max_object_mb: file.source.max_object_mb,
+            max_decompressed_mb: file.source.max_decompressed_mb,
             fields,
             partitions,
             output: file.output,

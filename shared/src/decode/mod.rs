@@ -114,9 +114,12 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Wraps a raw object stream, decompressing it when it starts with the gzip magic bytes.
+/// Wraps a raw object stream, decompressing it when it starts with the gzip magic bytes; more than
+/// `max_decoded` bytes after decompression are an error (`InvalidData`, naming the limit), so a
+/// gzip bomb stops as soon as it passes it.
 pub fn open_input<'r>(
     reader: impl Read + Send + 'r,
+    max_decoded: u64,
 ) -> io::Result<(Box<dyn Read + Send + 'r>, InputStats)> {
     let mut stats = InputStats::default();
     let mut buffered = BufReader::with_capacity(
@@ -133,7 +136,36 @@ pub fn open_input<'r>(
     } else {
         Box::new(buffered)
     };
-    Ok((input, stats))
+    let limited = Limited {
+        inner: input,
+        left: max_decoded,
+        limit: max_decoded,
+    };
+    Ok((Box::new(limited), stats))
+}
+
+/// At most `limit` bytes of `inner`, then an error.
+struct Limited<R> {
+    inner: R,
+    left: u64,
+    limit: u64,
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.left {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the object decompresses to more than {} MiB (the dataset's max_decompressed_mb); raise the limit if that is expected",
+                    self.limit >> 20
+                ),
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use std::io::Write;
 type Seen = Vec<(u64, u64, bool, String, String)>;
 
 fn read_all(bytes: Vec<u8>) -> Result<Seen, DecodeError> {
-    let (input, _) = open_input(std::io::Cursor::new(bytes)).unwrap();
+    let (input, _) = open_input(std::io::Cursor::new(bytes), u64::MAX).unwrap();
     std::thread::scope(|s| read_records(ReadAhead::scoped(s, "test", input).unwrap()))
 }
 
@@ -236,7 +236,7 @@ proptest::proptest! {
             "{\n  \"id\": 5,\n  \"x\": oops\n}\n",
         ];
         let input: String = picks.iter().map(|&i| PIECES[i]).collect();
-        let (decoded, _) = open_input(std::io::Cursor::new(input.clone().into_bytes())).unwrap();
+        let (decoded, _) = open_input(std::io::Cursor::new(input.clone().into_bytes()), u64::MAX).unwrap();
         let tree = PathTree::new([vec!["id".to_string()]].iter().map(|p| p.as_slice()));
         let mut unknown = UnknownFields::default();
         let mut seen = Vec::new();

@@ -16,6 +16,14 @@ pub enum TransformError {
         #[source]
         source: DecodeError,
     },
+    /// The object passes one of the dataset's limits.
+    #[error("{object}: {message}")]
+    Limit {
+        /// Source URI.
+        object: String,
+        /// Which limit, where, and what to do.
+        message: String,
+    },
     /// Writing output failed.
     #[error("{object}: {source}")]
     Output {
@@ -32,6 +40,7 @@ impl TransformError {
         match failure {
             Failure::Decode(source) => TransformError::Input { object, source },
             Failure::Write(source) => TransformError::Output { object, source },
+            Failure::Limit(message) => TransformError::Limit { object, message },
         }
     }
 
@@ -46,7 +55,7 @@ impl TransformError {
                 e.kind() != std::io::ErrorKind::InvalidInput
                     && e.kind() != std::io::ErrorKind::InvalidData
             }
-            TransformError::Input { .. } => false,
+            TransformError::Input { .. } | TransformError::Limit { .. } => false,
             TransformError::Output {
                 source: WriteError::Output(e),
                 ..
@@ -60,6 +69,8 @@ impl TransformError {
 pub(super) enum Failure {
     Decode(DecodeError),
     Write(WriteError),
+    /// A dataset limit, with the message.
+    Limit(String),
 }
 
 impl From<DecodeError> for Failure {

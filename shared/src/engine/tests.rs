@@ -300,6 +300,61 @@ fn a_gzip_object_corrupt_halfway_fails_and_leaves_nothing_behind() {
 }
 
 #[test]
+fn a_gzip_bomb_stops_at_the_decompression_limit() {
+    // 3 MiB of records that inflate from a few KiB.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let record =
+        "{\"device_id\":\"d\",\"timestamp\":1593007044,\"location\":{\"lat\":1,\"long\":2}}\n";
+    for _ in 0..(3 << 20) / record.len() {
+        gz.write_all(record.as_bytes()).unwrap();
+    }
+    let gzip = gz.finish().unwrap();
+    assert!(gzip.len() < 100_000);
+    let mut d = iot();
+    d.max_decompressed_mb = 1;
+    d.output.row_group_rows = 1000; // files are committed before the limit is reached
+    let o = out();
+    let err = run(&d, &gzip, &o).unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    assert!(
+        err.to_string()
+            .contains("decompresses to more than 1 MiB (the dataset's max_decompressed_mb)"),
+        "{err}"
+    );
+    assert_eq!(files(o.data.root()), Vec::<String>::new());
+    // Within the limit, the same object goes through.
+    d.max_decompressed_mb = 4;
+    assert!(run(&d, &gzip, &out()).is_ok());
+}
+
+#[test]
+fn an_object_past_max_partitions_fails_and_leaves_nothing_behind() {
+    let mut d = iot();
+    d.output.max_partitions = 3;
+    d.output.row_group_rows = 10;
+    let o = out();
+    // Five devices: the fourth partition is one too many.
+    let err = run(&d, many_records(200, "\n").as_bytes(), &o).unwrap_err();
+    assert!(matches!(err, TransformError::Limit { .. }), "{err}");
+    assert!(!err.is_retryable());
+    let message = err.to_string();
+    assert!(
+        message.contains("opens partition 4 (year=2020/month=06/device_id=d3/) past the dataset's max_partitions = 3"),
+        "{message}"
+    );
+    assert_eq!(files(o.data.root()), Vec::<String>::new());
+    assert_eq!(files(o.rejected.root()), Vec::<String>::new());
+    d.output.max_partitions = 5;
+    assert_eq!(
+        run(&d, many_records(200, "\n").as_bytes(), &out())
+            .unwrap()
+            .partitions
+            .len(),
+        5
+    );
+}
+
+#[test]
 fn a_broken_array_fails_and_leaves_nothing_behind() {
     let o = out();
     // Rejected records first, more than the local store sends to its writer thread at once: their
