@@ -85,12 +85,41 @@ fn every_task_retries_and_catches() {
             state["TimeoutSeconds"].as_u64().is_some(),
             "{name} has no timeout"
         );
-        let retried: Vec<&str> = state["Retry"][0]["ErrorEquals"]
-            .as_array()
-            .unwrap()
+        let retriers = state["Retry"].as_array().unwrap();
+        let retried: Vec<&str> = retriers
             .iter()
+            .flat_map(|r| r["ErrorEquals"].as_array().unwrap())
             .map(|v| v.as_str().unwrap())
             .collect();
+        for r in retriers {
+            assert_eq!(r["JitterStrategy"], "FULL", "{name}: retries spread out");
+            assert!(
+                r["MaxDelaySeconds"].as_u64().is_some(),
+                "{name}: delays bounded"
+            );
+        }
+        // The worst case: every attempt of the first retrier runs to the task's timeout, the
+        // throttled ones (rejected before they run) only wait; all of it within the execution's.
+        let timeout = state["TimeoutSeconds"].as_f64().unwrap();
+        let mut worst = timeout;
+        for (i, r) in retriers.iter().enumerate() {
+            let attempts = r["MaxAttempts"].as_u64().unwrap();
+            let (interval, rate) = (
+                r["IntervalSeconds"].as_f64().unwrap(),
+                r["BackoffRate"].as_f64().unwrap(),
+            );
+            let max_delay = r["MaxDelaySeconds"].as_f64().unwrap();
+            for a in 0..attempts {
+                worst += (interval * rate.powi(a as i32)).min(max_delay);
+                if i == 0 {
+                    worst += timeout;
+                }
+            }
+        }
+        assert!(
+            worst <= def["TimeoutSeconds"].as_f64().unwrap(),
+            "{name}: {worst} s of retries exceed the execution timeout"
+        );
         for error in ["Lambda.ServiceException", "Lambda.TooManyRequestsException"] {
             assert!(retried.contains(&error), "{name} does not retry {error}");
         }
@@ -114,6 +143,12 @@ fn every_task_retries_and_catches() {
     );
     let fail = &states(&def)["Failed"];
     assert_eq!(fail["Error"], PIPELINE_FAILED);
+    // When the notifier itself fails, the execution ends with another error, so the EventBridge
+    // rule (which skips PipelineFailed, already reported) reports it.
+    let lost = &states(&def)["NotifyFailure"]["Catch"][0]["Next"];
+    let lost = &states(&def)[lost.as_str().unwrap()];
+    assert_eq!(lost["Type"], "Fail");
+    assert_ne!(lost["Error"], PIPELINE_FAILED);
 }
 
 /// Field names of a contract value, by the name the state machine stores it under.
@@ -286,6 +321,56 @@ fn the_template_substitutes_every_function_the_definition_uses() {
         );
     }
     assert!(TEMPLATE.contains("DefinitionUri: statemachine/pipeline.asl.json"));
+}
+
+/// The Lambda timeout `template.yaml` gives the function behind `${XFunctionArn}`.
+fn lambda_timeout(resource: &str) -> u64 {
+    let function = resource.trim_start_matches("${").trim_end_matches("Arn}");
+    let start = TEMPLATE
+        .find(&format!("\n  {function}:\n"))
+        .unwrap_or_else(|| panic!("template.yaml has no {function}"));
+    let rest = &TEMPLATE[start + 1..];
+    let end = rest[3..].find("\n  ").map_or(rest.len(), |i| {
+        // The next top-level resource: two spaces, then a name.
+        rest[3 + i..]
+            .match_indices("\n  ")
+            .find(|(j, _)| !rest[3 + i + j + 3..].starts_with(' '))
+            .map_or(rest.len(), |(j, _)| 3 + i + j)
+    });
+    let own = rest[..end]
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Timeout: "));
+    let global = TEMPLATE
+        .split("Globals:")
+        .nth(1)
+        .and_then(|g| g.lines().find_map(|l| l.trim().strip_prefix("Timeout: ")));
+    own.or(global).unwrap().parse().unwrap()
+}
+
+/// A task that timed out in Step Functions must not still be running in Lambda: each task's
+/// timeout is above its function's.
+#[test]
+fn every_task_times_out_after_its_lambda() {
+    let def = definition();
+    for (name, state) in states(&def) {
+        if state["Type"] != "Task" {
+            continue;
+        }
+        let task = state["TimeoutSeconds"].as_u64().unwrap();
+        let lambda = lambda_timeout(state["Resource"].as_str().unwrap());
+        assert!(
+            task > lambda,
+            "{name}: task timeout {task} s, Lambda's {lambda} s"
+        );
+    }
+    assert_eq!(lambda_timeout("${TransformFunctionArn}"), 900);
+    // A burst of transforms cannot take the notifier's concurrency.
+    let notifier = &TEMPLATE[TEMPLATE.find("\n  FailureNotifierFunction:\n").unwrap()..];
+    let notifier = &notifier[..notifier[3..].find("\n  Failure").unwrap_or(notifier.len())];
+    assert!(
+        notifier.contains("ReservedConcurrentExecutions: !If [ReservesNotifierConcurrency"),
+        "{notifier}"
+    );
 }
 
 /// Each function's `config` module tests that the template sets its variables; here, that every
