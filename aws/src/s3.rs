@@ -23,7 +23,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use etl_core::output::{OutputError, OutputFile, OutputStore};
-use etl_core::ports::{FailureKind, ObjectStore, PortError, Precondition, Tagged};
+use etl_core::ports::{FailureKind, Listed, ObjectStore, PortError, Precondition, Tagged};
 use tokio::runtime::Handle;
 
 use crate::error::port_error;
@@ -186,7 +186,7 @@ impl ObjectStore for S3Objects {
         }
     }
 
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, PortError> {
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<Listed>, PortError> {
         let mut keys = Vec::new();
         let mut pages = self
             .client
@@ -199,7 +199,18 @@ impl ObjectStore for S3Objects {
             let page = page.map_err(|e| {
                 port_error(format!("ListObjectsV2 {}", S3Uri::new(bucket, prefix)), e)
             })?;
-            keys.extend(page.contents().iter().filter_map(|o| o.key.clone()));
+            keys.extend(page.contents().iter().filter_map(|o| {
+                Some(Listed {
+                    key: o.key.clone()?,
+                    size: o.size.unwrap_or(0).max(0) as u64,
+                    etag: o
+                        .e_tag
+                        .as_deref()
+                        .unwrap_or("")
+                        .trim_matches('"')
+                        .to_string(),
+                })
+            }));
         }
         Ok(keys)
     }

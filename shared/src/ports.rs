@@ -65,16 +65,27 @@ pub trait ObjectStore: Send + Sync {
         precondition: &Precondition,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
 
-    /// The keys below `prefix`, in no particular order.
+    /// The objects below `prefix` (their latest versions), in no particular order.
     fn list(
         &self,
         bucket: &str,
         prefix: &str,
-    ) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Listed>, PortError>> + Send;
 
     /// Deletes an object (no error when it is already gone).
     fn delete(&self, bucket: &str, key: &str)
         -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// An object as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// Its key.
+    pub key: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its ETag, without quotes.
+    pub etag: String,
 }
 
 /// An object's bytes and the ETag a conditional write compares against.

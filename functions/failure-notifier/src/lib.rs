@@ -204,20 +204,20 @@ fn error_of(r: &FailureReport) -> (String, String) {
 }
 
 fn advice(error_name: &str, stage: &Stage) -> &'static str {
-    const RETRIES_EXHAUSTED: &str = "a service kept failing or timing out after the retries; redrive this execution from the console once the service is healthy.";
+    const RETRIES_EXHAUSTED: &str = "a service kept failing or timing out after the retries; once it is healthy, start a new execution with this execution's input (console: New execution, or aws stepfunctions start-execution --input …): the object's rows are replaced, not duplicated.";
     match ErrorName::parse(error_name) {
         Some(ErrorName::BadInput) => return "fix the object (or the dataset definition and redeploy), then upload the object again to reprocess it; its earlier output is replaced, not duplicated.",
         Some(ErrorName::NotFound) => return "the raw object (or version) no longer exists; there is nothing to reprocess unless it is uploaded again.",
-        Some(ErrorName::BadConfig) => return "the deployment is misconfigured (see the message); fix it, redeploy, then redrive this execution.",
+        Some(ErrorName::BadConfig) => return "the deployment is misconfigured (see the message); fix it, redeploy, then start a new execution with this execution's input.",
         Some(ErrorName::Retryable) => return RETRIES_EXHAUSTED,
         Some(ErrorName::Permanent) | None => {}
     }
     match error_name {
         "DataQualityThresholdExceeded" => "read the rejected records file for the reasons. If the feed's format changed, update the dataset definition and redeploy; then upload the object again.",
         "States.Timeout" | "States.TIMED_OUT" => RETRIES_EXHAUSTED,
-        "AthenaQueryFailed" => "the catalog DDL failed (see the message); fix the cause, then redrive this execution. The Parquet files are already in place.",
-        _ if matches!(stage, Stage::Execution(_)) => "open the execution in the console to see which state failed, fix the cause, then redrive it.",
-        _ => "open the execution in the console, fix the cause, then redrive it or upload the object again.",
+        "AthenaQueryFailed" => "the catalog DDL failed (see the message); fix the cause, then start a new execution with this execution's input (its rows replace themselves and the DDL runs again).",
+        _ if matches!(stage, Stage::Execution(_)) => "open the execution in the console to see which state failed, fix the cause, then start a new execution with its input.",
+        _ => "open the execution in the console, fix the cause, then start a new execution with its input or upload the object again.",
     }
 }
 

@@ -16,19 +16,104 @@ use etl_aws::lambda::StageError;
 use etl_core::contract::{ObjectRef, PipelineInput};
 use etl_core::dataset::{dataset_for_key, OnDelete};
 use etl_core::layout::{percent_decode, source_id};
-use etl_core::ports::{ExecutionStarter, StartOutcome};
+use etl_core::ports::{ExecutionStarter, ObjectStore, StartOutcome};
 use etl_core::Dataset;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 pub use config::Config;
 
 /// What the handler needs.
-pub struct Deps<E> {
+pub struct Deps<E, O> {
     /// Starts executions.
     pub starter: E,
+    /// Lists the raw bucket, for a backfill.
+    pub objects: O,
     /// The deployment's datasets.
     pub datasets: Vec<Dataset>,
+}
+
+/// What s3-trigger is invoked with: S3's notifications, or a backfill.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum TriggerEvent {
+    /// `{"backfill": {"bucket": …, "prefix": …}}`: start executions for the objects already
+    /// in the bucket (uploaded before the stack existed, or before a dataset was added).
+    Backfill {
+        /// What to backfill.
+        backfill: Backfill,
+    },
+    /// An S3 event notification.
+    S3(S3Event),
+}
+
+/// Objects to start executions for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backfill {
+    /// The raw bucket.
+    pub bucket: String,
+    /// Only keys below this prefix.
+    #[serde(default)]
+    pub prefix: String,
+}
+
+/// The sequencer a backfilled object's execution carries: lower than any S3 gives, so a real
+/// event of the key, before or after, always wins over the backfill. Running a backfill twice
+/// starts nothing new (the executions are named by the object and this sequencer).
+pub const BACKFILL_SEQUENCER: &str = "0";
+
+/// Handles an invocation: an S3 notification, or a backfill.
+pub async fn handle_event<E: ExecutionStarter, O: ObjectStore>(
+    deps: &Deps<E, O>,
+    event: TriggerEvent,
+) -> Result<TriggerReport, StageError> {
+    match event {
+        TriggerEvent::S3(event) => handle(deps, event).await,
+        TriggerEvent::Backfill { backfill } => {
+            let listed = deps
+                .objects
+                .list(&backfill.bucket, &backfill.prefix)
+                .await?;
+            info!(bucket = %backfill.bucket, prefix = %backfill.prefix, objects = listed.len(), "backfill");
+            let records: Vec<serde_json::Value> = listed
+                .into_iter()
+                .map(|o| {
+                    serde_json::json!({
+                        "eventName": "ObjectCreated:Put",
+                        "eventTime": "1970-01-01T00:00:00Z",
+                        "userIdentity": {},
+                        "requestParameters": {},
+                        "responseElements": {},
+                        "s3": {
+                            "bucket": { "name": backfill.bucket },
+                            "object": {
+                                "key": encode_key(&o.key),
+                                "size": o.size,
+                                "eTag": o.etag,
+                                "sequencer": BACKFILL_SEQUENCER,
+                            }
+                        }
+                    })
+                })
+                .collect();
+            let event: S3Event = serde_json::from_value(serde_json::json!({ "Records": records }))
+                .expect("the records are S3 event records");
+            handle(deps, event).await
+        }
+    }
+}
+
+/// Percent-encodes every byte of a key but the unreserved ones, as [`decode_key`] reads it.
+fn encode_key(key: &str) -> String {
+    key.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                char::from(b).to_string()
+            }
+            b => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// What one invocation did.
@@ -52,8 +137,8 @@ pub struct Skipped {
 }
 
 /// Handles one S3 event notification.
-pub async fn handle<E: ExecutionStarter>(
-    deps: &Deps<E>,
+pub async fn handle<E: ExecutionStarter, O>(
+    deps: &Deps<E, O>,
     event: S3Event,
 ) -> Result<TriggerReport, StageError> {
     let mut report = TriggerReport::default();

@@ -1,15 +1,59 @@
 use aws_lambda_events::event::s3::S3Event;
-use etl_core::ports::local::RecordingStarter;
+use etl_core::ports::local::{LocalObjects, RecordingStarter};
 
 use super::*;
 
 const S3_PUT: &str = include_str!("../../../events/s3-put.json");
 
-fn deps() -> Deps<RecordingStarter> {
+fn deps() -> Deps<RecordingStarter, LocalObjects> {
     Deps {
         starter: RecordingStarter::default(),
+        objects: LocalObjects::new(std::env::temp_dir().join("s3-trigger-tests-nothing-here")),
         datasets: etl_aws::lambda::embedded_datasets().unwrap(),
     }
+}
+
+#[tokio::test]
+async fn a_backfill_starts_the_objects_already_there_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let objects = LocalObjects::new(dir.path());
+    for key in [
+        "iot/old/a b.ndjson",
+        "iot/old/ü+1.json",
+        "iot/old/notes.txt",
+        "other/x.json",
+    ] {
+        let path = objects.path("raw", key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"{}\n").unwrap();
+    }
+    let deps = Deps { objects, ..deps() };
+    let request: TriggerEvent =
+        serde_json::from_str(r#"{"backfill": {"bucket": "raw", "prefix": "iot/"}}"#).unwrap();
+    let report = handle_event(&deps, request.clone()).await.unwrap();
+    assert_eq!(report.started.len(), 2, "{report:?}");
+    assert_eq!(report.skipped.len(), 1, "notes.txt matches no dataset");
+    let mut keys: Vec<String> = deps
+        .starter
+        .started
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, input)| {
+            let input: PipelineInput = serde_json::from_str(input).unwrap();
+            assert_eq!(input.object.sequencer.as_deref(), Some(BACKFILL_SEQUENCER));
+            assert!(input.object.etag.is_some() && input.object.size == 3);
+            input.object.key
+        })
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["iot/old/a b.ndjson", "iot/old/ü+1.json"]);
+    // Safe to run twice: nothing new starts.
+    let again = handle_event(&deps, request).await.unwrap();
+    assert_eq!((again.started.len(), again.duplicates), (0, 2));
+    // An S3 notification still goes through the same door.
+    let event: TriggerEvent = serde_json::from_str(S3_PUT).unwrap();
+    assert_eq!(handle_event(&deps, event).await.unwrap().started.len(), 1);
 }
 
 fn event() -> S3Event {
@@ -191,6 +235,7 @@ async fn throttled_starts_fail_the_invocation_as_retryable() {
         .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
     let deps = Deps {
         starter: etl_aws::sfn::SfnStarter::new(client, "arn:sm"),
+        objects: LocalObjects::new(std::env::temp_dir()),
         datasets: etl_aws::lambda::embedded_datasets().unwrap(),
     };
     let err = handle(&deps, event()).await.unwrap_err();

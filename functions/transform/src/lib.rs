@@ -534,6 +534,7 @@ impl Attempt {
             let data_file = format!("part-{}-", attempt.stem);
             let mut keys: Vec<String> = listed
                 .into_iter()
+                .map(|o| o.key)
                 .filter(|k| {
                     k.rsplit('/')
                         .next()

@@ -206,7 +206,7 @@ impl<F: Fn(&LocalObjects) + Send + Sync> ObjectStore for Interfering<F> {
         }
         self.inner.put_if(b, k, body, p).await
     }
-    async fn list(&self, b: &str, p: &str) -> Result<Vec<String>, PortError> {
+    async fn list(&self, b: &str, p: &str) -> Result<Vec<crate::ports::Listed>, PortError> {
         self.inner.list(b, p).await
     }
     async fn delete(&self, b: &str, k: &str) -> Result<(), PortError> {

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::{
-    ExecutionStarter, FailureKind, Notifier, ObjectStore, PortError, Precondition, QueryEngine,
-    QueryInfo, StartOutcome, Tagged,
+    ExecutionStarter, FailureKind, Listed, Notifier, ObjectStore, PortError, Precondition,
+    QueryEngine, QueryInfo, StartOutcome, Tagged,
 };
 use crate::contract::QueryState;
 use crate::output::{LocalDir, OutputStore};
@@ -144,7 +144,7 @@ impl ObjectStore for LocalObjects {
         Ok(holds)
     }
 
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, PortError> {
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<Listed>, PortError> {
         let root = self.root.join(bucket);
         let mut keys = Vec::new();
         let mut dirs = vec![root.clone()];
@@ -169,7 +169,13 @@ impl ObjectStore for LocalObjects {
                 // Hidden names are files being written (`LocalDir`, `write`), not objects.
                 let hidden = key.rsplit('/').next().is_some_and(|n| n.starts_with('.'));
                 if key.starts_with(prefix) && !hidden {
-                    keys.push(key);
+                    let body = fs::read(&path)
+                        .map_err(|e| Self::error("ListObjectsV2", bucket, prefix, e))?;
+                    keys.push(Listed {
+                        key,
+                        size: body.len() as u64,
+                        etag: Self::etag(&body).trim_matches('"').to_string(),
+                    });
                 }
             }
         }
