@@ -86,6 +86,9 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
                 ))
             },
         ),
+        ("a_backfill_processes_objects_that_had_no_event_once", |s| {
+            Box::pin(a_backfill_processes_objects_that_had_no_event_once(s))
+        }),
     ]
 }
 
@@ -409,6 +412,45 @@ async fn a_deleted_object_removes_its_rows_where_the_dataset_says_so(
         "{kept:?}"
     );
     ensure!(table_rows_of(&stack, &t.table_location, &[&object]).await? == GOOD_ROWS);
+    Ok(())
+}
+
+async fn a_backfill_processes_objects_that_had_no_event_once(stack: Arc<Stack>) -> Result<()> {
+    // Two objects that were in the bucket before the stack: no event was ever delivered.
+    let body = (GOOD.join("\n") + "\n").into_bytes();
+    let a = stack.upload("iot/backfill/a.ndjson", body.clone()).await?;
+    let b = stack.upload("iot/backfill/b c.ndjson", body).await?;
+    let request = serde_json::json!({
+        "backfill": {"bucket": stack.names.raw_bucket, "prefix": "iot/backfill/"}
+    });
+    let report: serde_json::Value =
+        serde_json::from_slice(&stack.invoke("s3-trigger", &request).await?)?;
+    let started: Vec<String> = serde_json::from_value(report["started"].clone())?;
+    ensure!(started.len() == 2, "{report}");
+    let mut location = String::new();
+    for arn in &started {
+        let t = succeeded(&stack.follow(arn, EXECUTION_TIMEOUT).await?)?.clone();
+        location = t.table_location;
+    }
+    // Listed objects carry no version: their files are named by their ETag.
+    for object in [&a, &b] {
+        let listed = RawObject {
+            version_id: None,
+            ..(*object).clone()
+        };
+        ensure!(
+            table_rows_of(&stack, &location, &[&listed]).await? == GOOD_ROWS,
+            "{}: its rows once",
+            object.key
+        );
+    }
+    // Run again: nothing new starts.
+    let again: serde_json::Value =
+        serde_json::from_slice(&stack.invoke("s3-trigger", &request).await?)?;
+    ensure!(
+        again["started"].as_array().is_some_and(|s| s.is_empty()) && again["duplicates"] == 2,
+        "{again}"
+    );
     Ok(())
 }
 

@@ -39,7 +39,10 @@ async fn a_timed_out_execution_from_eventbridge_is_reported() {
         body.contains("s3://etl-raw-123456789012/iot/2020/06/24/batch 1.ndjson"),
         "{body}"
     );
-    assert!(body.contains("start a new execution with this execution's input"), "{body}");
+    assert!(
+        body.contains("start a new execution with this execution's input"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
