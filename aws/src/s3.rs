@@ -78,20 +78,15 @@ impl ObjectStore for S3Objects {
     }
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, PortError> {
-        let op = || format!("GetObject {}", S3Uri::new(bucket, key));
-        let out = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| port_error(op(), e))?;
-        let bytes =
-            out.body.collect().await.map_err(|e| {
-                PortError::new(FailureKind::Retryable, op(), "ReadBody", e.to_string())
-            })?;
-        Ok(bytes.to_vec())
+        match self.get_tagged(bucket, key).await? {
+            Some(tagged) => Ok(tagged.body),
+            None => Err(PortError::new(
+                FailureKind::NotFound,
+                format!("GetObject {}", S3Uri::new(bucket, key)),
+                "NoSuchKey",
+                "The specified key does not exist.",
+            )),
+        }
     }
 
     fn output_store(&self, bucket: &str, prefix: &str) -> Box<dyn OutputStore> {

@@ -110,6 +110,15 @@ pub struct Pending {
 pub const EXPIRY_GRACE_MS: u64 = 60_000;
 
 impl Manifest {
+    /// The manifest of a key nothing was recorded for yet.
+    pub fn new(bucket: &str, key: &str) -> Self {
+        Self {
+            bucket: bucket.into(),
+            key: key.into(),
+            ..Self::default()
+        }
+    }
+
     /// The attempts that are certainly dead at `now_ms`: killed before they committed or gave up.
     pub fn expired(&self, now_ms: u64) -> Vec<Pending> {
         self.pending
@@ -278,11 +287,7 @@ pub async fn begin(
     pending: &Pending,
 ) -> Result<Begin, ManifestError> {
     update(store, bucket, key, |manifest| {
-        let mut manifest = manifest.unwrap_or_else(|| Manifest {
-            bucket: source_bucket.into(),
-            key: source_key.into(),
-            ..Manifest::default()
-        });
+        let mut manifest = manifest.unwrap_or_else(|| Manifest::new(source_bucket, source_key));
         if let Some(by) = later_than(manifest.current.as_ref(), pending.sequencer.as_deref()) {
             return Decision::Stop(Begin::Superseded { by });
         }
@@ -301,11 +306,7 @@ pub async fn commit(
     generation: &Generation,
 ) -> Result<Commit, ManifestError> {
     update(store, bucket, key, |manifest| {
-        let mut manifest = manifest.unwrap_or_else(|| Manifest {
-            bucket: source_bucket.into(),
-            key: source_key.into(),
-            ..Manifest::default()
-        });
+        let mut manifest = manifest.unwrap_or_else(|| Manifest::new(source_bucket, source_key));
         if let Some(by) = later_than(manifest.current.as_ref(), generation.sequencer.as_deref()) {
             return Decision::Stop(Commit::Superseded { by });
         }
@@ -351,11 +352,7 @@ pub async fn remove(
 ) -> Result<Remove, ManifestError> {
     debug_assert!(tombstone.keys.is_empty() && tombstone.records_written == 0);
     update(store, bucket, key, |manifest| {
-        let mut manifest = manifest.unwrap_or_else(|| Manifest {
-            bucket: source_bucket.into(),
-            key: source_key.into(),
-            ..Manifest::default()
-        });
+        let mut manifest = manifest.unwrap_or_else(|| Manifest::new(source_bucket, source_key));
         if let Some(by) = later_than(manifest.current.as_ref(), tombstone.sequencer.as_deref()) {
             return Decision::Stop(Remove::Superseded { by });
         }
