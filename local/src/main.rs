@@ -122,6 +122,7 @@ async fn run(input: &Path, dataset_path: &Path, key: Option<String>, out: &Path)
         ("Parquet", "tables"),
         ("rejected", "rejected"),
         ("summaries", "summaries"),
+        ("manifests", "manifests"),
     ] {
         let path = curated.join(dir);
         if path.exists() {
