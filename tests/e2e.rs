@@ -261,6 +261,12 @@ async fn parquet_rows(
     Ok(rows)
 }
 
+/// The source id a raw object's output files are named by (its version, else its ETag).
+fn source_id_of(o: &RawObject) -> String {
+    let version = o.version_id.as_deref().unwrap_or(&o.etag);
+    source_id(&o.bucket, &o.key, Some(version))
+}
+
 /// Every row the table holds for one raw key, whatever its versions: the rows of every Parquet
 /// file in the table location written for `objects` (file names carry the object version's
 /// source id), sorted.
@@ -272,10 +278,7 @@ async fn table_rows_of(
     let table = S3Uri::parse(table_location)?;
     let ids: Vec<String> = objects
         .iter()
-        .map(|o| {
-            let version = o.version_id.as_deref().unwrap_or(&o.etag);
-            format!("/part-{}-", source_id(&o.bucket, &o.key, Some(version)))
-        })
+        .map(|o| format!("/part-{}-", source_id_of(o)))
         .collect();
     let mut rows = Vec::new();
     for key in stack.list(&table.bucket, &table.key).await? {
@@ -330,10 +333,8 @@ async fn a_new_upload_replaces_the_rows_of_the_one_before(stack: Arc<Stack>) -> 
         .await?
         .into_iter()
         .filter(|k| {
-            [&v1, &v2, &v3].iter().any(|o| {
-                let version = o.version_id.as_deref().unwrap_or(&o.etag);
-                k.contains(&source_id(&o.bucket, &o.key, Some(version)))
-            }) && !k.starts_with("tables/")
+            [&v1, &v2, &v3].iter().any(|o| k.contains(&source_id_of(o)))
+                && !k.starts_with("tables/")
         })
         .collect();
     ensure!(summaries.len() == 1, "one summary left: {summaries:?}");
@@ -393,8 +394,7 @@ async fn a_deleted_object_removes_its_rows_where_the_dataset_says_so(
     ensure!(r.removed && r.records_written == 0, "{r:?}");
     let rows = table_rows_of(&stack, &t.table_location, &[&object]).await?;
     ensure!(rows.is_empty(), "no rows of the deleted object: {rows:#?}");
-    let version = object.version_id.as_deref().unwrap_or(&object.etag);
-    let id = source_id(&object.bucket, key, Some(version));
+    let id = source_id_of(&object);
     let left: Vec<String> = curated_keys(&stack)
         .await?
         .into_iter()

@@ -324,6 +324,8 @@ struct Attempt {
     /// When it stops reading, `margin` before the Lambda deadline.
     stop_at: SystemTime,
     margin: Duration,
+    /// The object as this attempt names its output.
+    source: SourceObject,
     stem: String,
     table: S3Uri,
     manifest_key: String,
@@ -335,19 +337,19 @@ impl Attempt {
         let layout = &deps.config.layout;
         let o = &input.object;
         let id = layout::attempt_id(&inv.request_id);
-        let stem = SourceObject {
+        let source = SourceObject {
             bucket: o.bucket.clone(),
             key: o.key.clone(),
             version: o.identity_version().map(String::from),
             attempt: Some(id.clone()),
-        }
-        .file_stem();
+        };
         let margin = inv.margin();
         Self {
             id,
             stop_at: inv.deadline - margin,
             margin,
-            stem,
+            stem: source.file_stem(),
+            source,
             table: layout.table_location(engine.dataset()),
             manifest_key: layout.manifest_key(&input.dataset, &o.bucket, &o.key),
             bucket: layout.bucket.clone(),
@@ -380,12 +382,7 @@ impl Attempt {
         let rejected = deps
             .objects
             .output_store(&layout.bucket, layout.rejected_prefix());
-        let source = SourceObject {
-            bucket: o.bucket.clone(),
-            key: o.key.clone(),
-            version: o.identity_version().map(String::from),
-            attempt: Some(self.id.clone()),
-        };
+        let source = self.source.clone();
         let object_uri = o.uri();
         let summary = tokio::task::spawn_blocking(move || {
             engine.transform(reader, &source, data.as_ref(), rejected.as_ref())
