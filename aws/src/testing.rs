@@ -12,9 +12,9 @@ pub fn http_response(status: u16, body: &'static str) -> Response {
     )
 }
 
-/// The environment variables `template.yaml` sets for the function built from `binary`
-/// (`BuildProperties: Binary: <binary>`), by name, with their values as written.
-pub fn template_variables(binary: &str) -> std::collections::BTreeMap<String, String> {
+/// The text of the `template.yaml` resource that builds the function `binary`
+/// (`BuildProperties: Binary: <binary>`), from that line to the resource's end.
+pub fn template_function(binary: &str) -> &'static str {
     let template = include_str!("../../template.yaml");
     let marker = format!("        Binary: {binary}\n");
     let start = template
@@ -28,7 +28,22 @@ pub fn template_variables(binary: &str) -> std::collections::BTreeMap<String, St
             .find(|(j, _)| !rest[i + j + 3..].starts_with(' '))
             .map_or(rest.len(), |(j, _)| i + j)
     });
-    let resource = &rest[..end];
+    &rest[..end]
+}
+
+/// A property of the function `binary` in `template.yaml` (`Timeout`, `MemorySize`), as written.
+pub fn template_property(binary: &str, name: &str) -> Option<String> {
+    let marker = format!("      {name}: ");
+    template_function(binary)
+        .lines()
+        .find_map(|l| l.strip_prefix(&marker))
+        .map(|v| v.trim().to_string())
+}
+
+/// The environment variables `template.yaml` sets for the function built from `binary`, by
+/// name, with their values as written.
+pub fn template_variables(binary: &str) -> std::collections::BTreeMap<String, String> {
+    let resource = template_function(binary);
     let Some(vars) = resource.split("        Variables:\n").nth(1) else {
         return Default::default();
     };

@@ -24,9 +24,12 @@
 //! the order of the events, their duplicates, and overlapping attempts. Between a commit and the
 //! deletion of the replaced generation's files (one `DeleteObject` per file, right after the
 //! commit) a query can see both generations; before the commit it sees the old one only. An
-//! attempt that fails takes its own files back ([`abandon`]); one that is killed leaves its
-//! pending entry, naming its files and its deadline; once that has passed
-//! ([`Manifest::expired`]), the key's next attempt deletes them and [`forget`]s the entry.
+//! attempt that fails takes its own files back and marks its pending entry dead ([`expire`]);
+//! one that is killed leaves its pending entry, naming its files and its deadline, dead once that
+//! has passed ([`Manifest::expired`]). Either way the next sweep (the state machine's clean-up
+//! after a failed transform, or the key's next attempt) deletes what is left of it and
+//! [`forget`]s the entry. An attempt that fails the quality bar deletes its data files and
+//! [`abandon`]s its entry, leaving its rejected records and summary until a later commit.
 //!
 //! A deleted raw object, when its dataset says `on_delete = "remove"`, is a generation without
 //! files ([`remove`]): its rows go, and an upload older than the delete whose event arrives late
@@ -56,9 +59,10 @@ pub struct Manifest {
     /// Attempts that began and have not committed or given up yet.
     #[serde(default)]
     pub pending: Vec<Pending>,
-    /// Keys of replaced generations still to delete: a commit lists them in the same write that
-    /// replaces their generation, so they are deleted even when the attempt that committed stops
-    /// before it deleted them (the next commit of the key deletes them then).
+    /// Keys still to delete: a commit lists those of the generation it replaces in the same write
+    /// that replaces it, so they are deleted even when the attempt that committed stops before it
+    /// deleted them (the next commit of the key deletes them then); and an attempt that failed
+    /// the quality bar leaves its rejected records and summary here ([`abandon`]).
     #[serde(default)]
     pub garbage: Vec<String>,
 }
@@ -108,6 +112,10 @@ pub struct Pending {
 /// How long after an attempt's deadline its files count as garbage: clocks of different hosts
 /// may disagree by this much.
 pub const EXPIRY_GRACE_MS: u64 = 60_000;
+
+/// The deadline of an attempt that stopped itself ([`expire`]): long past, and not 0, which is
+/// "unknown" (never expires).
+pub const EXPIRED_MS: u64 = 1;
 
 impl Manifest {
     /// The manifest of a key nothing was recorded for yet.
@@ -392,13 +400,48 @@ pub async fn collected(
     .await
 }
 
-/// Removes an attempt that gave up (its own files already deleted) from the pending list.
+/// Removes an attempt that gave up from the pending list. Its data files are already deleted;
+/// `kept` are keys it leaves on purpose (the rejected records and summary of an object that
+/// failed its quality bar, which the failure message points to): they go on the garbage list, and
+/// the key's next commit deletes them with the generation it replaces.
 pub async fn abandon(
     store: &impl ObjectStore,
-    at: (&str, &str),
+    (bucket, key): (&str, &str),
+    attempt: &str,
+    kept: &[String],
+) -> Result<(), ManifestError> {
+    update(store, bucket, key, |manifest| match manifest {
+        Some(mut m) if m.pending.iter().any(|p| p.attempt == attempt) => {
+            m.pending.retain(|p| p.attempt != attempt);
+            m.garbage.extend(kept.iter().cloned());
+            m.garbage.sort();
+            m.garbage.dedup();
+            Decision::Write(m, ())
+        }
+        _ => Decision::Stop(()),
+    })
+    .await
+}
+
+/// Marks an attempt that stopped without committing as dead now, so that the next sweep (the
+/// state machine's clean-up, or the key's next attempt) finds what it may have left, deletes it
+/// and [`forget`]s it: for attempts that cannot be sure their own take-back deleted everything.
+pub async fn expire(
+    store: &impl ObjectStore,
+    (bucket, key): (&str, &str),
     attempt: &str,
 ) -> Result<(), ManifestError> {
-    forget(store, at, &[attempt.to_string()]).await
+    update(store, bucket, key, |manifest| match manifest {
+        Some(mut m) => match m.pending.iter_mut().find(|p| p.attempt == attempt) {
+            Some(p) if p.expires_ms != EXPIRED_MS => {
+                p.expires_ms = EXPIRED_MS;
+                Decision::Write(m, ())
+            }
+            _ => Decision::Stop(()),
+        },
+        None => Decision::Stop(()),
+    })
+    .await
 }
 
 /// Removes attempts from the pending list: those that gave up, or dead ones whose files were

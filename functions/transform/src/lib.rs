@@ -64,20 +64,25 @@ pub struct Invocation {
 impl Invocation {
     /// How long before the deadline the transform stops reading, takes back what it wrote and
     /// fails, rather than be killed mid-upload; a quarter of the time it has, when that is less
-    /// (a function with a short timeout, `cargo lambda watch`'s 30 seconds).
+    /// (a function with a short timeout).
     pub const MARGIN: Duration = Duration::from_secs(30);
 
     /// The invocation Lambda describes: its request id and its deadline in milliseconds since the
-    /// epoch. A deadline already past when the invocation starts is no deadline at all (some
-    /// runtime emulators send one), and the transform then runs without a guard.
-    pub fn from_lambda(request_id: String, deadline_ms: u64) -> Self {
+    /// epoch. A deadline already past when the invocation starts is no deadline at all (runtime
+    /// emulators send one): the function's `timeout` from now stands in for it.
+    pub fn from_lambda(request_id: String, deadline_ms: u64, timeout: Duration) -> Self {
         let deadline = std::time::UNIX_EPOCH + Duration::from_millis(deadline_ms);
-        if deadline <= SystemTime::now() {
+        let now = SystemTime::now();
+        if deadline <= now {
             warn!(
                 deadline_ms,
-                "the invocation's deadline has passed already; ignored"
+                timeout_seconds = timeout.as_secs(),
+                "the invocation's deadline has passed already; counting the function's timeout from now"
             );
-            return Self::unhurried(&request_id);
+            return Self {
+                request_id,
+                deadline: now + timeout,
+            };
         }
         Self {
             request_id,
@@ -201,8 +206,9 @@ pub async fn handle<S: ObjectStore>(
     let summary = match attempt.transform(deps, engine, &input).await {
         Ok(summary) => summary,
         Err(e) => {
-            // The engine took its files back; the attempt leaves the pending list.
-            attempt.abandon(deps).await;
+            // The engine took its files back, as far as the store let it: the clean-up that
+            // follows every failed transform makes sure (the attempt is marked dead for it).
+            attempt.expire(deps).await;
             return Err(e);
         }
     };
@@ -220,8 +226,13 @@ pub async fn handle<S: ObjectStore>(
         )
         .await?;
     if summary.quality.threshold_crossed {
-        // Its rows never reached the table: what the table held stays.
-        attempt.abandon(deps).await;
+        // Its rows never reached the table: what the table held stays. The rejected records and
+        // the summary stay for the failure message, until a later upload of the key commits.
+        let mut kept = vec![summary_key.clone()];
+        if summary.rejected_file.is_some() {
+            kept.push(attempt.rejected_key(deps, &input.dataset));
+        }
+        attempt.abandon(deps, &kept).await;
     } else if !attempt.commit(deps, &input, &summary, &summary_key).await? {
         info!(dataset = %input.dataset, object = %input.object.uri(), "superseded at commit: a later upload of the key was committed first");
         return Ok(unchanged(input, Unchanged::Superseded));
@@ -413,7 +424,6 @@ impl Attempt {
         summary_key: &str,
     ) -> Result<bool, StageError> {
         let o = &input.object;
-        let layout = &deps.config.layout;
         let mut keys: Vec<String> = summary
             .partitions
             .iter()
@@ -421,8 +431,7 @@ impl Attempt {
             .map(|f| format!("{}{}", self.table.key, f.key))
             .collect();
         if summary.rejected_file.is_some() {
-            let name = layout::rejected_file_name(&input.dataset, &self.stem);
-            keys.push(format!("{}{name}", layout.rejected_prefix()));
+            keys.push(self.rejected_key(deps, &input.dataset));
         }
         keys.push(summary_key.to_string());
         let generation = Generation {
@@ -445,13 +454,15 @@ impl Attempt {
             Commit::Superseded { .. } => {
                 let deleted = self.delete(deps, &generation.keys).await;
                 if deleted.len() < generation.keys.len() {
+                    // The next sweep deletes the rest.
+                    self.expire(deps).await;
                     return Err(StageError::retryable(format!(
                         "{}: superseded, but {} of its files could not be deleted; retrying",
                         o.uri(),
                         generation.keys.len() - deleted.len()
                     )));
                 }
-                self.abandon(deps).await;
+                self.abandon(deps, &[]).await;
                 Ok(false)
             }
         }
@@ -538,9 +549,18 @@ impl Attempt {
                         .is_some_and(|name| name.starts_with(&data_file))
                 })
                 .collect();
-            let rejected = layout::rejected_file_name(dataset, &attempt.stem);
-            keys.push(format!("{}{rejected}", layout.rejected_prefix()));
-            keys.push(layout.summary_key(dataset, &attempt.stem));
+            for key in [
+                layout.rejected_key(dataset, &attempt.stem),
+                layout.summary_key(dataset, &attempt.stem),
+            ] {
+                // Only what is there, so the report counts files that were deleted.
+                match deps.objects.list(bucket, &key).await {
+                    Ok(listed) if listed.iter().any(|o| o.key == key) => keys.push(key),
+                    Ok(_) => {}
+                    // Deleting a key that is not there is harmless.
+                    Err(_) => keys.push(key),
+                }
+            }
             let deleted = self.delete(deps, &keys).await;
             info!(manifest = key, attempt = %attempt.attempt, deleted = deleted.len(), "swept the files of an attempt killed before it finished");
             if deleted.len() == keys.len() {
@@ -568,11 +588,23 @@ impl Attempt {
         deleted
     }
 
-    /// Leaves the manifest's pending list (best effort: a stale entry only names files that are
-    /// already gone).
-    async fn abandon<S: ObjectStore>(&self, deps: &Deps<S>) {
-        if let Err(e) = manifest::abandon(&deps.objects, self.manifest(), &self.id).await {
+    /// The key of this attempt's rejected-records file.
+    fn rejected_key<S>(&self, deps: &Deps<S>, dataset: &str) -> String {
+        deps.config.layout.rejected_key(dataset, &self.stem)
+    }
+
+    /// Leaves the manifest's pending list, `kept` left for the key's next commit to delete
+    /// (best effort: a stale entry only names files that are already gone).
+    async fn abandon<S: ObjectStore>(&self, deps: &Deps<S>, kept: &[String]) {
+        if let Err(e) = manifest::abandon(&deps.objects, self.manifest(), &self.id, kept).await {
             warn!(manifest = %self.manifest_key, error = %e, "could not leave the pending list");
+        }
+    }
+
+    /// Marks the attempt dead for the next sweep (best effort: otherwise its deadline does).
+    async fn expire<S: ObjectStore>(&self, deps: &Deps<S>) {
+        if let Err(e) = manifest::expire(&deps.objects, self.manifest(), &self.id).await {
+            warn!(manifest = %self.manifest_key, error = %e, "could not mark the attempt dead");
         }
     }
 }

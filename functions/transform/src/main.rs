@@ -16,7 +16,11 @@ async fn main() -> Result<(), Error> {
         config,
     );
     run(service_fn(|event: LambdaEvent<_>| {
-        let invocation = Invocation::from_lambda(event.context.request_id, event.context.deadline);
+        let invocation = Invocation::from_lambda(
+            event.context.request_id,
+            event.context.deadline,
+            deps.config.timeout,
+        );
         let deps = &deps;
         async move { handle_request(deps, event.payload, &invocation).await }
     }))

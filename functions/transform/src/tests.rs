@@ -22,6 +22,7 @@ fn fixture(raw: &[u8]) -> (Fixture, PipelineInput) {
     std::fs::write(path, raw).unwrap();
     let config = Config {
         layout: etl_core::layout::CuratedLayout::with_defaults("curated"),
+        timeout: Config::DEFAULT_TIMEOUT,
     };
     let deps = Deps::new(
         objects,
@@ -99,8 +100,45 @@ async fn a_broken_array_is_bad_input_and_writes_nothing() {
     let curated = f.dir.path().join("curated");
     assert!(!curated.join("tables").exists() && !curated.join("rejected").exists());
     assert!(!curated.join("summaries").exists());
-    let m = manifest(&f, &input_of_fixture());
+    let input = input_of_fixture();
+    let m = manifest(&f, &input);
+    assert!(m.current.is_none(), "{m:?}");
+    assert_eq!(
+        m.pending.iter().map(|p| p.expires_ms).collect::<Vec<_>>(),
+        [etl_core::manifest::EXPIRED_MS],
+        "the attempt is marked dead for the clean-up"
+    );
+    // The clean-up the state machine runs next finds nothing left, and forgets the attempt.
+    let report = clean_up_after(&f.deps, input.clone(), &Invocation::unhurried("request-2"))
+        .await
+        .unwrap();
+    assert_eq!((report.deleted.len(), report.wait_seconds), (0, 0));
+    let m = manifest(&f, &input);
     assert!(m.current.is_none() && m.pending.is_empty(), "{m:?}");
+}
+
+/// What the engine's own take-back could not delete (a failed `DeleteObject`), the clean-up after
+/// the failure does: it finds the attempt's files by their names.
+#[tokio::test]
+async fn the_clean_up_deletes_what_a_failed_attempt_could_not_take_back() {
+    let (f, input) = fixture(b"[{\"device_id\":\"a\",\"timestamp\":1593007044},{\"device_id\" 1}]");
+    handle(&f.deps, input.clone(), &Invocation::unhurried("request-1"))
+        .await
+        .unwrap_err();
+    // As if one data file had outlived the take-back.
+    let stem = manifest(&f, &input).pending[0].stem.clone();
+    let left = format!(
+        "tables/iot/sensor_readings/year=2020/month=06/device_id=a/part-{stem}-0.snappy.parquet"
+    );
+    let path = f.deps.objects.path("curated", &left);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"PAR1").unwrap();
+    let report = clean_up_after(&f.deps, input.clone(), &Invocation::unhurried("request-2"))
+        .await
+        .unwrap();
+    assert_eq!(report.deleted, [left]);
+    assert_eq!(files_below(&f, "tables"), Vec::<String>::new());
+    assert!(manifest(&f, &input).pending.is_empty());
 }
 
 fn input_of_fixture() -> PipelineInput {
@@ -284,6 +322,11 @@ async fn near_the_deadline_the_transform_stops_and_takes_back_what_it_wrote() {
     for folder in ["tables", "rejected", "summaries"] {
         assert_eq!(files_below(&f, folder), Vec::<String>::new(), "{folder}");
     }
+    let m = manifest(&f, &input);
+    assert!(m.current.is_none() && m.pending.len() == 1, "{m:?}");
+    clean_up_after(&f.deps, input.clone(), &Invocation::unhurried("request-2"))
+        .await
+        .unwrap();
     let m = manifest(&f, &input);
     assert!(m.current.is_none() && m.pending.is_empty(), "{m:?}");
 }
@@ -491,6 +534,43 @@ async fn all_records_rejected_crosses_the_threshold() {
     assert!(result.threshold_crossed);
     assert_eq!(result.records_written, 0);
     assert!(!f.dir.path().join("curated/tables").exists());
+    // Its rejected records and summary stay for the failure message, listed for deletion by the
+    // key's next commit.
+    let kept = [
+        files_below(&f, "rejected")
+            .iter()
+            .map(|k| format!("rejected/{k}"))
+            .collect::<Vec<_>>(),
+        files_below(&f, "summaries")
+            .iter()
+            .map(|k| format!("summaries/{k}"))
+            .collect(),
+    ]
+    .concat();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    let m = manifest(&f, &input_of_fixture());
+    assert!(m.current.is_none() && m.pending.is_empty(), "{m:?}");
+    let mut garbage = m.garbage.clone();
+    garbage.sort();
+    let mut kept_sorted = kept.clone();
+    kept_sorted.sort();
+    assert_eq!(garbage, kept_sorted);
+    // A corrected upload commits, and the failed attempt's evidence goes.
+    let mut input = input_of_fixture();
+    upload(
+        &f,
+        &mut input,
+        b"{\"device_id\":\"a\",\"timestamp\":1593007044}\n",
+        "v2",
+        "0000000000000000F0",
+    );
+    handle(&f.deps, input.clone(), &Invocation::unhurried("request-2"))
+        .await
+        .unwrap();
+    let m = manifest(&f, &input);
+    assert!(m.garbage.is_empty(), "{m:?}");
+    let left: Vec<String> = [files_below(&f, "rejected"), files_below(&f, "summaries")].concat();
+    assert_eq!(left.len(), 1, "only the new summary: {left:?}");
 }
 
 /// Through the Lambda: an empty device id goes to the default partition, Hive's name for it is
@@ -540,13 +620,15 @@ fn the_margin_is_thirty_seconds_or_a_quarter_of_the_time_left() {
     assert_eq!(at(900).margin(), Invocation::MARGIN);
     let short = at(20).margin().as_secs_f64();
     assert!((4.9..=5.0).contains(&short), "{short}");
-    // A deadline that has passed before the invocation starts is no deadline.
-    let past = Invocation::from_lambda("r".into(), 1_000);
-    assert_eq!(past.margin(), Invocation::MARGIN);
+    // A deadline that has passed before the invocation starts is no deadline: the function's
+    // timeout counts from now.
+    let past = Invocation::from_lambda("r".into(), 1_000, std::time::Duration::from_secs(20));
+    let short = past.margin().as_secs_f64();
+    assert!((4.9..=5.0).contains(&short), "{short}");
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64;
-    let real = Invocation::from_lambda("r".into(), now_ms + 60_000);
+    let real = Invocation::from_lambda("r".into(), now_ms + 60_000, Config::DEFAULT_TIMEOUT);
     assert!(real.margin() <= std::time::Duration::from_secs(15));
 }

@@ -223,6 +223,15 @@ impl CuratedLayout {
         &self.rejected
     }
 
+    /// The key of a source object's rejected-records file (see [`rejected_file_name`]).
+    pub fn rejected_key(&self, dataset: &str, stem: &str) -> String {
+        format!(
+            "{}{}",
+            self.rejected_prefix(),
+            rejected_file_name(dataset, stem)
+        )
+    }
+
     /// The key of a source object's summary (`stem`: [`SourceObject::file_stem`]).
     pub fn summary_key(&self, dataset: &str, stem: &str) -> String {
         format!("{}{dataset}/{stem}.json", self.summaries)

@@ -61,6 +61,10 @@ fn every_name_of_the_curated_bucket() {
         format!("iot_sensors/rejected-{stem}.jsonl")
     );
     assert_eq!(
+        layout.rejected_key("iot_sensors", &stem),
+        format!("rejected/iot_sensors/rejected-{stem}.jsonl")
+    );
+    assert_eq!(
         layout.summary_key("iot_sensors", &stem),
         format!("summaries/iot_sensors/{stem}.json")
     );

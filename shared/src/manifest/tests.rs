@@ -294,7 +294,7 @@ fn racing_attempts_leave_exactly_the_latest_event_current() {
                     let committed = now(commit(&*store, AT, SOURCE, &g)).unwrap();
                     if let Commit::Superseded { .. } = committed {
                         // Its own files deleted, the attempt leaves the pending list.
-                        now(abandon(&*store, AT, &attempt)).unwrap();
+                        now(abandon(&*store, AT, &attempt, &[])).unwrap();
                     }
                     (attempt, Some(committed))
                 })
@@ -405,17 +405,55 @@ fn attempts_are_dead_only_well_after_their_deadline() {
 }
 
 #[test]
-fn an_abandoned_attempt_leaves_the_pending_list() {
+fn an_abandoned_attempt_leaves_the_pending_list_and_what_it_kept_to_the_next_commit() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalObjects::new(dir.path());
     now(begin(&store, AT, SOURCE, &pending("a1", Some("0010")))).unwrap();
     now(begin(&store, AT, SOURCE, &pending("a2", Some("0011")))).unwrap();
-    now(abandon(&store, AT, "a1")).unwrap();
+    let kept = ["rejected/d/rejected-a1.jsonl".to_string()];
+    now(abandon(&store, AT, "a1", &kept)).unwrap();
     assert_eq!(current(&store).pending, [pending("a2", Some("0011"))]);
+    assert_eq!(current(&store).garbage, kept);
     // Abandoning what is not pending writes nothing.
-    now(abandon(&store, AT, "a1")).unwrap();
-    now(abandon(&store, ("curated", "manifests/d/none.json"), "a1")).unwrap();
+    now(abandon(&store, AT, "a1", &["other".to_string()])).unwrap();
+    assert_eq!(current(&store).garbage, kept);
+    now(abandon(
+        &store,
+        ("curated", "manifests/d/none.json"),
+        "a1",
+        &[],
+    ))
+    .unwrap();
     assert!(!dir.path().join("curated/manifests/d/none.json").exists());
+    // The next commit deletes what the quality-failed attempt kept.
+    let Commit::Committed(c) =
+        now(commit(&store, AT, SOURCE, &generation("a2", Some("0011")))).unwrap()
+    else {
+        panic!("a2 commits");
+    };
+    assert_eq!(c.garbage, kept);
+}
+
+#[test]
+fn an_expired_attempt_is_dead_at_once_and_swept_like_a_killed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalObjects::new(dir.path());
+    let mut running = pending("a1", Some("0010"));
+    running.expires_ms = u64::MAX - EXPIRY_GRACE_MS;
+    now(begin(&store, AT, SOURCE, &running)).unwrap();
+    assert!(current(&store).expired(1_000_000).is_empty(), "running");
+    now(expire(&store, AT, "a1")).unwrap();
+    let dead = current(&store).expired(EXPIRY_GRACE_MS + EXPIRED_MS + 1);
+    assert_eq!(dead.len(), 1, "dead as soon as the clocks can agree");
+    assert_eq!(dead[0].stem, running.stem, "its files can still be found");
+    // Expiring what is not pending, or twice, writes nothing.
+    let before = now(store.get_tagged(AT.0, AT.1)).unwrap().unwrap().etag;
+    now(expire(&store, AT, "a1")).unwrap();
+    now(expire(&store, AT, "other")).unwrap();
+    assert_eq!(
+        now(store.get_tagged(AT.0, AT.1)).unwrap().unwrap().etag,
+        before
+    );
 }
 
 #[test]
