@@ -24,7 +24,7 @@ use etl_core::contract::TransformResult;
 use etl_core::layout::{source_id, CuratedLayout, S3Uri};
 use etl_core::manifest::Manifest;
 use etl_core::Summary;
-use etl_local::{find_workspace, Execution, RawObject, Stack, StackOptions};
+use etl_local::{find_workspace, Execution, Published, RawObject, Stack, StackOptions};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 /// How long one execution may take (each DDL waits twice for its query).
@@ -89,30 +89,69 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         ("a_backfill_processes_objects_that_had_no_event_once", |s| {
             Box::pin(a_backfill_processes_objects_that_had_no_event_once(s))
         }),
+        ("one_event_many_times_at_once_leaves_one_generation", |s| {
+            Box::pin(one_event_many_times_at_once_leaves_one_generation(s))
+        }),
+        (
+            "a_transform_that_fails_after_committing_files_takes_them_back",
+            |s| Box::pin(a_transform_that_fails_after_committing_files_takes_them_back(s)),
+        ),
+        (
+            "a_transform_stopped_at_its_timeout_leaves_nothing_behind",
+            |s| Box::pin(a_transform_stopped_at_its_timeout_leaves_nothing_behind(s)),
+        ),
+        ("objects_past_a_limit_fail_clearly_and_leave_nothing", |s| {
+            Box::pin(objects_past_a_limit_fail_clearly_and_leave_nothing(s))
+        }),
     ]
 }
 
-/// `datasets/iot_sensors.toml`, and `iot_erasable`: the same under `erasable/`, into its own
-/// table, with `on_delete = "remove"`.
-fn erasable_datasets(workspace: &std::path::Path) -> Result<tempfile::TempDir> {
+/// The transform's timeout in the stack: short, so that a transform stopped by it ends within
+/// the test (its clean-up waits out the timeout and [`manifest::EXPIRY_GRACE_MS`]).
+const TRANSFORM_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// `datasets/iot_sensors.toml` and variants of it, each under its own prefix into its own table:
+/// `iot_erasable` (`erasable/`, `on_delete = "remove"`), `iot_small_files` (`small/`, files of
+/// about 1 MB, so a transform commits some long before it ends) and `iot_limited` (`limited/`,
+/// objects up to 1 MiB and 1 MiB decompressed, at most 3 partitions).
+fn test_datasets(workspace: &std::path::Path) -> Result<tempfile::TempDir> {
     let dir = tempfile::tempdir()?;
     let iot = std::fs::read_to_string(workspace.join("datasets/iot_sensors.toml"))?;
     std::fs::write(dir.path().join("iot_sensors.toml"), &iot)?;
-    let erasable = iot
-        .replace("name = \"iot_sensors\"", "name = \"iot_erasable\"")
-        .replace(
-            "table = \"sensor_readings\"",
-            "table = \"erasable_readings\"",
-        )
-        .replace(
-            "prefix = \"iot/\"",
-            "prefix = \"erasable/\"\non_delete = \"remove\"",
+    let variant = |name: &str, table: &str, source: &str, output: &str| -> Result<()> {
+        let text = iot
+            .replace("name = \"iot_sensors\"", &format!("name = \"{name}\""))
+            .replace(
+                "table = \"sensor_readings\"",
+                &format!("table = \"{table}\""),
+            )
+            .replace("prefix = \"iot/\"", source)
+            .replace("[output]\n", &format!("[output]\n{output}"));
+        ensure!(
+            text.contains(source) && text.contains(output),
+            "the shipped definition changed shape"
         );
-    ensure!(
-        erasable.contains("on_delete"),
-        "the shipped definition changed shape"
-    );
-    std::fs::write(dir.path().join("iot_erasable.toml"), erasable)?;
+        std::fs::write(dir.path().join(format!("{name}.toml")), text)?;
+        Ok(())
+    };
+    variant(
+        "iot_erasable",
+        "erasable_readings",
+        "prefix = \"erasable/\"\non_delete = \"remove\"",
+        "",
+    )?;
+    variant(
+        "iot_small_files",
+        "small_file_readings",
+        "prefix = \"small/\"",
+        "row_group_rows = 2000\ntarget_file_mb = 1\n",
+    )?;
+    variant(
+        "iot_limited",
+        "limited_readings",
+        "prefix = \"limited/\"\nmax_object_mb = 1\nmax_decompressed_mb = 1",
+        "max_partitions = 3\n",
+    )?;
     Ok(dir)
 }
 
@@ -133,8 +172,7 @@ fn main() -> ExitCode {
         }
         let workspace = find_workspace(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
             .expect("the repository root");
-        // The shipped definition and one like it that removes the rows of deleted objects.
-        let datasets = match erasable_datasets(&workspace) {
+        let datasets = match test_datasets(&workspace) {
             Ok(dir) => dir,
             Err(e) => {
                 eprintln!("e2e: cannot write the test datasets: {e:#}");
@@ -143,6 +181,7 @@ fn main() -> ExitCode {
         };
         let mut options = StackOptions::new(workspace);
         options.datasets_path = Some(datasets.path().to_path_buf());
+        options.transform_timeout = TRANSFORM_TIMEOUT;
         let stack = match Stack::start(options).await {
             Ok(stack) => Arc::new(stack),
             Err(e) => {
@@ -322,7 +361,7 @@ async fn a_new_upload_replaces_the_rows_of_the_one_before(stack: Arc<Stack>) -> 
     succeeded(&third)?;
     let rows = table_rows_of(&stack, &t2.table_location, &[&v1, &v2, &v3]).await?;
     ensure!(rows == want, "the same rows once: {rows:#?}");
-    let manifest = manifest_of(&stack, key).await?;
+    let manifest = manifest_of(&stack, "iot_sensors", key).await?;
     let current = manifest.current.context("a current generation")?;
     ensure!(
         current.version_id == v3.version_id && manifest.pending.is_empty(),
@@ -493,10 +532,10 @@ async fn curated_keys(stack: &Stack) -> Result<BTreeSet<String>> {
         .collect())
 }
 
-/// The manifest of a raw key of the `iot_sensors` dataset.
-async fn manifest_of(stack: &Stack, key: &str) -> Result<Manifest> {
+/// The manifest of a raw key of `dataset`.
+async fn manifest_of(stack: &Stack, dataset: &str, key: &str) -> Result<Manifest> {
     let layout = CuratedLayout::with_defaults(&stack.names.curated_bucket);
-    let at = layout.manifest_key("iot_sensors", &stack.names.raw_bucket, key);
+    let at = layout.manifest_key(dataset, &stack.names.raw_bucket, key);
     Ok(serde_json::from_slice(
         &stack.get(&stack.names.curated_bucket, &at).await?,
     )?)
@@ -847,7 +886,7 @@ async fn malformed_object_fails_and_notifies(stack: Arc<Stack>) -> Result<()> {
         curated_keys(&stack).await? == before,
         "nothing partial in the curated bucket"
     );
-    let manifest = manifest_of(&stack, key).await?;
+    let manifest = manifest_of(&stack, "iot_sensors", key).await?;
     ensure!(
         manifest.current.is_none() && manifest.pending.is_empty(),
         "the failed attempt left the manifest as it found it: {manifest:?}"
@@ -934,6 +973,324 @@ async fn same_event_twice_runs_once(stack: Arc<Stack>) -> Result<()> {
     ensure!(
         parquet_for_object == files,
         "{parquet_for_object} Parquet files for the object, summary lists {files}"
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failures, overlaps and limits: what the table holds after each, and the one message each.
+
+/// `n` readings of device `S`, one a second from 2020-06-24, with values varied enough (a fixed
+/// pseudo-random sequence) that Parquet does not compress them to nothing: about 100 bytes of
+/// JSON and 20 of Parquet each.
+fn many_readings(n: usize) -> Vec<String> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"device_id":"S","timestamp":{},"location":{{"lat":"{:.6}","long":"{:.6}"}},"temperature":{:.2},"humidity":{:.2},"pressure":{:.2}}}"#,
+                1_592_956_800 + i,
+                next() * 180.0 - 90.0,
+                next() * 360.0 - 180.0,
+                next() * 60.0 - 10.0,
+                next() * 100.0,
+                950.0 + next() * 100.0
+            )
+        })
+        .collect()
+}
+
+/// The keys in the curated bucket (manifests aside) written for `object`, by its source id.
+async fn keys_of(stack: &Stack, object: &RawObject) -> Result<Vec<String>> {
+    let id = source_id_of(object);
+    Ok(curated_keys(stack)
+        .await?
+        .into_iter()
+        .filter(|k| k.contains(&id))
+        .collect())
+}
+
+/// Polls the curated bucket until a data file written for `object` is there (at most a minute).
+async fn a_data_file_of(stack: &Stack, object: &RawObject) -> Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(key) = keys_of(stack, object)
+            .await?
+            .into_iter()
+            .find(|k| k.starts_with("tables/") && k.ends_with(".parquet"))
+        {
+            return Ok(key);
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "no data file of {} appeared",
+            object.key
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The checks every failed object shares: the execution failed after cleaning up, one message
+/// names the object and `error`, the object left nothing in the curated bucket and its manifest
+/// (if it has one) holds no generation and no pending attempt. Returns the message.
+async fn failed_cleanly(
+    stack: &Stack,
+    execution: &Execution,
+    dataset: &str,
+    object: &RawObject,
+    error: &str,
+) -> Result<Published> {
+    ensure!(
+        execution.status == "FAILED",
+        "{} ended {}: {:?}",
+        execution.arn,
+        execution.status,
+        execution.states
+    );
+    ensure!(
+        execution
+            .states
+            .iter()
+            .any(|s| s == "CleanUpFailedTransform"),
+        "the clean-up ran: {:?}",
+        execution.states
+    );
+    let published = stack.published().await?;
+    ensure!(published.len() == 1, "one message: {published:#?}");
+    let message = published[0].clone();
+    ensure!(
+        message.subject.contains(error) && message.message.contains(&object.key),
+        "the message names {error} and the object: {message:#?}"
+    );
+    let left = keys_of(stack, object).await?;
+    ensure!(left.is_empty(), "nothing of the object is left: {left:?}");
+    let layout = CuratedLayout::with_defaults(&stack.names.curated_bucket);
+    let at = layout.manifest_key(dataset, &object.bucket, &object.key);
+    if stack
+        .list(&stack.names.curated_bucket, &at)
+        .await?
+        .contains(&at)
+    {
+        let manifest = manifest_of(stack, dataset, &object.key).await?;
+        ensure!(
+            manifest.current.is_none() && manifest.pending.is_empty(),
+            "the manifest holds nothing of the failed attempt: {manifest:?}"
+        );
+    }
+    Ok(message)
+}
+
+/// The same event delivered three times at once, and two more executions started by hand with
+/// its input while they run (as the failure message advises): the attempts overlap, and the
+/// table ends with one generation, its rows once.
+async fn one_event_many_times_at_once_leaves_one_generation(stack: Arc<Stack>) -> Result<()> {
+    let key = "iot/crowd/readings.ndjson";
+    let object = stack
+        .upload(key, (GOOD.join("\n") + "\n").into_bytes())
+        .await?;
+    let objects = [&object];
+    let (a, b, c) = tokio::join!(
+        stack.deliver(&objects),
+        stack.deliver(&objects),
+        stack.deliver(&objects)
+    );
+    let mut arns: Vec<String> = [a?, b?, c?].into_iter().flat_map(|t| t.started).collect();
+    arns.sort();
+    arns.dedup();
+    ensure!(arns.len() == 1, "one execution for one event: {arns:?}");
+    let sfn = &stack.clients.sfn;
+    let input = sfn
+        .describe_execution()
+        .execution_arn(&arns[0])
+        .send()
+        .await?
+        .input
+        .context("the execution's input")?;
+    let start = |n: u32| {
+        sfn.start_execution()
+            .state_machine_arn(stack.names.state_machine_arn())
+            .name(format!("crowd-by-hand-{n}-{}", std::process::id()))
+            .input(input.clone())
+            .send()
+    };
+    let (one, two) = tokio::join!(start(1), start(2));
+    arns.push(one?.execution_arn);
+    arns.push(two?.execution_arn);
+    let mut results = Vec::new();
+    for arn in &arns {
+        results.push(succeeded(&stack.follow(arn, EXECUTION_TIMEOUT).await?)?.clone());
+    }
+    let t = &results[0];
+    let rows = table_rows_of(&stack, &t.table_location, &[&object]).await?;
+    ensure!(rows == GOOD_ROWS, "the rows once: {rows:#?}");
+    let manifest = manifest_of(&stack, "iot_sensors", key).await?;
+    let current = manifest.current.clone().context("a generation")?;
+    ensure!(
+        manifest.pending.is_empty() && manifest.garbage.is_empty(),
+        "nothing under way or left to delete: {manifest:?}"
+    );
+    let mut want = current.keys.clone();
+    want.sort();
+    let have = keys_of(&stack, &object).await?;
+    ensure!(
+        have == want,
+        "exactly the current generation's files: {have:#?} vs {want:#?}"
+    );
+    Ok(())
+}
+
+/// A JSON array broken after enough records that the transform committed data files first:
+/// the files are taken back, the clean-up finds nothing left, one message.
+async fn a_transform_that_fails_after_committing_files_takes_them_back(
+    stack: Arc<Stack>,
+) -> Result<()> {
+    let _ = stack.published().await?;
+    let before = curated_keys(&stack).await?;
+    let body = format!(
+        "[{},{{\"device_id\":\"C\",\"timestamp\":",
+        many_readings(200_000).join(",")
+    );
+    let object = stack
+        .upload("small/broken/cut-off.json", body.into_bytes())
+        .await?;
+    let trigger = stack.deliver(&[&object]).await?;
+    ensure!(trigger.started.len() == 1, "{trigger:?}");
+    let committed = a_data_file_of(&stack, &object).await?;
+    let execution = stack.follow(&trigger.started[0], EXECUTION_TIMEOUT).await?;
+    let message =
+        failed_cleanly(&stack, &execution, "iot_small_files", &object, "BadInput").await?;
+    ensure!(
+        message.message.contains("the JSON array is broken"),
+        "{message:#?}"
+    );
+    ensure!(
+        curated_keys(&stack).await? == before,
+        "{committed} and the rest were taken back"
+    );
+    Ok(())
+}
+
+/// A transform that hangs after committing files (frozen, as a stuck upload or a stalled host
+/// would leave it) is stopped at its timeout, as Lambda stops it; the clean-up waits until the
+/// attempt is certainly dead, deletes its files and says so in the one message. Then what the
+/// message advises, a new execution with the failed one's input, processes the object.
+async fn a_transform_stopped_at_its_timeout_leaves_nothing_behind(stack: Arc<Stack>) -> Result<()> {
+    let _ = stack.published().await?;
+    let before = curated_keys(&stack).await?;
+    const RECORDS: u64 = 200_000;
+    let body = many_readings(RECORDS as usize).join("\n") + "\n";
+    let object = stack
+        .upload("small/stalled/readings.ndjson", body.into_bytes())
+        .await?;
+    let trigger = stack.deliver(&[&object]).await?;
+    ensure!(trigger.started.len() == 1, "{trigger:?}");
+    a_data_file_of(&stack, &object).await?;
+    let frozen = stack.freeze_working("transform");
+    ensure!(frozen == 1, "one transform was working, not {frozen}");
+    let left = keys_of(&stack, &object).await?;
+    let execution = stack.follow(&trigger.started[0], EXECUTION_TIMEOUT).await?;
+    ensure!(
+        execution.states.iter().any(|s| s == "WaitForKilledAttempt"),
+        "the clean-up waited for the attempt's deadline: {:?}",
+        execution.states
+    );
+    let message = failed_cleanly(
+        &stack,
+        &execution,
+        "iot_small_files",
+        &object,
+        "Sandbox.Timedout",
+    )
+    .await?;
+    ensure!(
+        message
+            .message
+            .contains(&format!("Cleaned up: {} files", left.len())),
+        "the message counts the {} files the stopped attempt left: {message:#?}",
+        left.len()
+    );
+    ensure!(
+        curated_keys(&stack).await? == before,
+        "nothing else changed"
+    );
+
+    let sfn = &stack.clients.sfn;
+    let input = sfn
+        .describe_execution()
+        .execution_arn(&execution.arn)
+        .send()
+        .await?
+        .input
+        .context("the failed execution's input")?;
+    let again = sfn
+        .start_execution()
+        .state_machine_arn(stack.names.state_machine_arn())
+        .name(format!("stalled-again-{}", std::process::id()))
+        .input(input)
+        .send()
+        .await?;
+    let execution = stack
+        .follow(&again.execution_arn, EXECUTION_TIMEOUT)
+        .await?;
+    let t = succeeded(&execution)?;
+    ensure!(
+        (t.records_in, t.records_written) == (RECORDS, RECORDS),
+        "every record written: {t:?}"
+    );
+    let manifest = manifest_of(&stack, "iot_small_files", &object.key).await?;
+    let current = manifest.current.context("a generation")?;
+    ensure!(
+        current.records_written == RECORDS && manifest.pending.is_empty(),
+        "{current:?}"
+    );
+    Ok(())
+}
+
+/// Each of the dataset's limits (`iot_limited`): a gzip bomb, an object too large, one with too
+/// many partitions. Each fails with a message naming the limit, and leaves nothing.
+async fn objects_past_a_limit_fail_clearly_and_leave_nothing(stack: Arc<Stack>) -> Result<()> {
+    let _ = stack.published().await?;
+    let before = curated_keys(&stack).await?;
+    // 3 MiB of readings, a few KiB once compressed.
+    let text = GOOD.join("\n").repeat(5_000);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(text.as_bytes())?;
+    let bomb = gz.finish()?;
+    ensure!(bomb.len() < 1 << 20, "the bomb is small: {}", bomb.len());
+    let large = many_readings(15_000).join("\n").into_bytes();
+    ensure!(large.len() > 1 << 20, "the large object is large");
+    let partitions: String = (0..5)
+        .map(|i| format!("{{\"device_id\":\"d{i}\",\"timestamp\":1593007044}}\n"))
+        .collect();
+    let cases = [
+        ("limited/bomb.ndjson.gz", bomb, "max_decompressed_mb"),
+        ("limited/large.ndjson", large, "max_object_mb"),
+        (
+            "limited/fan-out.ndjson",
+            partitions.into_bytes(),
+            "max_partitions",
+        ),
+    ];
+    for (key, body, limit) in cases {
+        let (object, execution) = run_one(&stack, key, body).await?;
+        let message =
+            failed_cleanly(&stack, &execution, "iot_limited", &object, "BadInput").await?;
+        ensure!(
+            message.message.contains(limit),
+            "{key}: the message names {limit}: {message:#?}"
+        );
+    }
+    let after = curated_keys(&stack).await?;
+    ensure!(
+        after == before,
+        "nothing written: {:?}",
+        after.symmetric_difference(&before).collect::<Vec<_>>()
     );
     Ok(())
 }

@@ -39,6 +39,11 @@ impl Service {
         })
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> libc::pid_t {
+        self.child.id() as libc::pid_t
+    }
+
     /// Where its output goes.
     pub fn log(&self) -> &Path {
         &self.log
@@ -105,6 +110,74 @@ impl Drop for Service {
     }
 }
 
+/// Sends `signal` to the children of `parent` running `program` that are in the middle of an
+/// invocation: those that used CPU time within `window`, or are stopped (an idle Lambda instance
+/// waits for its next invocation without using any, and is never stopped). Returns how many
+/// there were.
+pub fn signal_working(
+    parent: libc::pid_t,
+    program: &str,
+    window: Duration,
+    signal: libc::c_int,
+) -> usize {
+    let before: Vec<(libc::pid_t, Option<u64>)> = children(parent, program)
+        .into_iter()
+        .map(|pid| (pid, cpu_ticks(pid)))
+        .collect();
+    std::thread::sleep(window);
+    let working: Vec<libc::pid_t> = before
+        .into_iter()
+        .filter(|&(pid, ticks)| {
+            let stopped = stat_field(pid, 3).as_deref() == Some("T");
+            stopped || matches!((ticks, cpu_ticks(pid)), (Some(a), Some(b)) if b > a)
+        })
+        .map(|(pid, _)| pid)
+        .collect();
+    for &pid in &working {
+        // SAFETY: kill(2) has no memory-safety preconditions.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+    working.len()
+}
+
+/// The children of `parent` whose executable is named `program` (from `/proc`).
+fn children(parent: libc::pid_t, program: &str) -> Vec<libc::pid_t> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<libc::pid_t>().ok())
+        .filter(|pid| {
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+            exe.as_deref().and_then(Path::file_name) == Some(std::ffi::OsStr::new(program))
+                && parent_of(*pid) == Some(parent)
+        })
+        .collect()
+}
+
+/// The parent of `pid` (`/proc/<pid>/stat`'s fourth field).
+fn parent_of(pid: libc::pid_t) -> Option<libc::pid_t> {
+    stat_field(pid, 4)?.parse().ok()
+}
+
+/// The CPU time `pid` used so far, user and system, in clock ticks (fields 14 and 15).
+fn cpu_ticks(pid: libc::pid_t) -> Option<u64> {
+    Some(stat_field(pid, 14)?.parse::<u64>().ok()? + stat_field(pid, 15)?.parse::<u64>().ok()?)
+}
+
+/// Field `n` (counted from 1, as proc(5) does) of `/proc/<pid>/stat`; fields are counted after
+/// the command name, which may itself hold spaces and parentheses.
+fn stat_field(pid: libc::pid_t, n: usize) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name
+        .split_whitespace()
+        .nth(n.checked_sub(3)?)
+        .map(String::from)
+}
+
 fn signal_group(group: libc::pid_t, signal: libc::c_int) {
     // SAFETY: kill(2) has no memory-safety preconditions; a negative pid names a process group.
     unsafe {
@@ -142,4 +215,42 @@ pub fn require_tool(program: &str) -> Result<PathBuf> {
                  `make .venv/.installed` and put .venv/bin first on PATH"
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_children_at_work_or_stopped_are_signalled() {
+        // A parent with an idle child (sleep) and a busy one (yes).
+        let mut parent = Command::new("sh")
+            .args(["-c", "sleep 30 & yes > /dev/null & wait"])
+            .spawn()
+            .unwrap();
+        let pid = parent.id() as libc::pid_t;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while children(pid, "yes").is_empty() || children(pid, "sleep").is_empty() {
+            assert!(Instant::now() < deadline, "the children start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let window = Duration::from_millis(300);
+        assert_eq!(signal_working(pid, "sleep", window, 0), 0, "idle");
+        assert_eq!(signal_working(pid, "yes", window, libc::SIGSTOP), 1, "busy");
+        // Stopped, it uses no CPU, and still counts as in the middle of something.
+        assert_eq!(
+            signal_working(pid, "yes", window, libc::SIGKILL),
+            1,
+            "stopped"
+        );
+        assert_eq!(signal_working(999_999, "yes", window, 0), 0, "not a parent");
+        let sleeper = children(pid, "sleep");
+        for child in sleeper {
+            // SAFETY: kill(2) has no memory-safety preconditions.
+            unsafe {
+                libc::kill(child, libc::SIGKILL);
+            }
+        }
+        parent.wait().unwrap();
+    }
 }

@@ -5,9 +5,18 @@
 //! watch` (function ARN → function name), everything else to moto. cargo lambda answers a function
 //! error with HTTP 500; Lambda answers 200 with `X-Amz-Function-Error: Unhandled`, which is what
 //! makes the state machine's `Retry`/`Catch` see the error name, so the proxy translates.
+//!
+//! cargo lambda does not stop a function at its timeout; Lambda does. The proxy does it for the
+//! functions given a timeout: when an invocation runs past it, the function's instances that are
+//! in the middle of an invocation are killed (cargo lambda does not say which instance runs which
+//! invocation, so another invocation of the function running at that moment dies too; the idle
+//! instances take the next ones) and the state machine gets Lambda's answer, a
+//! `Sandbox.Timedout` error.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Result;
 use bytes::Bytes;
@@ -20,7 +29,13 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::process::signal_working;
+
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// How long the proxy watches a function's instances for the one still at work when an
+/// invocation times out.
+const KILL_WINDOW: Duration = Duration::from_millis(300);
 
 /// Where the proxy sends requests.
 #[derive(Debug, Clone)]
@@ -29,6 +44,10 @@ pub struct Targets {
     pub moto: SocketAddr,
     /// `cargo lambda watch`'s invoke address.
     pub lambda: SocketAddr,
+    /// `cargo lambda watch`'s process id (its function processes are its children).
+    pub functions_parent: libc::pid_t,
+    /// Functions that are stopped after this long, as Lambda stops them at their timeout.
+    pub timeouts: HashMap<String, Duration>,
 }
 
 /// Serves on `listener` until the returned task is aborted.
@@ -75,7 +94,7 @@ async fn forward(
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let answer = match invoked_function(request.uri().path()) {
-        Some(function) => invoke(&client, targets.lambda, &function, request).await,
+        Some(function) => invoke(&client, &targets, &function, request).await,
         None => pass_through(&client, targets.moto, request).await,
     };
     Ok(answer.unwrap_or_else(|e| {
@@ -88,33 +107,61 @@ async fn forward(
 
 async fn invoke(
     client: &HttpClient,
-    lambda: SocketAddr,
+    targets: &Targets,
     function: &str,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>> {
     let payload = request.into_body().collect().await?.to_bytes();
-    let uri = format!("http://{lambda}/2015-03-31/functions/{function}/invocations");
+    let uri = format!(
+        "http://{}/2015-03-31/functions/{function}/invocations",
+        targets.lambda
+    );
     let upstream = Request::post(uri)
         .header("content-type", "application/json")
         .body(Full::new(payload))?;
-    let response = client.request(upstream).await?;
-    let failed = response.status() == StatusCode::INTERNAL_SERVER_ERROR;
-    let ok = response.status().is_success();
-    let body = response.into_body().collect().await?.to_bytes();
+    let call = async {
+        let response = client.request(upstream).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        anyhow::Ok((status, body))
+    };
+    let (status, body) = match targets.timeouts.get(function) {
+        None => call.await?,
+        Some(&timeout) => match tokio::time::timeout(timeout, call).await {
+            Ok(answer) => answer?,
+            Err(_) => {
+                let (parent, name) = (targets.functions_parent, function.to_string());
+                tokio::task::spawn_blocking(move || {
+                    signal_working(parent, &name, KILL_WINDOW, libc::SIGKILL)
+                })
+                .await?;
+                (StatusCode::INTERNAL_SERVER_ERROR, timed_out(timeout))
+            }
+        },
+    };
     let mut answer = Response::builder()
         .header("content-type", "application/json")
         .header("x-amz-executed-version", "$LATEST");
-    answer = if failed {
+    answer = if status == StatusCode::INTERNAL_SERVER_ERROR {
         answer
             .status(StatusCode::OK)
             .header("x-amz-function-error", "Unhandled")
-    } else if ok {
+    } else if status.is_success() {
         answer.status(StatusCode::OK)
     } else {
         // Not a function result (e.g. unknown function): pass the emulator's answer on.
         answer.status(StatusCode::BAD_GATEWAY)
     };
     Ok(answer.body(Full::new(body))?)
+}
+
+/// Lambda's answer for an invocation it stopped at the function's timeout.
+fn timed_out(timeout: Duration) -> Bytes {
+    let error = serde_json::json!({
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": format!("Task timed out after {:.2} seconds", timeout.as_secs_f64()),
+    });
+    Bytes::from(error.to_string())
 }
 
 async fn pass_through(

@@ -19,7 +19,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio::task::JoinHandle;
 
 use crate::aws::{sdk_environment, Clients, Names, FUNCTIONS};
-use crate::process::{free_port, require_tool, Service};
+use crate::process::{free_port, require_tool, signal_working, Service};
 use crate::proxy;
 
 /// How to start the stack.
@@ -34,11 +34,14 @@ pub struct StackOptions {
     /// Athena queries report `RUNNING` on their first status check, so every DDL goes round the
     /// state machine's Wait → Poll loop at least twice (as in AWS), instead of succeeding at once.
     pub slow_queries: bool,
+    /// The transform's timeout: it is told so (`TIMEOUT_SECONDS`), and an invocation still
+    /// running after it is stopped as Lambda stops it (see [`proxy`]).
+    pub transform_timeout: Duration,
 }
 
 impl StackOptions {
     /// Defaults for the repository at `workspace`: built-in datasets, logs in a fresh temporary
-    /// folder, queries that take one poll to finish.
+    /// folder, queries that take one poll to finish, the transform's timeout as in `template.yaml`.
     pub fn new(workspace: impl Into<PathBuf>) -> Self {
         let log_dir = std::env::temp_dir().join(format!("etl-local-{}", std::process::id()));
         Self {
@@ -46,11 +49,15 @@ impl StackOptions {
             datasets_path: None,
             log_dir,
             slow_queries: true,
+            transform_timeout: Duration::from_secs(900),
         }
     }
 }
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// How many instances of each function `cargo lambda watch` runs at once.
+const FUNCTION_CONCURRENCY: u32 = 4;
 
 /// The running stack. Dropping it stops everything.
 pub struct Stack {
@@ -110,34 +117,33 @@ impl Stack {
             .with_context(|| format!("cannot read {}", definition_path.display()))?;
         let failure_queue_url = clients.create_resources(&names, &definition).await?;
 
-        let proxy = proxy::spawn(
-            proxy_listener,
-            proxy::Targets {
-                moto: moto_addr,
-                lambda: lambda_addr,
-            },
-        )?;
-
         let mut command = Command::new(cargo_lambda);
         command
             .current_dir(&options.workspace)
             .args(["lambda", "watch", "--ignore-changes", "--quiet"])
             .args(["--invoke-address", "127.0.0.1"])
             .args(["--invoke-port", &lambda_port.to_string()])
+            // Lambda runs invocations side by side; so do the tests that race attempts.
+            .args(["--concurrency", &FUNCTION_CONCURRENCY.to_string()])
             .envs(sdk_environment(&moto_endpoint))
             .envs(function_environment(
                 &names,
                 options.datasets_path.as_deref(),
-            ));
-        let lambda = start_functions(command, &options.log_dir, lambda_port).await;
-        let lambda = match lambda {
-            Ok(lambda) => lambda,
-            Err(e) => {
-                // The proxy task would otherwise outlive the failed start.
-                proxy.abort();
-                return Err(e);
-            }
-        };
+            ))
+            .env(
+                transform::config::TIMEOUT_SECONDS,
+                options.transform_timeout.as_secs().to_string(),
+            );
+        let lambda = start_functions(command, &options.log_dir, lambda_port).await?;
+        let proxy = proxy::spawn(
+            proxy_listener,
+            proxy::Targets {
+                moto: moto_addr,
+                lambda: lambda_addr,
+                functions_parent: lambda.pid(),
+                timeouts: [("transform".to_string(), options.transform_timeout)].into(),
+            },
+        )?;
 
         Ok(Self {
             names,
@@ -183,6 +189,14 @@ impl Stack {
             );
         }
         Ok(body)
+    }
+
+    /// Freezes the instances of `function` that are working (SIGSTOP), as a hung upload or a
+    /// stalled host would: they neither finish nor clean up, and the function's timeout ends them
+    /// (see [`proxy`]). Returns how many there were.
+    pub fn freeze_working(&self, function: &str) -> usize {
+        let parent = lock(&self.lambda).pid();
+        signal_working(parent, function, Duration::from_millis(300), libc::SIGSTOP)
     }
 
     /// Fails if moto or cargo lambda has exited.

@@ -7,14 +7,16 @@
 //! 2. then the `ALTER TABLE … ADD IF NOT EXISTS PARTITION` statements for the partitions in the
 //!    transform's summary (as many as Athena's query size limit needs).
 //!
-//! Every statement is idempotent, so a retried or repeated execution does no harm.
+//! Every statement is idempotent, so a retried or repeated execution does no harm. A summary
+//! that is gone means a later attempt of the object replaced this one's output (see
+//! [`etl_core::manifest`]): there is nothing left to register, and the execution ends well.
 
 pub mod config;
 
 use etl_aws::lambda::{dataset_named, StageError};
 use etl_core::contract::{CatalogRequest, CatalogStep, DdlStatement};
 use etl_core::layout::S3Uri;
-use etl_core::ports::{ObjectStore, QueryEngine};
+use etl_core::ports::{FailureKind, ObjectStore, QueryEngine};
 use etl_core::{sql, Dataset, Summary};
 use tracing::info;
 
@@ -47,13 +49,22 @@ pub async fn handle<S: ObjectStore, Q: QueryEngine>(
         return Ok(done(next, 0));
     }
     let summary_uri = S3Uri::parse_object(&t.summary_uri)?;
-    let summary: Summary = serde_json::from_slice(
-        &deps
-            .objects
-            .get(&summary_uri.bucket, &summary_uri.key)
-            .await?,
-    )
-    .map_err(|e| {
+    let body = match deps
+        .objects
+        .get(&summary_uri.bucket, &summary_uri.key)
+        .await
+    {
+        Ok(body) => body,
+        // The transform deletes a generation's summary with its files once a later attempt of
+        // the key replaced it (or the object was removed): that attempt's own execution registers
+        // what the table holds now, and these partitions may hold nothing.
+        Err(e) if e.kind == FailureKind::NotFound => {
+            info!(dataset = %dataset.name, object = %t.object.uri(), summary = %t.summary_uri, "the generation was replaced before its partitions were registered; nothing to do");
+            return Ok(done(next, 0));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let summary: Summary = serde_json::from_slice(&body).map_err(|e| {
         StageError::bad_input(format!("{}: not a transform summary: {e}", t.summary_uri))
     })?;
     let statements = sql::add_partitions(dataset, &t.table_location, &summary.partitions)?;

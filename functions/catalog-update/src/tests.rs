@@ -127,6 +127,19 @@ async fn nothing_written_means_nothing_to_register() {
     assert!(deps.queries.queries.lock().unwrap().is_empty());
 }
 
+/// A later attempt of the object replaced this generation (and deleted its summary) before its
+/// partitions were registered: nothing is left to register, and that is no failure.
+#[tokio::test]
+async fn a_replaced_generation_has_nothing_to_register() {
+    let (dir, deps, request) = fixture();
+    let uri = S3Uri::parse_object(&request.transform.summary_uri).unwrap();
+    std::fs::remove_file(deps.objects.path(&uri.bucket, &uri.key)).unwrap();
+    let steps = run_to_end(&deps, request).await;
+    assert_eq!(statements(&steps), [None]);
+    assert!(deps.queries.queries.lock().unwrap().is_empty());
+    drop(dir);
+}
+
 #[tokio::test]
 async fn athena_throttling_is_retryable() {
     use aws_smithy_mocks::{mock, mock_client};

@@ -152,7 +152,7 @@ pub fn compose(r: &FailureReport) -> (String, String) {
     if let Some(c) = &r.clean_up {
         let _ = writeln!(
             m,
-            "Cleaned up: {} files of attempts stopped before they finished",
+            "Cleaned up: {} files the failed attempts had left",
             c.deleted.len()
         );
     }
@@ -215,6 +215,8 @@ fn advice(error_name: &str, stage: &Stage) -> &'static str {
     match error_name {
         "DataQualityThresholdExceeded" => "read the rejected records file for the reasons. If the feed's format changed, update the dataset definition and redeploy; then upload the object again.",
         "States.Timeout" | "States.TIMED_OUT" => RETRIES_EXHAUSTED,
+        // Lambda stopped the function: at its timeout, out of memory, or the process died.
+        "Sandbox.Timedout" | "Runtime.OutOfMemory" | "Runtime.ExitError" | "Lambda.Unknown" => "Lambda stopped the function before it finished (its timeout or memory ran out; the message says which) and what that attempt had written was cleaned up (above). For the transform, split the object into smaller ones or raise the function's MemorySize (more CPU too) or Timeout and redeploy; then upload the object again or start a new execution with this execution's input.",
         "AthenaQueryFailed" => "the catalog DDL failed (see the message); fix the cause, then start a new execution with this execution's input (its rows replace themselves and the DDL runs again).",
         _ if matches!(stage, Stage::Execution(_)) => "open the execution in the console to see which state failed, fix the cause, then start a new execution with its input.",
         _ => "open the execution in the console, fix the cause, then start a new execution with its input or upload the object again.",

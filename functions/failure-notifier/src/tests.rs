@@ -20,7 +20,42 @@ async fn a_caught_error_names_object_stage_error_and_what_to_do() {
     assert!(body.contains("Console:    https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/arn:aws:states:us-east-1:123456789012:execution:etl-pipeline:"), "{body}");
     assert!(body.contains("What to do: fix the object"), "{body}");
     assert!(
-        body.contains("Cleaned up: 0 files of attempts stopped before they finished\n"),
+        body.contains("Cleaned up: 0 files the failed attempts had left\n"),
+        "{body}"
+    );
+}
+
+/// Lambda stopping the transform at its timeout: the message says what the clean-up deleted and
+/// what to change.
+#[tokio::test]
+async fn a_transform_lambda_stopped_says_what_was_cleaned_up_and_what_to_change() {
+    let sns = RecordingNotifier::default();
+    let mut event: serde_json::Value = serde_json::from_str(CATCH).unwrap();
+    event["error"] = serde_json::json!({
+        "Error": "Sandbox.Timedout",
+        "Cause": "{\"errorType\":\"Sandbox.Timedout\",\"errorMessage\":\"Task timed out after 900.00 seconds\"}"
+    });
+    event["clean_up"]["deleted"] = serde_json::json!([
+        "tables/iot/sensor_readings/year=2020/month=06/device_id=A/part-x-0.snappy.parquet"
+    ]);
+    let n = handle(&sns, serde_json::from_value(event).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        n.subject,
+        "ETL failed: iot_sensors: Transform (Sandbox.Timedout)"
+    );
+    let (_, body) = sns.messages.lock().unwrap()[0].clone();
+    assert!(
+        body.contains("Message:    Task timed out after 900.00 seconds\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Cleaned up: 1 files the failed attempts had left\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("What to do: Lambda stopped the function before it finished"),
         "{body}"
     );
 }
