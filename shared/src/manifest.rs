@@ -24,11 +24,12 @@
 //! the order of the events, their duplicates, and overlapping attempts. Between a commit and the
 //! deletion of the replaced generation's files (one `DeleteObject` per file, right after the
 //! commit) a query can see both generations; before the commit it sees the old one only. An
-//! attempt that fails takes its own files back and marks its pending entry dead ([`expire`]);
-//! one that is killed leaves its pending entry, naming its files and its deadline, dead once that
-//! has passed ([`Manifest::expired`]). Either way the next sweep (the state machine's clean-up
-//! after a failed transform, or the key's next attempt) deletes what is left of it and
-//! [`forget`]s the entry. An attempt that fails the quality bar deletes its data files and
+//! attempt that fails takes its own files back and leaves the pending list ([`abandon`]), or,
+//! when it cannot be sure they are all gone, marks its entry dead ([`expire`]); one that is
+//! killed leaves its pending entry, naming its files and its deadline, dead once that has passed
+//! ([`Manifest::expired`]). The next sweep (the state machine's clean-up after a failed
+//! transform, or the key's next attempt) deletes what is left of a dead attempt and [`forget`]s
+//! the entry. An attempt that fails the quality bar deletes its data files and
 //! [`abandon`]s its entry, leaving its rejected records and summary until a later commit.
 //!
 //! A deleted raw object, when its dataset says `on_delete = "remove"`, is a generation without

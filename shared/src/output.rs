@@ -5,11 +5,11 @@
 //! real name; committed files are deleted again by the engine when the object fails as a whole.
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc, OnceLock};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 
 use crate::port_error::{FailureKind, PortError};
 
@@ -382,6 +382,93 @@ impl Drop for LocalFile {
     }
 }
 
+/// A store that remembers what it committed and has not deleted since: after a failed transform,
+/// [`Tracked::left_behind`] says whether the engine's take-back deleted everything (almost always)
+/// or some file may still be there (a `DeleteObject` that failed), which only a listing finds.
+pub struct Tracked<'s> {
+    inner: &'s dyn OutputStore,
+    committed: Committed,
+}
+
+impl<'s> Tracked<'s> {
+    /// Tracks the files written through `inner`.
+    pub fn new(inner: &'s dyn OutputStore) -> Self {
+        Self {
+            inner,
+            committed: Default::default(),
+        }
+    }
+
+    /// The keys committed and not deleted since (relative to the store's root), sorted.
+    pub fn left_behind(&self) -> Vec<String> {
+        let committed = self.committed.lock().unwrap_or_else(|p| p.into_inner());
+        committed.iter().cloned().collect()
+    }
+}
+
+impl OutputStore for Tracked<'_> {
+    fn create(&self, key: &str) -> Result<Box<dyn OutputFile>, OutputError> {
+        Ok(Box::new(TrackedFile {
+            inner: self.inner.create(key)?,
+            key: key.to_string(),
+            committed: Arc::clone(&self.committed),
+        }))
+    }
+
+    fn delete(&self, key: &str) -> Result<(), OutputError> {
+        self.inner.delete(key)?;
+        let mut committed = self.committed.lock().unwrap_or_else(|p| p.into_inner());
+        committed.remove(key);
+        Ok(())
+    }
+
+    fn uri(&self, key: &str) -> String {
+        self.inner.uri(key)
+    }
+
+    fn max_key_bytes(&self) -> usize {
+        self.inner.max_key_bytes()
+    }
+
+    fn sync(&self) -> Result<(), OutputError> {
+        self.inner.sync()
+    }
+}
+
+/// The keys a [`Tracked`] store committed and has not deleted since.
+type Committed = Arc<Mutex<BTreeSet<String>>>;
+
+/// A file of a [`Tracked`] store.
+struct TrackedFile {
+    inner: Box<dyn OutputFile>,
+    key: String,
+    committed: Committed,
+}
+
+impl Write for TrackedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl OutputFile for TrackedFile {
+    fn commit(self: Box<Self>) -> Result<u64, OutputError> {
+        // Counted before the commit: one that fails in the background may still have landed.
+        let mut committed = self.committed.lock().unwrap_or_else(|p| p.into_inner());
+        committed.insert(self.key.clone());
+        drop(committed);
+        self.inner.commit()
+    }
+
+    fn pending_bytes(&self) -> usize {
+        self.inner.pending_bytes()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,6 +503,25 @@ mod tests {
         store.delete("a=1/x.parquet").unwrap();
         assert!(!dir.path().join("a=1/x.parquet").exists());
         assert!(store.uri("k").starts_with("file:///"));
+    }
+
+    #[test]
+    fn a_tracked_store_knows_what_it_committed_and_did_not_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = LocalDir::new(dir.path());
+        let store = Tracked::new(&local);
+        for key in ["a", "b", "c"] {
+            let mut f = store.create(key).unwrap();
+            f.write_all(b"x").unwrap();
+            if key != "c" {
+                f.commit().unwrap();
+            }
+        }
+        store.sync().unwrap();
+        assert_eq!(store.left_behind(), ["a", "b"], "c was dropped uncommitted");
+        store.delete("a").unwrap();
+        assert_eq!(store.left_behind(), ["b"]);
+        assert!(dir.path().join("b").exists() && !dir.path().join("a").exists());
     }
 
     #[test]

@@ -15,6 +15,7 @@ use etl_core::contract::{
 };
 use etl_core::layout::{self, S3Uri};
 use etl_core::manifest::{self, Begin, Commit, Generation, Pending, Remove};
+use etl_core::output::Tracked;
 use etl_core::ports::ObjectStore;
 use etl_core::{Dataset, Engine, SourceObject, Summary};
 use serde::Serialize;
@@ -203,12 +204,19 @@ pub async fn handle<S: ObjectStore>(
         info!(dataset = %input.dataset, object = %input.object.uri(), superseded_by = ?by, "superseded: a later upload of the key is current");
         return Ok(unchanged(input, Unchanged::Superseded));
     }
-    let summary = match attempt.transform(deps, engine, &input).await {
+    let (summary, left_behind) = attempt.transform(deps, engine, &input).await;
+    let summary = match summary {
         Ok(summary) => summary,
         Err(e) => {
-            // The engine took its files back, as far as the store let it: the clean-up that
-            // follows every failed transform makes sure (the attempt is marked dead for it).
-            attempt.expire(deps).await;
+            // The engine took its files back. What a failed delete left is tried once more; if
+            // some is still there, the attempt is marked dead for the clean-up that follows every
+            // failed transform, which finds it by name.
+            match left_behind {
+                Some(left) if attempt.delete(deps, &left).await.len() == left.len() => {
+                    attempt.abandon(deps, &[]).await
+                }
+                _ => attempt.expire(deps).await,
+            }
             return Err(e);
         }
     };
@@ -232,6 +240,15 @@ pub async fn handle<S: ObjectStore>(
         if summary.rejected_file.is_some() {
             kept.push(attempt.rejected_key(deps, &input.dataset));
         }
+        // Data files whose delete failed are tried once more; what is left goes with the
+        // evidence, at the next commit.
+        let data_left: Vec<String> = left_behind
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|k| k.starts_with(&attempt.table.key))
+            .collect();
+        let deleted = attempt.delete(deps, &data_left).await;
+        kept.extend(data_left.into_iter().filter(|k| !deleted.contains(k)));
         attempt.abandon(deps, &kept).await;
     } else if !attempt.commit(deps, &input, &summary, &summary_key).await? {
         info!(dataset = %input.dataset, object = %input.object.uri(), "superseded at commit: a later upload of the key was committed first");
@@ -372,18 +389,25 @@ impl Attempt {
     }
 
     /// Runs the engine on the object, on a blocking thread (it is synchronous and CPU-bound).
+    /// Also returns the keys it committed and did not delete since (on a failure, what its
+    /// take-back could not delete), `None` when that is not known (the engine panicked).
     async fn transform<S: ObjectStore>(
         &self,
         deps: &Deps<S>,
         engine: Arc<Engine>,
         input: &PipelineInput,
-    ) -> Result<Summary, StageError> {
+    ) -> (Result<Summary, StageError>, Option<Vec<String>>) {
         let o = &input.object;
+        let raw = match deps
+            .objects
+            .open(&o.bucket, &o.key, o.version_id.as_deref())
+            .await
+        {
+            Ok(raw) => raw,
+            Err(e) => return (Err(e.into()), Some(Vec::new())),
+        };
         let reader = Deadline {
-            inner: deps
-                .objects
-                .open(&o.bucket, &o.key, o.version_id.as_deref())
-                .await?,
+            inner: raw,
             stop_at: self.stop_at,
         };
         let data = deps
@@ -395,14 +419,34 @@ impl Attempt {
             .output_store(&layout.bucket, layout.rejected_prefix());
         let source = self.source.clone();
         let object_uri = o.uri();
-        let summary = tokio::task::spawn_blocking(move || {
-            engine.transform(reader, &source, data.as_ref(), rejected.as_ref())
+        let (table_prefix, rejected_prefix) =
+            (self.table.key.clone(), layout.rejected_prefix().to_string());
+        let run = tokio::task::spawn_blocking(move || {
+            let (data, rejected) = (Tracked::new(data.as_ref()), Tracked::new(rejected.as_ref()));
+            let summary = engine.transform(reader, &source, &data, &rejected);
+            let left: Vec<String> = (data
+                .left_behind()
+                .into_iter()
+                .map(|k| format!("{table_prefix}{k}")))
+            .chain(
+                rejected
+                    .left_behind()
+                    .into_iter()
+                    .map(|k| format!("{rejected_prefix}{k}")),
+            )
+            .collect();
+            (summary, left)
         })
-        .await
-        .map_err(|e| {
-            StageError::permanent(format!("the transform of {object_uri} panicked: {e}"))
-        })?;
-        match summary {
+        .await;
+        let (summary, left_behind) = match run {
+            Ok(run) => run,
+            Err(e) => {
+                let panicked =
+                    StageError::permanent(format!("the transform of {object_uri} panicked: {e}"));
+                return (Err(panicked), None);
+            }
+        };
+        let summary = match summary {
             Ok(summary) => Ok(summary),
             Err(_) if SystemTime::now() >= self.stop_at => {
                 Err(StageError::permanent(format!(
@@ -411,7 +455,8 @@ impl Attempt {
                 )))
             }
             Err(e) => Err(e.into()),
-        }
+        };
+        (summary, Some(left_behind))
     }
 
     /// Makes the attempt's output current and deletes what it replaced; false when a later

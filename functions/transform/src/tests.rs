@@ -102,43 +102,14 @@ async fn a_broken_array_is_bad_input_and_writes_nothing() {
     assert!(!curated.join("summaries").exists());
     let input = input_of_fixture();
     let m = manifest(&f, &input);
-    assert!(m.current.is_none(), "{m:?}");
-    assert_eq!(
-        m.pending.iter().map(|p| p.expires_ms).collect::<Vec<_>>(),
-        [etl_core::manifest::EXPIRED_MS],
-        "the attempt is marked dead for the clean-up"
-    );
-    // The clean-up the state machine runs next finds nothing left, and forgets the attempt.
+    assert!(m.current.is_none() && m.pending.is_empty(), "{m:?}");
+    // The clean-up the state machine runs next finds nothing to do.
     let report = clean_up_after(&f.deps, input.clone(), &Invocation::unhurried("request-2"))
         .await
         .unwrap();
     assert_eq!((report.deleted.len(), report.wait_seconds), (0, 0));
     let m = manifest(&f, &input);
     assert!(m.current.is_none() && m.pending.is_empty(), "{m:?}");
-}
-
-/// What the engine's own take-back could not delete (a failed `DeleteObject`), the clean-up after
-/// the failure does: it finds the attempt's files by their names.
-#[tokio::test]
-async fn the_clean_up_deletes_what_a_failed_attempt_could_not_take_back() {
-    let (f, input) = fixture(b"[{\"device_id\":\"a\",\"timestamp\":1593007044},{\"device_id\" 1}]");
-    handle(&f.deps, input.clone(), &Invocation::unhurried("request-1"))
-        .await
-        .unwrap_err();
-    // As if one data file had outlived the take-back.
-    let stem = manifest(&f, &input).pending[0].stem.clone();
-    let left = format!(
-        "tables/iot/sensor_readings/year=2020/month=06/device_id=a/part-{stem}-0.snappy.parquet"
-    );
-    let path = f.deps.objects.path("curated", &left);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, b"PAR1").unwrap();
-    let report = clean_up_after(&f.deps, input.clone(), &Invocation::unhurried("request-2"))
-        .await
-        .unwrap();
-    assert_eq!(report.deleted, [left]);
-    assert_eq!(files_below(&f, "tables"), Vec::<String>::new());
-    assert!(manifest(&f, &input).pending.is_empty());
 }
 
 fn input_of_fixture() -> PipelineInput {
@@ -322,11 +293,6 @@ async fn near_the_deadline_the_transform_stops_and_takes_back_what_it_wrote() {
     for folder in ["tables", "rejected", "summaries"] {
         assert_eq!(files_below(&f, folder), Vec::<String>::new(), "{folder}");
     }
-    let m = manifest(&f, &input);
-    assert!(m.current.is_none() && m.pending.len() == 1, "{m:?}");
-    clean_up_after(&f.deps, input.clone(), &Invocation::unhurried("request-2"))
-        .await
-        .unwrap();
     let m = manifest(&f, &input);
     assert!(m.current.is_none() && m.pending.is_empty(), "{m:?}");
 }
