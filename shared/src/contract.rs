@@ -12,6 +12,7 @@
 //! $.query      QueryStatus             from athena-poller
 //! $.error      StepError               from a Catch
 //! $.clean_up   CleanUpReport           from transform's clean-up, on the failure path
+//! $.clean_up_error  StepError          from the clean-up's Catch, when it failed too
 //! ```
 
 use crate::layout::S3Uri;
@@ -314,6 +315,9 @@ pub struct FailureReport {
     /// What was cleaned up after a failed transform.
     #[serde(default)]
     pub clean_up: Option<CleanUpReport>,
+    /// Why the clean-up after a failed transform failed as well, when it did.
+    #[serde(default)]
+    pub clean_up_error: Option<StepError>,
 }
 
 /// What failure-notifier returns: the message it published, or why it published none.

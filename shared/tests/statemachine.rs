@@ -295,6 +295,19 @@ fn a_failed_transform_is_cleaned_up_before_it_is_notified() {
         serde_json::json!({"clean_up.$": "$.input"})
     );
     assert_eq!(clean_up["Catch"][0]["Next"], "NotifyFailure");
+    // A failed clean-up reaches the notifier as a field of the report it reads.
+    assert_eq!(clean_up["Catch"][0]["ResultPath"], "$.clean_up_error");
+    let report: FailureReport = serde_json::from_value(serde_json::json!({
+        "stage": "Transform",
+        "execution_arn": "arn:aws:states:us-east-1:1:execution:sm:x",
+        "input": null,
+        "clean_up_error": {"Error": "Retryable", "Cause": "SlowDown"},
+    }))
+    .unwrap();
+    assert_eq!(
+        report.clean_up_error.map(|e| e.error).as_deref(),
+        Some("Retryable")
+    );
     let input: Value = serde_json::from_str(include_str!("../../events/transform.json")).unwrap();
     let request: TransformRequest =
         serde_json::from_value(serde_json::json!({ "clean_up": input })).unwrap();

@@ -84,6 +84,7 @@ pub async fn handle<N: Notifier>(
                 transform: None,
                 query: None,
                 clean_up: None,
+                clean_up_error: None,
             }
         }
     };
@@ -156,6 +157,14 @@ pub fn compose(r: &FailureReport) -> (String, String) {
             c.deleted.len()
         );
     }
+    if let Some(e) = &r.clean_up_error {
+        let _ = writeln!(
+            m,
+            "Clean-up:   FAILED ({}: {}). Files of the failed attempt may be left in the table location; the object's next attempt deletes them (upload it again or start a new execution with this execution's input).",
+            e.error,
+            cause_message(&e.cause)
+        );
+    }
     let _ = writeln!(m, "Execution:  {}", r.execution_arn);
     if let Some(link) = console_link(&r.execution_arn) {
         let _ = writeln!(m, "Console:    {link}");
@@ -165,23 +174,22 @@ pub fn compose(r: &FailureReport) -> (String, String) {
 }
 
 /// The error's name and message; a Lambda error's `Cause` is JSON with `errorMessage`.
+/// The readable part of a `Catch`'s cause: a Lambda error's `errorMessage`, else the cause.
+fn cause_message(cause: &Option<String>) -> String {
+    cause
+        .as_deref()
+        .map(|c| {
+            serde_json::from_str::<serde_json::Value>(c)
+                .ok()
+                .and_then(|v| v.get("errorMessage")?.as_str().map(String::from))
+                .unwrap_or_else(|| c.to_string())
+        })
+        .unwrap_or_default()
+}
+
 fn error_of(r: &FailureReport) -> (String, String) {
     if let Some(e) = &r.error {
-        let message = e
-            .cause
-            .as_deref()
-            .map(|c| {
-                serde_json::from_str::<serde_json::Value>(c)
-                    .ok()
-                    .and_then(|v| {
-                        v.get("errorMessage")
-                            .and_then(|m| m.as_str())
-                            .map(String::from)
-                    })
-                    .unwrap_or_else(|| c.to_string())
-            })
-            .unwrap_or_default();
-        return (e.error.clone(), message);
+        return (e.error.clone(), cause_message(&e.cause));
     }
     if let Some(t) = r.transform.as_ref().filter(|t| t.threshold_crossed) {
         return (

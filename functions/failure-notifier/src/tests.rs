@@ -60,6 +60,25 @@ async fn a_transform_lambda_stopped_says_what_was_cleaned_up_and_what_to_change(
     );
 }
 
+/// The clean-up after a failed transform failed too: the message says so, and what happens to
+/// the files it could not delete.
+#[tokio::test]
+async fn a_failed_clean_up_is_reported_with_the_failure() {
+    let sns = RecordingNotifier::default();
+    let mut event: serde_json::Value = serde_json::from_str(CATCH).unwrap();
+    event.as_object_mut().unwrap().remove("clean_up");
+    event["clean_up_error"] = serde_json::json!({
+        "Error": "Retryable",
+        "Cause": "{\"errorType\":\"Retryable\",\"errorMessage\":\"ListObjectsV2 s3://curated/tables/: SlowDown\"}"
+    });
+    handle(&sns, serde_json::from_value(event).unwrap())
+        .await
+        .unwrap();
+    let (_, body) = sns.messages.lock().unwrap()[0].clone();
+    assert!(!body.contains("Cleaned up:"), "{body}");
+    assert!(body.contains("Clean-up:   FAILED (Retryable: ListObjectsV2 s3://curated/tables/: SlowDown). Files of the failed attempt may be left"), "{body}");
+}
+
 #[tokio::test]
 async fn a_timed_out_execution_from_eventbridge_is_reported() {
     let sns = RecordingNotifier::default();
