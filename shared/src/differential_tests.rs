@@ -73,6 +73,10 @@ required = true
 column = "a"
 type = "string"
 allowed = ["x", "y"]
+[[fields]]
+column = "js"
+path = "m"
+type = "json"
 [quality]
 max_rejected_fraction = 1.0
 "#;
@@ -812,7 +816,8 @@ enum Found {
     Bool(bool),
     Number(String),
     Str(String),
-    Composite,
+    /// An object or array: its text as written.
+    Composite(String),
 }
 
 /// The members of a JSON object (serde_json's reading: the last of repeated keys wins).
@@ -839,7 +844,7 @@ fn lookup(top: &Members<'_>, path: &[&str]) -> Found {
         b't' => Found::Bool(true),
         b'f' => Found::Bool(false),
         b'"' => Found::Str(serde_json::from_str(text).expect("valid string")),
-        b'{' | b'[' => Found::Composite,
+        b'{' | b'[' => Found::Composite(text.to_string()),
         _ => Found::Number(text.to_string()),
     }
 }
@@ -1055,6 +1060,14 @@ fn cast(column: &str, found: &Found) -> Result<Cell, &'static str> {
         "dt" => time()
             .map(|m| Cell::Days(m.div_euclid(86_400_000_000) as i32))
             .ok_or("type_mismatch"),
+        // The value's JSON text: objects, arrays and numbers as written, a string re-encoded
+        // from its value.
+        "js" => Ok(Cell::Str(match found {
+            Found::Composite(text) | Found::Number(text) => text.clone(),
+            Found::Str(s) => serde_json::to_string(s).expect("a string"),
+            Found::Bool(b) => b.to_string(),
+            Found::Missing | Found::Null => unreachable!("handled above"),
+        })),
         "e" => number_text()
             .and_then(|t| scaled_floor(&t, 6))
             .and_then(in_time_range)
@@ -1064,7 +1077,7 @@ fn cast(column: &str, found: &Found) -> Result<Cell, &'static str> {
     }
 }
 
-const COLUMNS: [(&str, &[&str]); 11] = [
+const COLUMNS: [(&str, &[&str]); 12] = [
     ("s", &["s"]),
     ("d", &["m", "d"]),
     ("i", &["i"]),
@@ -1076,6 +1089,7 @@ const COLUMNS: [(&str, &[&str]); 11] = [
     ("n", &["n"]),
     ("r", &["r"]),
     ("a", &["a"]),
+    ("js", &["m"]),
 ];
 
 /// The reference verdicts of an object, and how many values it nulls in written records.
@@ -1163,7 +1177,7 @@ fn engine_verdicts(
                             return Cell::Null;
                         }
                         match *column {
-                            "s" | "r" | "a" => {
+                            "s" | "r" | "a" | "js" => {
                                 Cell::Str(a.as_string::<i32>().value(row).to_string())
                             }
                             "d" | "n" => {

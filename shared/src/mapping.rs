@@ -17,6 +17,8 @@ pub enum Value<'s> {
     Null,
     /// Text, borrowed from the input.
     Str(&'s str),
+    /// A string of a `json` column: written as its JSON text (quoted and escaped).
+    JsonString(&'s str),
     /// int32
     I32(i32),
     /// int64 (for `epoch_unit` columns: epoch in that unit).
@@ -227,6 +229,7 @@ fn type_name(field: &Field) -> &'static str {
         FieldType::Boolean => "boolean",
         FieldType::Timestamp => "timestamp",
         FieldType::Date => "date",
+        FieldType::Json => "json",
     }
 }
 
@@ -254,6 +257,14 @@ pub fn preview_text(text: &str) -> String {
 #[inline(always)]
 fn cast<'s>(field: &Field, slot: &'s Slot<'_>) -> Option<Value<'s>> {
     match field.kind {
+        FieldType::Json => match slot {
+            Slot::Str(s) => Some(Value::JsonString(s)),
+            Slot::Number(n) => Some(Value::Str(n)),
+            Slot::Bool(b) => Some(Value::Str(if *b { "true" } else { "false" })),
+            // The scanner checked the text whole, UTF-8 included.
+            Slot::Object(raw) | Slot::Array(raw) => std::str::from_utf8(raw).ok().map(Value::Str),
+            Slot::Missing | Slot::Null => None,
+        },
         FieldType::String => match slot {
             Slot::Str(s) => Some(Value::Str(s)),
             Slot::Number(n) => Some(Value::Str(n)),
@@ -354,6 +365,9 @@ pub fn write_text(value: Value<'_>, out: &mut String) {
     match value {
         Value::Null => {}
         Value::Str(s) => out.push_str(s),
+        Value::JsonString(s) => {
+            out.push_str(&serde_json::to_string(s).expect("a string serialises"));
+        }
         Value::I32(v) => {
             let _ = write!(out, "{v}");
         }

@@ -50,7 +50,7 @@ pub fn file_schema(dataset: &Dataset) -> SchemaRef {
 
 fn arrow_type(kind: FieldType) -> DataType {
     match kind {
-        FieldType::String => DataType::Utf8,
+        FieldType::String | FieldType::Json => DataType::Utf8,
         FieldType::Int32 => DataType::Int32,
         FieldType::Int64 => DataType::Int64,
         FieldType::Double => DataType::Float64,
@@ -153,7 +153,7 @@ impl RowLayout {
         let mut last_string = None;
         for (c, kind) in kinds.iter().enumerate() {
             previous_string.push(last_string);
-            if *kind == FieldType::String {
+            if matches!(kind, FieldType::String | FieldType::Json) {
                 last_string = Some(c);
             }
         }
@@ -205,6 +205,10 @@ impl Rows {
             let word = match value {
                 Value::Str(s) => {
                     self.text.extend_from_slice(s.as_bytes());
+                    self.text.len() as u64
+                }
+                Value::JsonString(s) => {
+                    serde_json::to_writer(&mut self.text, s).expect("a string serialises");
                     self.text.len() as u64
                 }
                 Value::F64(v) => v.to_bits(),
@@ -282,7 +286,7 @@ impl Rows {
                 BooleanBuffer::collect_bool(range.len(), |i| word(first + i) != 0),
                 nulls,
             )),
-            FieldType::String => {
+            FieldType::String | FieldType::Json => {
                 let start_of = |r: usize| match (layout.previous_string[c], layout.last_string) {
                     (Some(p), _) => self.words[r * columns + p] as usize,
                     (None, Some(last)) if r > 0 => self.words[(r - 1) * columns + last] as usize,
@@ -516,6 +520,7 @@ mod tests {
             FieldType::Int32,
             FieldType::Date,
             FieldType::Timestamp,
+            FieldType::Json,
         ];
         let kinds: Vec<FieldType> = cycle.iter().copied().cycle().take(70).collect();
         let layout = RowLayout::of(kinds.clone());
@@ -536,6 +541,7 @@ mod tests {
                 FieldType::Int32 => Value::I32(n as i32 - 500),
                 FieldType::Date => Value::Days(n as i32),
                 FieldType::Timestamp => Value::Micros(n * 1_000_000),
+                FieldType::Json => Value::JsonString(&texts[(r * 70 + c) % 700]),
             }
         };
         let mut rows = Rows::default();
@@ -559,8 +565,16 @@ mod tests {
                         assert!(array.is_null(i), "row {r} column {c} is null");
                         continue;
                     }
+                    if let Value::JsonString(text) = expected {
+                        // Written as JSON text: the string quoted and escaped.
+                        let written = array.as_string::<i32>().value(i);
+                        assert_eq!(serde_json::from_str::<String>(written).unwrap(), text);
+                        continue;
+                    }
                     let got = match kind {
-                        FieldType::String => Value::Str(array.as_string::<i32>().value(i)),
+                        FieldType::String | FieldType::Json => {
+                            Value::Str(array.as_string::<i32>().value(i))
+                        }
                         FieldType::Double => {
                             Value::F64(array.as_primitive::<Float64Type>().value(i))
                         }

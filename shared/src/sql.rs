@@ -76,7 +76,7 @@ fn table_name(dataset: &Dataset) -> Result<String, SqlError> {
 
 fn athena_type(kind: FieldType) -> &'static str {
     match kind {
-        FieldType::String => "string",
+        FieldType::String | FieldType::Json => "string",
         FieldType::Int32 => "int",
         FieldType::Int64 => "bigint",
         FieldType::Double => "double",

@@ -152,6 +152,9 @@ pub enum FieldType {
     Timestamp,
     /// Calendar date (Athena `date`).
     Date,
+    /// Any JSON value (object, array, string, number, boolean) kept as its JSON text (Athena
+    /// `string`, queried with `json_extract`): for the parts of a record whose shape varies.
+    Json,
 }
 
 /// What a value that cannot be cast does to its record.

@@ -293,6 +293,15 @@ fn compile_partitions(
                 ),
             ));
         };
+        if fields[field].kind == FieldType::Json {
+            return Err(invalid.at(
+                key("from"),
+                format!(
+                    "field {:?} is a json column; partition by a scalar field",
+                    p.from
+                ),
+            ));
+        }
         if p.part.is_some() && !fields[field].is_time() {
             return Err(invalid.at(
                 key("part"),

@@ -94,6 +94,10 @@ fn bad_definitions_name_the_file_and_key() {
         ("[[fields]]\ncolumn = \"v\"\ntype = \"string\"\npath = \"a..b\"\n", "fields[2].path: empty key in path"),
         ("[quality]\nmax_rejected_fraction = 1.5\n", "quality.max_rejected_fraction: 1.5 is not between 0.0 and 1.0"),
         ("[output]\nrow_group_rows = 0\n", "output: row_group_rows"),
+        ("[[fields]]\ncolumn = \"v\"\ntype = \"json\"\n[[partitions]]\nname = \"p\"\nfrom = \"v\"\n", "partitions[0].from: field \"v\" is a json column"),
+        ("[[fields]]\ncolumn = \"v\"\ntype = \"json\"\nmax = 1\n", "fields[2].min: min/max apply to"),
+        ("[[fields]]\ncolumn = \"v\"\ntype = \"json\"\nallowed = [\"a\"]\n", "fields[2].allowed: applies to string"),
+        ("[[fields]]\ncolumn = \"v\"\ntype = \"json\"\nformat = \"auto\"\n", "fields[2].format: only applies to"),
     ];
     for (extra, expected) in cases {
         let err = error_of(&minimal(extra));

@@ -21,10 +21,10 @@ pub enum Slot<'a> {
     Number(&'a str),
     /// A string, unescaped.
     Str(Cow<'a, str>),
-    /// An object where a scalar was expected.
-    Object,
-    /// An array where a scalar was expected.
-    Array,
+    /// An object, as its JSON text in the input (for a `json` column; others reject it).
+    Object(&'a [u8]),
+    /// An array, as its JSON text in the input.
+    Array(&'a [u8]),
 }
 
 impl Slot<'_> {
@@ -36,8 +36,8 @@ impl Slot<'_> {
             Slot::Bool(_) => "boolean",
             Slot::Number(_) => "number",
             Slot::Str(_) => "string",
-            Slot::Object => "object",
-            Slot::Array => "array",
+            Slot::Object(_) => "object",
+            Slot::Array(_) => "array",
         }
     }
 }
@@ -492,11 +492,12 @@ impl<'a> Scanner<'a> {
                         self.branches_seen |= seen_bit;
                     }
                     if branch && self.peek()? == b'{' {
+                        let start = self.pos;
                         self.parents.push(raw_key);
                         self.object(tree, c, slots, unknown, depth + 1)?;
                         self.parents.pop();
                         if let Some(i) = leaf {
-                            slots[i] = Slot::Object;
+                            slots[i] = Slot::Object(&self.buf[start..self.pos]);
                         }
                     } else if let Some(i) = leaf {
                         slots[i] = self.scalar(depth + 1)?;
@@ -625,12 +626,14 @@ impl<'a> Scanner<'a> {
                 Slot::Null
             }
             b'{' => {
+                let start = self.pos;
                 self.skip_value(depth)?;
-                Slot::Object
+                Slot::Object(&self.buf[start..self.pos])
             }
             b'[' => {
+                let start = self.pos;
                 self.skip_value(depth)?;
-                Slot::Array
+                Slot::Array(&self.buf[start..self.pos])
             }
             _ => return Err(self.invalid("a JSON value")),
         })

@@ -1325,3 +1325,76 @@ proptest! {
         prop_assert_eq!(literals, expected);
     }
 }
+
+/// CloudTrail-like events in a pretty-printed array: a `json` column holds each event's
+/// `requestParameters` (an object, `null`, a string, missing) as JSON text equal to what
+/// serde_json reads at that path, objects exactly as written; another field reads inside it.
+#[test]
+fn a_json_column_keeps_each_value_as_its_json_text() {
+    let d = dataset(
+        r#"
+[[fields]]
+column = "event_name"
+path = "eventName"
+type = "string"
+[[fields]]
+column = "request_parameters"
+path = "requestParameters"
+type = "json"
+[[fields]]
+column = "bucket_name"
+path = "requestParameters.bucketName"
+type = "string"
+"#,
+    );
+    let input = r#"[
+  {
+    "eventName": "GetObject",
+    "requestParameters": {
+      "bucketName": "b",
+      "key": "a \"quoted\" key",
+      "Host": ["b.s3.amazonaws.com"],
+      "n": 1e400
+    }
+  },
+  {"eventName": "ListBuckets", "requestParameters": null},
+  {"eventName": "Odd", "requestParameters": "line\nbreak \u00e9"},
+  {"eventName": "Bare"},
+  {"eventName": "Empty", "requestParameters": {}}
+]"#;
+    let o = out();
+    let s = run(&d, input.as_bytes(), &o).unwrap();
+    assert_eq!((s.records_written, s.records_rejected), (5, 0));
+    let file = o.data.root().join(&s.partitions[0].files[0].key);
+    let batch = &read_parquet(file)[0];
+    let json = batch
+        .column_by_name("request_parameters")
+        .unwrap()
+        .as_string::<i32>();
+    let bucket = batch
+        .column_by_name("bucket_name")
+        .unwrap()
+        .as_string::<i32>();
+    // serde_json's reading of each event (RawValue: the text as written, 1e400 included).
+    type Event = BTreeMap<String, Box<serde_json::value::RawValue>>;
+    let events: Vec<Event> = serde_json::from_str(input).unwrap();
+    for (i, event) in events.iter().enumerate() {
+        match event.get("requestParameters").map(|v| v.get()) {
+            None | Some("null") => assert!(json.is_null(i), "row {i}"),
+            Some(text) if text.starts_with('"') => {
+                let value = |t: &str| serde_json::from_str::<String>(t).unwrap();
+                assert_eq!(value(json.value(i)), value(text), "row {i}");
+            }
+            Some(text) => assert_eq!(json.value(i), text, "row {i}"),
+        }
+    }
+    assert!(json
+        .value(0)
+        .contains("\n      \"key\": \"a \\\"quoted\\\" key\""));
+    assert_eq!(json.value(2), r#""line\nbreak é""#);
+    assert_eq!(json.value(4), "{}");
+    assert_eq!(bucket.value(0), "b");
+    assert!(bucket.is_null(1) && bucket.is_null(4));
+    let ddl = crate::sql::create_table(&d, "s3://curated/tables/db/t/").unwrap();
+    assert!(ddl.contains("`request_parameters` string"), "{ddl}");
+}

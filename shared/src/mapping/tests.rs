@@ -34,7 +34,7 @@ fn doubles_from_numbers_and_numeric_strings() {
         s("NaN"),
         s("inf"),
         Slot::Bool(true),
-        Slot::Object,
+        Slot::Object(b"{}"),
         Slot::Number("1e999"),
     ] {
         let err = map_field(&f, &bad).unwrap_err();
@@ -65,7 +65,29 @@ fn strings_from_numbers_and_booleans() {
     let f = field("type = \"string\"");
     assert_eq!(map_field(&f, &Slot::Number("1.50")), Ok(Value::Str("1.50")));
     assert_eq!(map_field(&f, &Slot::Bool(false)), Ok(Value::Str("false")));
-    assert!(map_field(&f, &Slot::Array).is_err());
+    assert!(map_field(&f, &Slot::Array(b"[1]")).is_err());
+}
+
+#[test]
+fn a_json_column_keeps_any_value_as_its_json_text() {
+    let f = field("type = \"json\"");
+    let raw = br#"{"a": [1, "x"], "b": {"c": null}}"#;
+    assert_eq!(
+        map_field(&f, &Slot::Object(raw)),
+        Ok(Value::Str(std::str::from_utf8(raw).unwrap()))
+    );
+    assert_eq!(map_field(&f, &Slot::Array(b"[]")), Ok(Value::Str("[]")));
+    assert_eq!(
+        map_field(&f, &Slot::Number("1e400")),
+        Ok(Value::Str("1e400"))
+    );
+    assert_eq!(map_field(&f, &Slot::Bool(true)), Ok(Value::Str("true")));
+    // A string is written as JSON text, quoted and escaped.
+    let slot = s("say \"hi\"\n");
+    let quoted = map_field(&f, &slot).unwrap();
+    assert_eq!(quoted, Value::JsonString("say \"hi\"\n"));
+    assert_eq!(super::text_of(quoted), r#""say \"hi\"\n""#);
+    assert_eq!(map_field(&f, &Slot::Null), Ok(Value::Null));
 }
 
 #[test]

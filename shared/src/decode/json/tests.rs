@@ -90,8 +90,16 @@ fn keys_with_dots_escapes_and_unicode() {
 #[test]
 fn composite_values_where_scalars_are_expected() {
     let t = tree(&[&["a"], &["b"], &["c", "d"]]);
-    let (_, slots, _, _) = scan(r#"{"a":{"x":[1,{"y":2}]},"b":[1,2],"c":"flat"}"#, &t, 3);
-    assert_eq!(slots, vec![Slot::Object, Slot::Array, Slot::Missing]);
+    let (_, slots, _, _) = scan(r#"{"a":{"x":[1, {"y":2}]},"b":[1,2] ,"c":"flat"}"#, &t, 3);
+    // Each holds its JSON text as written.
+    assert_eq!(
+        slots,
+        vec![
+            Slot::Object(br#"{"x":[1, {"y":2}]}"#),
+            Slot::Array(b"[1,2]"),
+            Slot::Missing
+        ]
+    );
 }
 
 #[test]
@@ -411,15 +419,23 @@ fn the_last_duplicate_key_wins_at_every_depth() {
     );
     assert_eq!(
         slots(r#"{"v":{"a":"first"},"v":{"b":2}}"#),
-        [Slot::Missing, Slot::Missing, Slot::Object]
+        [Slot::Missing, Slot::Missing, Slot::Object(br#"{"b":2}"#)]
     );
     assert_eq!(
         slots(r#"{"v":1,"v":{"a":"second"}}"#),
-        [s("second"), Slot::Missing, Slot::Object]
+        [
+            s("second"),
+            Slot::Missing,
+            Slot::Object(br#"{"a":"second"}"#)
+        ]
     );
     assert_eq!(
         slots(r#"{"v":{"a":"first","a":"second"}}"#),
-        [s("second"), Slot::Missing, Slot::Object]
+        [
+            s("second"),
+            Slot::Missing,
+            Slot::Object(br#"{"a":"first","a":"second"}"#)
+        ]
     );
 }
 
@@ -436,7 +452,7 @@ fn fields_reading_the_same_path_all_get_its_value() {
             s("last"),
             s("x"),
             Slot::Number("1"),
-            Slot::Object
+            Slot::Object(br#"{"b":"x"}"#)
         ])
     );
     assert_eq!(
@@ -447,7 +463,7 @@ fn fields_reading_the_same_path_all_get_its_value() {
             Slot::Missing,
             Slot::Missing,
             Slot::Missing,
-            Slot::Object
+            Slot::Object(b"{}")
         ])
     );
 }
