@@ -423,6 +423,9 @@ fn fitting(rng: &mut Rng, column: &str) -> Json {
                         "1593007044123",
                         "1593007044123.4",
                         "1593007044123456",
+                        "1593007044123456789",
+                        "159300704412345678.9",
+                        "-1593007044123456789",
                         "4.1",
                         "-1.0000001",
                         "253402300799",
@@ -899,15 +902,16 @@ fn in_time_range(micros: i64) -> Option<i64> {
         .then_some(micros)
 }
 
-/// An epoch number in `auto` mode: seconds, unless its integer digits say milliseconds (12–14)
-/// or microseconds (15 and more), as the README documents.
+/// An epoch number in `auto` mode: seconds, unless its integer digits say milliseconds (12–14),
+/// microseconds (15–17) or nanoseconds (18 and more), as the README documents.
 fn auto_epoch(text: &str) -> Option<i64> {
     let body = text.strip_prefix(['-', '+']).unwrap_or(text);
     let digits = body.bytes().take_while(u8::is_ascii_digit).count();
     let shift = match digits {
         0..=11 => 6,
         12..=14 => 3,
-        _ => 0,
+        15..=17 => 0,
+        _ => -3,
     };
     scaled_floor(text, shift).and_then(in_time_range)
 }

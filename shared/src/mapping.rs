@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use crate::dataset::{EpochUnit, Field, FieldType, MismatchPolicy};
 use crate::decode::json::Slot;
-use crate::timefmt::{micros_to_days, unit_micros};
+use crate::timefmt::{from_micros, micros_to_days, to_micros};
 
 /// A typed value ready for its column.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -277,7 +277,7 @@ fn cast<'s>(field: &Field, slot: &'s Slot<'_>) -> Option<Value<'s>> {
                 return field.time_format.read_number_as(n, unit).map(Value::I64);
             }
             let micros = time_micros(field, slot, unit)?;
-            Some(Value::I64(micros.div_euclid(unit_micros(unit))))
+            from_micros(micros, unit).map(Value::I64)
         }
         FieldType::Int64 => int_text(slot).and_then(parse_int).map(Value::I64),
         FieldType::Int32 => int_text(slot)
@@ -401,7 +401,7 @@ pub fn value_micros(field: &Field, value: Value<'_>) -> Option<i64> {
     match value {
         Value::Micros(m) => Some(m),
         Value::Days(d) => Some(i64::from(d) * crate::timefmt::MICROS_PER_DAY),
-        Value::I64(v) => field.epoch_unit.and_then(|u| v.checked_mul(unit_micros(u))),
+        Value::I64(v) => field.epoch_unit.and_then(|u| to_micros(v, u)),
         _ => None,
     }
 }

@@ -194,9 +194,9 @@ impl Decimal {
         signed(self.negative, magnitude)
     }
 
-    /// `floor(value × 10^scale)` as an `i64` (an epoch in seconds to microseconds: `scale` 6);
-    /// `None` when it overflows.
-    pub fn floor_scaled(&self, scale: u32) -> Option<i64> {
+    /// `floor(value × 10^scale)` as an `i64` (an epoch in seconds to microseconds: `scale` 6; in
+    /// nanoseconds: -3); `None` when it overflows.
+    pub fn floor_scaled(&self, scale: i32) -> Option<i64> {
         let (digits, exponent) = self.normalised();
         let exponent = exponent + i64::from(scale);
         if digits == 0 {

@@ -15,6 +15,9 @@ pub enum EpochUnit {
     Millis,
     /// Microseconds since the epoch.
     Micros,
+    /// Nanoseconds since the epoch (OpenTelemetry's `timeUnixNano`, Go's `UnixNano`). Times are
+    /// kept to the microsecond; an `int64` column in nanoseconds keeps an integer epoch whole.
+    Nanos,
 }
 
 /// How a field's text is read as a point in time.
@@ -39,6 +42,7 @@ impl TimeFormat {
             "epoch_seconds" => Self::Epoch(EpochUnit::Seconds),
             "epoch_millis" => Self::Epoch(EpochUnit::Millis),
             "epoch_micros" => Self::Epoch(EpochUnit::Micros),
+            "epoch_nanos" => Self::Epoch(EpochUnit::Nanos),
             pattern if pattern.contains('%') => {
                 use chrono::format::{Item, StrftimeItems};
                 if StrftimeItems::new(pattern).any(|i| matches!(i, Item::Error)) {
@@ -48,7 +52,7 @@ impl TimeFormat {
             }
             other => {
                 return Err(format!(
-                    "unknown format {other:?}: use auto, iso8601, epoch_seconds, epoch_millis, epoch_micros or a strftime pattern like \"%d/%m/%Y %H:%M:%S\""
+                    "unknown format {other:?}: use auto, iso8601, epoch_seconds, epoch_millis, epoch_micros, epoch_nanos or a strftime pattern like \"%d/%m/%Y %H:%M:%S\""
                 ))
             }
         })
@@ -87,14 +91,19 @@ impl TimeFormat {
         };
         // The common case: an integer already in the column's unit needs no conversion. Its
         // digits are read once, for both its value and its unit.
-        if let Some((i, digits)) = plain_integer(n.as_bytes()) {
+        // Nanoseconds take 19 digits, past the shortcut's 18: read whole, not through micros.
+        let integer = plain_integer(n.as_bytes()).or_else(|| {
+            let digits = n.strip_prefix(['-', '+']).unwrap_or(n).len();
+            n.parse::<i64>().ok().map(|i| (i, digits))
+        });
+        if let Some((i, digits)) = integer {
             if explicit_unit.unwrap_or_else(|| auto_unit_for(digits, unit)) == unit {
-                let micros = i.checked_mul(unit_micros(unit))?;
+                let micros = to_micros(i, unit)?;
                 return SUPPORTED_MICROS.contains(&micros).then_some(i);
             }
         }
         let micros = self.read_number(n, unit)?;
-        Some(micros.div_euclid(unit_micros(unit)))
+        from_micros(micros, unit)
     }
 }
 
@@ -103,7 +112,8 @@ const SUPPORTED_MICROS: std::ops::RangeInclusive<i64> =
     -62_135_596_800_000_000..=253_402_300_799_999_999;
 
 /// Epoch numbers in `auto` mode: in `unit`, except that a "seconds" value too large to be seconds
-/// (10^11 s is the year 5138) is read as milliseconds, or microseconds past 10^14: feeds mix them.
+/// (10^11 s is the year 5138) is read as milliseconds, microseconds past 10^14, nanoseconds past
+/// 10^17 (as microseconds those would be after the year 5138 too): feeds mix them.
 fn auto_epoch_to_micros(n: &str, unit: EpochUnit) -> Option<i64> {
     epoch_to_micros(n, auto_unit(n, unit))
 }
@@ -127,7 +137,8 @@ fn auto_unit_for(integer_digits: usize, unit: EpochUnit) -> EpochUnit {
     match integer_digits {
         0..=11 => EpochUnit::Seconds,
         12..=14 => EpochUnit::Millis,
-        _ => EpochUnit::Micros,
+        15..=17 => EpochUnit::Micros,
+        _ => EpochUnit::Nanos,
     }
 }
 
@@ -153,12 +164,30 @@ pub const MICROS_PER_SECOND: i64 = 1_000_000;
 /// Microseconds in a day.
 pub const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
 
-/// Microseconds per unit.
-pub fn unit_micros(unit: EpochUnit) -> i64 {
+/// The power of ten that turns `unit` into microseconds (6 for seconds, -3 for nanoseconds).
+fn micro_scale(unit: EpochUnit) -> i32 {
     match unit {
-        EpochUnit::Seconds => MICROS_PER_SECOND,
-        EpochUnit::Millis => 1_000,
-        EpochUnit::Micros => 1,
+        EpochUnit::Seconds => 6,
+        EpochUnit::Millis => 3,
+        EpochUnit::Micros => 0,
+        EpochUnit::Nanos => -3,
+    }
+}
+
+/// An integer epoch in `unit` as microseconds (nanoseconds floored, towards the past); `None` on
+/// overflow.
+pub fn to_micros(value: i64, unit: EpochUnit) -> Option<i64> {
+    match micro_scale(unit) {
+        s if s >= 0 => value.checked_mul(10i64.pow(s as u32)),
+        s => Some(value.div_euclid(10i64.pow(s.unsigned_abs()))),
+    }
+}
+
+/// Microseconds as an integer epoch in `unit` (floored, towards the past); `None` on overflow.
+pub fn from_micros(micros: i64, unit: EpochUnit) -> Option<i64> {
+    match micro_scale(unit) {
+        s if s >= 0 => Some(micros.div_euclid(10i64.pow(s as u32))),
+        s => micros.checked_mul(10i64.pow(s.unsigned_abs())),
     }
 }
 
@@ -166,14 +195,9 @@ pub fn unit_micros(unit: EpochUnit) -> i64 {
 /// digits finer than a microsecond dropped towards the past (as in ISO 8601 fractions).
 pub fn epoch_to_micros(n: &str, unit: EpochUnit) -> Option<i64> {
     if let Ok(i) = n.parse::<i64>() {
-        return i.checked_mul(unit_micros(unit));
+        return to_micros(i, unit);
     }
-    let scale = match unit {
-        EpochUnit::Seconds => 6,
-        EpochUnit::Millis => 3,
-        EpochUnit::Micros => 0,
-    };
-    crate::numbers::Decimal::parse(n)?.floor_scaled(scale)
+    crate::numbers::Decimal::parse(n)?.floor_scaled(micro_scale(unit))
 }
 
 /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -486,7 +510,7 @@ mod tests {
                 ] {
                     let expected = format
                         .read_number(n, unit)
-                        .map(|m| m.div_euclid(unit_micros(unit)));
+                        .and_then(|m| from_micros(m, unit));
                     assert_eq!(
                         format.read_number_as(n, unit),
                         expected,
@@ -505,6 +529,53 @@ mod tests {
         );
     }
 
+    /// OpenTelemetry's `timeUnixNano`: 19 digits, read exactly; times keep the microsecond,
+    /// floored; an int64 nanosecond column keeps an integer whole.
+    #[test]
+    fn nanoseconds_are_an_epoch_unit() {
+        let nanos = EpochUnit::Nanos;
+        let otlp = "1544712660300000123";
+        assert_eq!(epoch_to_micros(otlp, nanos), Some(1_544_712_660_300_000));
+        assert_eq!(
+            epoch_to_micros("-1", nanos),
+            Some(-1),
+            "floored towards the past"
+        );
+        assert_eq!(epoch_to_micros("1999.9", nanos), Some(1));
+        assert_eq!(epoch_to_micros("1.5e3", nanos), Some(1));
+        assert_eq!(
+            TimeFormat::parse("epoch_nanos"),
+            Ok(TimeFormat::Epoch(nanos))
+        );
+        for format in [TimeFormat::Auto, TimeFormat::Epoch(nanos)] {
+            assert_eq!(
+                format.read_number_as(otlp, nanos),
+                Some(1_544_712_660_300_000_123)
+            );
+            assert_eq!(format.read_number(otlp, nanos), Some(1_544_712_660_300_000));
+        }
+        // `auto` with the default unit: 18 digits and more are nanoseconds.
+        let auto = TimeFormat::Auto;
+        assert_eq!(
+            auto.read_number(otlp, EpochUnit::Seconds),
+            Some(1_544_712_660_300_000)
+        );
+        assert_eq!(
+            auto.read_number("154471266030000012", EpochUnit::Seconds),
+            Some(154_471_266_030_000),
+            "1974, not the year 6864 in microseconds"
+        );
+        assert_eq!(
+            auto.read_number("154471266030000", EpochUnit::Seconds),
+            Some(154_471_266_030_000),
+            "15 digits are still microseconds"
+        );
+        // A string time into a nanosecond column: its microseconds, scaled.
+        assert_eq!(from_micros(1, nanos), Some(1_000));
+        assert_eq!(from_micros(i64::MAX / 10, nanos), None);
+        assert_eq!(to_micros(-1_001, nanos), Some(-2));
+    }
+
     proptest::proptest! {
         /// The int64 epoch column's shortcut reads what the general path reads, then converts.
         #[test]
@@ -521,7 +592,7 @@ mod tests {
                 None => int.to_string(),
             };
             for format in [TimeFormat::Auto, TimeFormat::Epoch(if explicit { unit } else { EpochUnit::Millis })] {
-                let expected = format.read_number(&n, unit).map(|m| m.div_euclid(unit_micros(unit)));
+                let expected = format.read_number(&n, unit).and_then(|m| from_micros(m, unit));
                 proptest::prop_assert_eq!(format.read_number_as(&n, unit), expected, "{} {:?}", n, unit);
             }
         }
