@@ -815,6 +815,8 @@ fn depth(text: &[u8]) -> usize {
 #[derive(Debug)]
 enum Found {
     Missing,
+    /// The path met a non-null value that is not an object where it goes on.
+    Unreached,
     Null,
     Bool(bool),
     Number(String),
@@ -832,8 +834,11 @@ fn lookup(top: &Members<'_>, path: &[&str]) -> Found {
         None => return Found::Missing,
     };
     for key in &path[1..] {
-        if !raw.get().starts_with('{') {
+        if raw.get() == "null" {
             return Found::Missing;
+        }
+        if !raw.get().starts_with('{') {
+            return Found::Unreached;
         }
         let members: Members<'_> = serde_json::from_str(raw.get()).expect("valid object");
         match members.get(*key) {
@@ -991,7 +996,7 @@ fn iso(text: &str) -> Option<i64> {
 
 /// The cast of the README's table, by field: `Ok(cell)` or `Err(reason)`.
 fn cast(column: &str, found: &Found) -> Result<Cell, &'static str> {
-    if matches!(found, Found::Missing | Found::Null) {
+    if matches!(found, Found::Missing | Found::Null | Found::Unreached) {
         return if column == "r" {
             Err("missing_required_field")
         } else {
@@ -1070,7 +1075,7 @@ fn cast(column: &str, found: &Found) -> Result<Cell, &'static str> {
             Found::Composite(text) | Found::Number(text) => text.clone(),
             Found::Str(s) => serde_json::to_string(s).expect("a string"),
             Found::Bool(b) => b.to_string(),
-            Found::Missing | Found::Null => unreachable!("handled above"),
+            Found::Missing | Found::Null | Found::Unreached => unreachable!("handled above"),
         })),
         "e" => number_text()
             .and_then(|t| scaled_floor(&t, 6))
@@ -1096,11 +1101,13 @@ const COLUMNS: [(&str, &[&str]); 12] = [
     ("js", &["m"]),
 ];
 
-/// The reference verdicts of an object, and how many values it nulls in written records.
-fn reference(object: &[u8]) -> (Vec<(usize, Verdict)>, u64) {
+/// The reference verdicts of an object, how many values it nulls in written records, and how many
+/// it does not reach (a path meeting a non-object where it goes on).
+fn reference(object: &[u8]) -> (Vec<(usize, Verdict)>, u64, u64) {
     let body = object.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(object);
     let mut verdicts = Vec::new();
     let mut nulled = 0;
+    let mut unreached = 0;
     for (line_no, line) in body.split(|&b| b == b'\n').enumerate() {
         let line_no = line_no + 1;
         for record in reference_records(line) {
@@ -1114,12 +1121,15 @@ fn reference(object: &[u8]) -> (Vec<(usize, Verdict)>, u64) {
             }
             let mut cells = Vec::new();
             let mut rejected = None;
-            let mut nulled_here = 0;
+            let (mut nulled_here, mut unreached_here) = (0, 0);
             let top: Members<'_> = serde_json::from_str(raw.get()).expect("valid object");
             for (column, path) in COLUMNS {
                 let found = lookup(&top, path);
                 match cast(column, &found) {
                     Ok(cell) => {
+                        if matches!(found, Found::Unreached) {
+                            unreached_here += 1;
+                        }
                         if column == "n"
                             && cell == Cell::Null
                             && !matches!(found, Found::Missing | Found::Null)
@@ -1138,12 +1148,13 @@ fn reference(object: &[u8]) -> (Vec<(usize, Verdict)>, u64) {
                 Some(v) => verdicts.push((line_no, v)),
                 None => {
                     nulled += nulled_here;
+                    unreached += unreached_here;
                     verdicts.push((line_no, Verdict::Written(cells)));
                 }
             }
         }
     }
-    (verdicts, nulled)
+    (verdicts, nulled, unreached)
 }
 
 /// The engine's verdicts: rejected records from the rejected file (by record number), written
@@ -1266,7 +1277,7 @@ fn check_seed(
     for _ in 0..objects {
         let object = gen_object(&mut rng, records);
         let dir = tempfile::tempdir().unwrap();
-        let (expected, nulled) = reference(&object.bytes);
+        let (expected, nulled, unreached) = reference(&object.bytes);
         let (actual, summary) = engine_verdicts(&dataset, &object.bytes, dir.path());
         let lines: Vec<&[u8]> = object.bytes.split(|&b| b == b'\n').collect();
         for (k, ((line, e), (engine_line, a))) in expected.iter().zip(&actual).enumerate() {
@@ -1287,6 +1298,11 @@ fn check_seed(
         }
         assert_eq!(actual.len(), expected.len(), "seed {seed}: record count");
         assert_eq!(summary.values_nulled, nulled, "seed {seed}: values nulled");
+        assert_eq!(
+            summary.unreached_by_field.values().sum::<u64>(),
+            unreached,
+            "seed {seed}: values not reached"
+        );
         assert_eq!(
             summary.records_in,
             summary.records_written + summary.records_rejected

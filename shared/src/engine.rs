@@ -24,7 +24,7 @@ use crate::dataset::Dataset;
 use crate::decode::json::{PathTree, Shape, Slot};
 use crate::decode::{open_input, DecodeError, InputStats, Record, RecordPos, RecordReader};
 use crate::layout::{self, SourceObject};
-use crate::mapping::{map_record, rejection, Reason, Value};
+use crate::mapping::{map_record, rejection, Counted, Reason, Value};
 use crate::output::OutputStore;
 use crate::parquet_out::{file_schema, writer_properties, FileSettings, RowLayout};
 use crate::partition::{Partitioner, Place};
@@ -185,8 +185,8 @@ impl<'e> Run<'e> {
     ) -> Result<(), Failure> {
         let fields = &self.engine.dataset.fields;
         let mut row = recycle(std::mem::take(&mut scratch.row));
-        scratch.nulled.clear();
-        let refused = match map_record(fields, slots, &mut row, &mut scratch.nulled) {
+        scratch.counted.clear();
+        let refused = match map_record(fields, slots, &mut row, &mut scratch.counted) {
             Ok(()) => match self.partitioner.place(&row) {
                 Ok(Place::Known(index)) => Ok(index),
                 Ok(Place::New(partition)) => {
@@ -214,7 +214,7 @@ impl<'e> Run<'e> {
                 return self.reject(pos, raw, true, rejection.reason, column, &rejection.message);
             }
         };
-        self.tally.written(&scratch.nulled);
+        self.tally.written(&scratch.counted);
         let file_values = self.engine.file_columns.iter().map(|&i| row[i]);
         let pushed = self.writer.push_row(index, file_values);
         scratch.row = recycle(row);
@@ -280,8 +280,8 @@ impl<'e> Run<'e> {
 #[derive(Default)]
 struct Scratch {
     row: Vec<Value<'static>>,
-    /// Fields of the record at hand whose value was nulled by `on_type_mismatch = "null"`.
-    nulled: Vec<usize>,
+    /// Fields of the record at hand whose value was nulled or not reached.
+    counted: Counted,
 }
 
 /// Empties a row and gives its allocation a new lifetime (std collects in place: no reallocation).

@@ -86,7 +86,7 @@ pub struct Rejection {
 #[inline]
 pub fn value_of<'s>(field: &Field, slot: &'s Slot<'_>) -> Result<Value<'s>, Reason> {
     let value = match slot {
-        Slot::Missing | Slot::Null => Value::Null,
+        Slot::Missing | Slot::Null | Slot::Unreached(_) => Value::Null,
         _ => match cast(field, slot) {
             Some(v) => v,
             None if field.on_type_mismatch == MismatchPolicy::Null && !field.required => {
@@ -121,19 +121,47 @@ pub fn map_record<'s>(
     fields: &[Field],
     slots: &'s [Slot<'_>],
     row: &mut Vec<Value<'s>>,
-    nulled: &mut Vec<usize>,
+    counted: &mut Counted,
 ) -> Result<(), (usize, Reason)> {
     for (i, (field, slot)) in fields.iter().zip(slots).enumerate() {
         let value = value_of(field, slot).map_err(|reason| (i, reason))?;
-        if field.on_type_mismatch == MismatchPolicy::Null
-            && value == Value::Null
-            && !matches!(slot, Slot::Missing | Slot::Null)
-        {
-            nulled.push(i);
+        if value == Value::Null {
+            match slot {
+                Slot::Missing | Slot::Null => {}
+                Slot::Unreached(_) => counted.unreached.push(i),
+                _ => counted.nulled.push(i),
+            }
         }
         row.push(value);
     }
     Ok(())
+}
+
+/// The fields of one record whose value was null for a reason worth counting.
+#[derive(Debug, Default)]
+pub struct Counted {
+    /// Nulled by `on_type_mismatch = "null"`.
+    pub nulled: Vec<usize>,
+    /// Not reached: the path met an array or a scalar where it goes on ([`Slot::Unreached`]).
+    pub unreached: Vec<usize>,
+}
+
+impl Counted {
+    /// Empties both lists for the next record.
+    #[inline]
+    pub fn clear(&mut self) {
+        self.nulled.clear();
+        self.unreached.clear();
+    }
+}
+
+/// "a" or "an", before a JSON kind.
+fn article(kind: &str) -> &'static str {
+    if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 /// The rejection [`value_of`] answered with `reason`, with its message.
@@ -147,10 +175,12 @@ pub fn rejection(field: &Field, slot: &Slot<'_>, reason: Reason) -> Rejection {
             preview(slot)
         ),
         Reason::MissingRequiredField => {
-            let state = if matches!(slot, Slot::Missing) {
-                "missing"
-            } else {
-                "null"
+            let state = match slot {
+                Slot::Missing => "missing".to_string(),
+                Slot::Unreached(kind) => {
+                    format!("missing: its path meets {} {kind} where it goes on into an object (paths do not enter arrays)", article(kind))
+                }
+                _ => "null".to_string(),
             };
             format!("required field {path} is {state}")
         }
@@ -263,7 +293,7 @@ fn cast<'s>(field: &Field, slot: &'s Slot<'_>) -> Option<Value<'s>> {
             Slot::Bool(b) => Some(Value::Str(if *b { "true" } else { "false" })),
             // The scanner checked the text whole, UTF-8 included.
             Slot::Object(raw) | Slot::Array(raw) => std::str::from_utf8(raw).ok().map(Value::Str),
-            Slot::Missing | Slot::Null => None,
+            Slot::Missing | Slot::Null | Slot::Unreached(_) => None,
         },
         FieldType::String => match slot {
             Slot::Str(s) => Some(Value::Str(s)),

@@ -40,6 +40,11 @@ pub struct Summary {
     /// [`Summary::values_nulled`] per column.
     #[serde(default)]
     pub nulled_by_field: BTreeMap<String, u64>,
+    /// Values of the records written that are null because their path met an array or a scalar
+    /// where it goes on into an object (`payload.commits.sha` with `commits` an array; paths do
+    /// not enter arrays), per column: never silently null.
+    #[serde(default)]
+    pub unreached_by_field: BTreeMap<String, u64>,
     /// Source keys no field maps, with how often they were seen (dropped from the output).
     pub unknown_fields: BTreeMap<String, u64>,
     /// The error-threshold verdict.
@@ -130,6 +135,9 @@ pub struct Tally {
     rejected_by_field: BTreeMap<String, u64>,
     /// Per field (in the dataset's order): values nulled in written records.
     nulled_by_field: Vec<u64>,
+    /// Per field: values of written records not reached because their path met an array or a
+    /// scalar.
+    unreached_by_field: Vec<u64>,
     /// Source keys no field maps.
     pub unknown: UnknownFields,
     /// Bytes read from the source.
@@ -154,6 +162,7 @@ impl Tally {
     pub fn new(fields: usize) -> Self {
         Self {
             nulled_by_field: vec![0; fields],
+            unreached_by_field: vec![0; fields],
             ..Self::default()
         }
     }
@@ -166,12 +175,15 @@ impl Tally {
         }
     }
 
-    /// Counts a written record, with the fields whose value it has nulled.
+    /// Counts a written record, with the fields whose value it has nulled or not reached.
     #[inline]
-    pub fn written(&mut self, nulled: &[usize]) {
+    pub fn written(&mut self, counted: &crate::mapping::Counted) {
         self.records_written += 1;
-        for &field in nulled {
+        for &field in &counted.nulled {
             self.nulled_by_field[field] += 1;
+        }
+        for &field in &counted.unreached {
+            self.unreached_by_field[field] += 1;
         }
     }
 
@@ -190,6 +202,13 @@ impl Tally {
             .fields
             .iter()
             .zip(&self.nulled_by_field)
+            .filter(|&(_, &n)| n > 0 && reached_table)
+            .map(|(f, &n)| (f.column.clone(), n))
+            .collect();
+        let unreached_by_field: BTreeMap<String, u64> = dataset
+            .fields
+            .iter()
+            .zip(&self.unreached_by_field)
             .filter(|&(_, &n)| n > 0 && reached_table)
             .map(|(f, &n)| (f.column.clone(), n))
             .collect();
@@ -213,6 +232,7 @@ impl Tally {
             rejected_by_field: self.rejected_by_field,
             values_nulled: nulled_by_field.values().sum(),
             nulled_by_field,
+            unreached_by_field,
             unknown_fields: self.unknown.counts.into_iter().collect(),
             quality: Quality {
                 rejected_fraction: if self.records_in == 0 {
@@ -267,9 +287,13 @@ mod tests {
     #[test]
     fn the_summary_adds_up_and_a_failed_object_reports_nothing_written() {
         let mut tally = Tally::new(2);
+        let counted = |nulled: Vec<usize>, unreached: Vec<usize>| crate::mapping::Counted {
+            nulled,
+            unreached,
+        };
         for _ in 0..3 {
             tally.records_in += 1;
-            tally.written(&[1]);
+            tally.written(&counted(vec![1], vec![0]));
         }
         tally.records_in += 2;
         tally.rejected(Reason::TypeMismatch, Some("a"));
@@ -292,16 +316,21 @@ mod tests {
         assert_eq!(summary.rejected_by_field, BTreeMap::from([("a".into(), 1)]));
         assert_eq!(summary.nulled_by_field, BTreeMap::from([("b".into(), 3)]));
         assert_eq!(summary.values_nulled, 3);
+        assert_eq!(
+            summary.unreached_by_field,
+            BTreeMap::from([("a".into(), 3)])
+        );
         let paths: Vec<&str> = summary.partitions.iter().map(|p| p.path.as_str()).collect();
         assert_eq!(paths, ["a/", "b/"]);
         assert_eq!(summary.quality.rejected_fraction, 0.4);
 
         let mut tally = Tally::new(2);
         tally.records_in = 1;
-        tally.written(&[0]);
+        tally.written(&counted(vec![0], vec![1]));
         let failed = tally.into_summary(&dataset(), "s".into(), written(true));
         assert_eq!((failed.records_in, failed.records_written), (1, 0));
         assert!(failed.partitions.is_empty() && failed.nulled_by_field.is_empty());
+        assert!(failed.unreached_by_field.is_empty());
         assert_eq!(failed.values_nulled, 0);
         assert!(failed.quality.threshold_crossed);
     }

@@ -25,13 +25,16 @@ pub enum Slot<'a> {
     Object(&'a [u8]),
     /// An array, as its JSON text in the input.
     Array(&'a [u8]),
+    /// Not there because the path met this kind of value (an array, a string…) where it goes on
+    /// into an object: `payload.commits.sha` with `commits` an array. Read as missing, and counted.
+    Unreached(&'static str),
 }
 
 impl Slot<'_> {
     /// The JSON kind, for messages.
     pub fn kind(&self) -> &'static str {
         match self {
-            Slot::Missing => "missing",
+            Slot::Missing | Slot::Unreached(_) => "missing",
             Slot::Null => "null",
             Slot::Bool(_) => "boolean",
             Slot::Number(_) => "number",
@@ -144,6 +147,21 @@ impl PathTree {
             }
         }
         tree
+    }
+
+    /// Marks the slots of paths that go on below `node` as [`Slot::Unreached`], because `node`
+    /// holds a `kind` value instead of an object (a `null` there is only missing).
+    #[cold]
+    fn unreached_below(&self, node: usize, slots: &mut [Slot<'_>], kind: &'static str) {
+        if kind == "null" {
+            return;
+        }
+        let n = &self.nodes[node];
+        for &s in &n.subtree {
+            if n.leaf != Some(s) && !n.also.contains(&s) {
+                slots[s] = Slot::Unreached(kind);
+            }
+        }
     }
 
     /// How many slots a record fills (one per path).
@@ -501,9 +519,14 @@ impl<'a> Scanner<'a> {
                         }
                     } else if let Some(i) = leaf {
                         slots[i] = self.scalar(depth + 1)?;
+                        if branch {
+                            tree.unreached_below(c, slots, slots[i].kind());
+                        }
                     } else {
-                        // A branch of configured paths holds a non-object: its fields stay Missing.
-                        self.skip_value(depth + 1)?;
+                        // A branch of configured paths holds a non-object: the paths through it
+                        // do not go on.
+                        let kind = self.skip_value(depth + 1)?;
+                        tree.unreached_below(c, slots, kind);
                     }
                     if shared {
                         if let Some(i) = leaf {

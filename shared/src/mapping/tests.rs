@@ -321,3 +321,17 @@ fn fractional_epochs_are_exact_to_the_microsecond() {
         Ok(Value::I64(1_593_007_044_123))
     );
 }
+
+#[test]
+fn a_required_field_not_reached_says_why() {
+    let f = field("type = \"string\"\nrequired = true\npath = \"payload.commits.sha\"");
+    let slot = Slot::Unreached("array");
+    let reason = value_of(&f, &slot).unwrap_err();
+    assert_eq!(reason, Reason::MissingRequiredField);
+    assert_eq!(
+        rejection(&f, &slot, reason).message,
+        "required field payload.commits.sha is missing: its path meets an array where it goes on into an object (paths do not enter arrays)"
+    );
+    let optional = field("type = \"string\"\npath = \"payload.commits.sha\"");
+    assert_eq!(value_of(&optional, &slot), Ok(Value::Null));
+}

@@ -97,8 +97,40 @@ fn composite_values_where_scalars_are_expected() {
         vec![
             Slot::Object(br#"{"x":[1, {"y":2}]}"#),
             Slot::Array(b"[1,2]"),
-            Slot::Missing
+            Slot::Unreached("string")
         ]
+    );
+}
+
+#[test]
+fn a_path_that_meets_a_non_object_where_it_goes_on_is_unreached_not_missing() {
+    // `p` is a field itself and a branch of `p.q`; `c.d` goes through `c`.
+    let t = tree(&[&["p"], &["p", "q"], &["c", "d"]]);
+    let slots = |text: &'static str| scan(text, &t, 3).1;
+    assert_eq!(
+        slots(r#"{"p":[{"q":1}],"c":{"d":2}}"#),
+        [
+            Slot::Array(br#"[{"q":1}]"#),
+            Slot::Unreached("array"),
+            Slot::Number("2")
+        ]
+    );
+    assert_eq!(
+        slots(r#"{"p":"x","c":7}"#),
+        [
+            Slot::Str("x".into()),
+            Slot::Unreached("string"),
+            Slot::Unreached("number")
+        ]
+    );
+    // null is only missing; a later object decides, as for every repeated key.
+    assert_eq!(
+        slots(r#"{"p":null,"c":null}"#),
+        [Slot::Null, Slot::Missing, Slot::Missing]
+    );
+    assert_eq!(
+        slots(r#"{"c":[1],"c":{"d":3}}"#),
+        [Slot::Missing, Slot::Missing, Slot::Number("3")]
     );
 }
 
