@@ -145,6 +145,9 @@ impl<'e> Run<'e> {
 
     fn read_records(&mut self, chunks: ReadAhead, stats: &InputStats) -> Result<(), Failure> {
         let mut reader = RecordReader::new(chunks);
+        if let Some(key) = &self.engine.dataset.records {
+            reader = reader.with_records_key(key);
+        }
         let tree = &self.engine.tree;
         let mut unknown = std::mem::take(&mut self.tally.unknown);
         let mut scratch = Scratch::default();

@@ -53,6 +53,10 @@ pub struct SourceConfig {
     /// passes it.
     #[serde(default = "default_max_decompressed_mb")]
     pub max_decompressed_mb: u64,
+    /// The records are the elements of the array under this member of each document
+    /// (`"Records"` for CloudTrail), not the documents themselves.
+    #[serde(default)]
+    pub records: Option<String>,
 }
 
 fn default_max_object_mb() -> u64 {

@@ -36,6 +36,8 @@ pub struct Dataset {
     pub max_object_mb: u64,
     /// The most bytes an object may decompress to, in MiB.
     pub max_decompressed_mb: u64,
+    /// The member of each document whose array elements are the records, if any.
+    pub records: Option<String>,
     /// Columns, in table order (including those that only feed partitions).
     pub fields: Vec<Field>,
     /// Partition keys, outermost first.
@@ -196,6 +198,12 @@ impl Dataset {
                 "max_object_mb and max_decompressed_mb must be greater than 0",
             ));
         }
+        if file.source.records.as_deref() == Some("") {
+            return Err(invalid.at(
+                "source.records",
+                "an empty name: give the member whose array holds the records, e.g. \"Records\"",
+            ));
+        }
         if let Some(f) = file.quality.max_rejected_fraction {
             if !(0.0..=1.0).contains(&f) {
                 return Err(invalid.at(
@@ -214,6 +222,7 @@ impl Dataset {
             on_delete: file.source.on_delete,
             max_object_mb: file.source.max_object_mb,
             max_decompressed_mb: file.source.max_decompressed_mb,
+            records: file.source.records,
             fields,
             partitions,
             output: file.output,

@@ -107,6 +107,8 @@ fn bad_definitions_name_the_file_and_key() {
             "{extra:?}\n  got: {err}\n  wanted: {expected}"
         );
     }
+    let err = error_of(&minimal("").replace("prefix = \"x/\"", "prefix = \"x/\"\nrecords = \"\""));
+    assert!(err.contains("source.records: an empty name"), "{err}");
     let err = error_of(&minimal("").replace("name = \"x\"", "name = \"X Y\""));
     assert!(err.contains("name: \"X Y\" must be"), "{err}");
 }

@@ -662,6 +662,34 @@ impl<'a> Scanner<'a> {
         })
     }
 
+    /// The name of an object member at `pos` (on its opening quote), unescaped, and the colon
+    /// after it: the scanner is left on the member's value.
+    pub fn member_name(&mut self) -> Result<Cow<'a, [u8]>, JsonError> {
+        if self.peek()? != b'"' {
+            return Err(self.invalid("a '\"' to start an object key"));
+        }
+        let (start, end, escaped) = self.string_span()?;
+        let name = if escaped {
+            Cow::Owned(
+                unescape(&self.buf[start..end])
+                    .ok_or(JsonError::Invalid {
+                        at: start,
+                        what: "a valid escape sequence in the key",
+                    })?
+                    .into_bytes(),
+            )
+        } else {
+            Cow::Borrowed(&self.buf[start..end])
+        };
+        self.skip_ws();
+        if self.peek()? != b':' {
+            return Err(self.invalid("':' after an object key"));
+        }
+        self.pos += 1;
+        self.skip_ws();
+        Ok(name)
+    }
+
     /// Skips one value at nesting level `depth` (the record itself is level 1), validating it;
     /// returns its kind.
     pub fn skip_value(&mut self, depth: usize) -> Result<&'static str, JsonError> {

@@ -177,6 +177,12 @@ enum Mode {
     ArrayElement,
     /// Inside `[`, after an element.
     ArrayAfterElement,
+    /// Inside a wrapper document (`{"Records":[…]}`), expecting its first member or `}`.
+    WrapperFirst,
+    /// Inside a wrapper document, after a `,`: expecting a member.
+    WrapperMember,
+    /// Inside a wrapper document, after a member's value: expecting `,` or `}`.
+    WrapperAfterValue,
 }
 
 /// Position bookkeeping, kept apart from the buffer so scanning can borrow both.
@@ -196,6 +202,11 @@ struct Cursor {
     /// Whether a valid record of this input spanned lines (pretty-printed JSON): then the rest of
     /// a broken record is skipped as a whole, not line by line.
     multi_line: bool,
+    /// The array being read is the records array of a wrapper document.
+    in_wrapper: bool,
+    /// Where the wrapper document being read starts, and whether it had its records array.
+    wrapper_start: RecordPos,
+    wrapper_had_records: bool,
 }
 
 impl Cursor {
@@ -285,6 +296,8 @@ pub struct RecordReader {
     eof: bool,
     started: bool,
     cursor: Cursor,
+    /// When the records are the elements of this member's array in each document.
+    records_key: Option<Vec<u8>>,
 }
 
 impl RecordReader {
@@ -305,8 +318,24 @@ impl RecordReader {
                 records: 0,
                 mode: Mode::TopLevel,
                 multi_line: false,
+                in_wrapper: false,
+                wrapper_start: RecordPos {
+                    index: 0,
+                    line: 1,
+                    offset: 0,
+                },
+                wrapper_had_records: false,
             },
+            records_key: None,
         }
+    }
+
+    /// Reads the records as the elements of the array under `key` in each top-level object (a
+    /// CloudTrail file's `{"Records":[…]}`), streamed element by element; the documents' other
+    /// members are checked and skipped.
+    pub fn with_records_key(mut self, key: &str) -> Self {
+        self.records_key = Some(key.as_bytes().to_vec());
+        self
     }
 
     /// Decompressed bytes consumed so far.
@@ -328,6 +357,7 @@ impl RecordReader {
                 &self.buf[..self.len],
                 self.eof,
                 &mut self.cursor,
+                self.records_key.as_deref(),
                 tree,
                 slot_count,
                 unknown,
@@ -405,10 +435,12 @@ impl RecordReader {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // the reader's state, passed apart so the buffer can be borrowed
 fn scan_buffer<'a, E: From<DecodeError>>(
     buf: &'a [u8],
     eof: bool,
     c: &mut Cursor,
+    records_key: Option<&[u8]>,
     tree: &PathTree,
     slot_count: usize,
     unknown: &mut UnknownFields,
@@ -434,7 +466,12 @@ fn scan_buffer<'a, E: From<DecodeError>>(
                     line,
                     column,
                     offset: c.offset(s.pos),
-                    expected: "']' to close the JSON array (the input ends inside it)",
+                    expected: match c.mode {
+                        Mode::WrapperFirst | Mode::WrapperMember | Mode::WrapperAfterValue => {
+                            "'}' to close the document (the input ends inside it)"
+                        }
+                        _ => "']' to close the JSON array (the input ends inside it)",
+                    },
                 }
                 .into());
             }
@@ -442,13 +479,89 @@ fn scan_buffer<'a, E: From<DecodeError>>(
         }
         let start = s.pos;
         match c.mode {
+            Mode::TopLevel if records_key.is_some() && buf[start] == b'{' => {
+                c.wrapper_start = RecordPos {
+                    index: c.records + 1,
+                    line: c.line,
+                    offset: c.offset(start),
+                };
+                c.wrapper_had_records = false;
+                c.mode = Mode::WrapperFirst;
+                c.step_over_bracket(start);
+                continue;
+            }
+            Mode::WrapperFirst | Mode::WrapperAfterValue if buf[start] == b'}' => {
+                c.mode = Mode::TopLevel;
+                c.step_over_bracket(start);
+                if !c.wrapper_had_records {
+                    let key = String::from_utf8_lossy(records_key.unwrap_or_default());
+                    let pos = c.wrapper_start;
+                    c.records += 1;
+                    f(Record::Invalid {
+                        pos,
+                        raw: b"",
+                        error: format!(
+                            "the document starting at line {} has no {key:?} array of records; check the dataset's [source] records",
+                            pos.line
+                        ),
+                    })?;
+                }
+                continue;
+            }
+            Mode::WrapperAfterValue if buf[start] == b',' => {
+                c.mode = Mode::WrapperMember;
+                c.step_over_bracket(start);
+                continue;
+            }
+            Mode::WrapperAfterValue => {
+                return Err(
+                    malformed(c, buf, start, "',' or '}' after a member of the document").into(),
+                )
+            }
+            Mode::WrapperFirst | Mode::WrapperMember => {
+                let key = records_key.unwrap_or_default();
+                let member = s.member_name().and_then(|name| {
+                    if name.as_ref() == key && s.peek()? == b'[' {
+                        Ok(true)
+                    } else {
+                        s.skip_value(2).map(|_| false)
+                    }
+                });
+                match member {
+                    Ok(is_records) => {
+                        c.take_lines(&mut s);
+                        if is_records {
+                            c.wrapper_had_records = true;
+                            c.in_wrapper = true;
+                            c.mode = Mode::ArrayStart;
+                            c.step_over_bracket(s.pos);
+                        } else {
+                            c.mode = Mode::WrapperAfterValue;
+                            c.pos = s.pos;
+                        }
+                        continue;
+                    }
+                    Err(JsonError::Incomplete) => {
+                        c.pos = start;
+                        return Ok(Progress::NeedMore);
+                    }
+                    Err(JsonError::Invalid { at, what }) => {
+                        return Err(malformed(c, buf, at, what).into())
+                    }
+                }
+            }
             Mode::TopLevel if buf[start] == b'[' => {
                 c.mode = Mode::ArrayStart;
                 c.step_over_bracket(start);
                 continue;
             }
             Mode::ArrayStart | Mode::ArrayAfterElement if buf[start] == b']' => {
-                c.mode = Mode::TopLevel;
+                c.mode = if c.in_wrapper {
+                    Mode::WrapperAfterValue
+                } else {
+                    Mode::TopLevel
+                };
+                c.in_wrapper = false;
                 c.step_over_bracket(start);
                 continue;
             }

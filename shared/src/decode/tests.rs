@@ -5,12 +5,20 @@ use std::io::Write;
 type Seen = Vec<(u64, u64, bool, String, String)>;
 
 fn read_all(bytes: Vec<u8>) -> Result<Seen, DecodeError> {
-    let (input, _) = open_input(std::io::Cursor::new(bytes), u64::MAX).unwrap();
-    std::thread::scope(|s| read_records(ReadAhead::scoped(s, "test", input).unwrap()))
+    read_with(bytes, None)
 }
 
-fn read_records(chunks: ReadAhead) -> Result<Seen, DecodeError> {
+/// The records of `bytes`, read as the elements of the `records` member's array when given.
+fn read_with(bytes: Vec<u8>, records: Option<&str>) -> Result<Seen, DecodeError> {
+    let (input, _) = open_input(std::io::Cursor::new(bytes), u64::MAX).unwrap();
+    std::thread::scope(|s| read_records(ReadAhead::scoped(s, "test", input).unwrap(), records))
+}
+
+fn read_records(chunks: ReadAhead, records: Option<&str>) -> Result<Seen, DecodeError> {
     let mut reader = RecordReader::new(chunks);
+    if let Some(key) = records {
+        reader = reader.with_records_key(key);
+    }
     let tree = PathTree::new([vec!["id".to_string()]].iter().map(|p| p.as_slice()));
     let mut seen = Vec::new();
     let mut unknown = UnknownFields::default();
@@ -313,4 +321,83 @@ fn a_line_cut_after_a_comma_does_not_take_the_next_line_as_its_rest() {
     // Pretty-printed, the same object is one record.
     let seen = read_all(b"{\n\"id\":1,\n\"x\":2}\n{\"id\":3}\n".to_vec()).unwrap();
     assert_eq!(ids(&seen), ["Number(\"1\")", "Number(\"3\")"]);
+}
+
+/// CloudTrail's layout: the records are the elements of `Records` in each document, streamed;
+/// the documents' other members are checked and skipped, before the array or after it.
+#[test]
+fn records_inside_a_wrapper_are_streamed_element_by_element() {
+    let key = Some("Records");
+    let cloudtrail = "{\"Records\":[{\"id\":1},{\"id\":2}]}\n{\"Records\":[{\"id\":3}]}\n";
+    assert_eq!(ids(&read_with(cloudtrail.into(), key).unwrap()), THREE);
+    // Pretty-printed, members around the array, an escaped key, a document per line or not.
+    let pretty = r#"{
+  "version": {"nested": [1, {"Records": "not these"}]},
+  "Re\u0063ords": [
+    {"id": 1},
+    {"id": 2}
+  ],
+  "after": "x"
+}{"Records":[],"Records":[{"id":3}]}"#;
+    let seen = read_with(pretty.into(), key).unwrap();
+    assert_eq!(ids(&seen), THREE);
+    assert_eq!(
+        seen.iter().map(|s| (s.0, s.1)).collect::<Vec<_>>(),
+        [(1, 4), (2, 5), (3, 8)],
+        "record numbers and lines as in the input"
+    );
+    // An element that is not valid JSON breaks the array: no safe place to resume.
+    let err = read_with("{\"Records\":[{\"id\":1},{\"id\" 2}]}".into(), key).unwrap_err();
+    assert!(
+        matches!(err, DecodeError::Malformed { line: 1, .. }),
+        "{err}"
+    );
+    let err = read_with("{\"Records\":[{\"id\":1}]".into(), key).unwrap_err();
+    assert!(
+        err.to_string().contains("'}' to close the document"),
+        "{err}"
+    );
+    let err = read_with("{\"Records\":[{\"id\":1}] \"x\":1}".into(), key).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("',' or '}' after a member of the document"),
+        "{err}"
+    );
+    // A document without the array is one rejected record that says so.
+    let seen = read_with(
+        "{\"records\":[{\"id\":1}]}\n{\"Records\":[{\"id\":2}]}".into(),
+        key,
+    )
+    .unwrap();
+    assert_eq!(ids(&seen), ["Number(\"2\")"]);
+    assert!(
+        !seen[0].2 && seen[0].4.contains("has no \"Records\" array of records"),
+        "{seen:?}"
+    );
+    assert_eq!((seen[0].0, seen[1].0), (1, 2));
+}
+
+/// A document far larger than a read chunk, with a skipped member and elements cut by chunk
+/// ends: every element once, in order.
+#[test]
+fn a_wrapper_larger_than_a_chunk_reads_every_element() {
+    let filler = "x".repeat(3 * crate::read_ahead::CHUNK / 2);
+    let n = 60_000;
+    let mut doc = format!("{{\"meta\":\"{filler}\",\"Records\":[");
+    for i in 0..n {
+        if i > 0 {
+            doc.push(',');
+        }
+        doc.push_str(&format!(
+            "{{\"id\":{i},\"pad\":\"{}\"}}",
+            "y".repeat(i % 50)
+        ));
+    }
+    doc.push_str("]}");
+    let seen = read_with(doc.into_bytes(), Some("Records")).unwrap();
+    assert_eq!(seen.len(), n);
+    assert!(seen
+        .iter()
+        .enumerate()
+        .all(|(i, s)| s.2 && s.4 == format!("Number(\"{i}\")")));
 }

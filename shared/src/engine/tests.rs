@@ -1398,3 +1398,67 @@ type = "string"
     let ddl = crate::sql::create_table(&d, "s3://curated/tables/db/t/").unwrap();
     assert!(ddl.contains("`request_parameters` string"), "{ddl}");
 }
+
+/// A CloudTrail log file as delivered (gzip, `{"Records":[…]}`): every event is a record, with
+/// its own line in the rejected file when it fails, and the accounting adds up.
+#[test]
+fn cloudtrail_records_inside_their_wrapper_are_the_records() {
+    let d = dataset(
+        r#"
+records = "Records"
+[[fields]]
+column = "event_time"
+path = "eventTime"
+type = "timestamp"
+required = true
+[[fields]]
+column = "event_name"
+path = "eventName"
+type = "string"
+[[fields]]
+column = "request_parameters"
+path = "requestParameters"
+type = "json"
+"#,
+    );
+    assert_eq!(d.records.as_deref(), Some("Records"), "read from [source]");
+    let events = r#"{"Records":[
+{"eventVersion":"1.08","eventTime":"2020-06-24T13:57:24Z","eventName":"GetObject","requestParameters":{"bucketName":"b","key":"k"}},
+{"eventVersion":"1.08","eventTime":"2020-06-24T13:57:25Z","eventName":"ListBuckets","requestParameters":null},
+{"eventVersion":"1.08","eventName":"NoTime"}
+]}"#;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(events.as_bytes()).unwrap();
+    let o = out();
+    let s = run(&d, &gz.finish().unwrap(), &o).unwrap();
+    assert_eq!(
+        (s.records_in, s.records_written, s.records_rejected),
+        (3, 2, 1)
+    );
+    let file = o.data.root().join(&s.partitions[0].files[0].key);
+    let batch = &read_parquet(file)[0];
+    let names = batch
+        .column_by_name("event_name")
+        .unwrap()
+        .as_string::<i32>();
+    assert_eq!(
+        (names.value(0), names.value(1)),
+        ("GetObject", "ListBuckets")
+    );
+    let params = batch
+        .column_by_name("request_parameters")
+        .unwrap()
+        .as_string::<i32>();
+    assert_eq!(params.value(0), r#"{"bucketName":"b","key":"k"}"#);
+    assert!(params.is_null(1));
+    // The rejected line holds the event itself, with its line in the file.
+    let rejected = fs::read_to_string(o.rejected.root().join(crate::layout::rejected_file_name(
+        "t",
+        &source("iot/a.json").file_stem(),
+    )))
+    .unwrap();
+    let line: serde_json::Value = serde_json::from_str(rejected.trim()).unwrap();
+    assert_eq!(line["reason"], "missing_required_field");
+    assert_eq!(line["line"], 4);
+    assert_eq!(line["record"]["eventName"], "NoTime");
+}
