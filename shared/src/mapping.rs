@@ -125,7 +125,7 @@ pub fn map_record<'s>(
 ) -> Result<(), (usize, Reason)> {
     for (i, (field, slot)) in fields.iter().zip(slots).enumerate() {
         let value = value_of(field, slot).map_err(|reason| (i, reason))?;
-        if value == Value::Null {
+        if matches!(value, Value::Null) {
             match slot {
                 Slot::Missing | Slot::Null => {}
                 Slot::Unreached(_) => counted.unreached.push(i),
