@@ -42,6 +42,8 @@ pub struct Engine {
     schema: arrow_schema::SchemaRef,
     props: parquet::file::properties::WriterProperties,
     layout: RowLayout,
+    /// The fields whose paths step into arrays past their member names: (field, steps).
+    selections: Vec<(usize, Vec<crate::dataset::Step>)>,
 }
 
 impl Engine {
@@ -56,6 +58,13 @@ impl Engine {
             schema: file_schema(dataset),
             props: writer_properties(dataset),
             layout: RowLayout::new(dataset),
+            selections: dataset
+                .fields
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| !f.select.is_empty())
+                .map(|(i, f)| (i, f.select.clone()))
+                .collect(),
         }
     }
 
@@ -183,10 +192,14 @@ impl<'e> Run<'e> {
         &mut self,
         pos: RecordPos,
         raw: &[u8],
-        slots: &[Slot<'_>],
+        slots: &mut [Slot<'_>],
         scratch: &mut Scratch,
     ) -> Result<(), Failure> {
         let fields = &self.engine.dataset.fields;
+        for (field, steps) in &self.engine.selections {
+            slots[*field] = crate::nested::select(&slots[*field], steps);
+        }
+        let slots = &*slots;
         let mut row = recycle(std::mem::take(&mut scratch.row));
         scratch.counted.clear();
         let refused = match map_record(fields, slots, &mut row, &mut scratch.counted) {

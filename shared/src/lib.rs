@@ -17,6 +17,7 @@ pub mod engine;
 pub mod layout;
 pub mod manifest;
 pub mod mapping;
+pub mod nested;
 pub mod numbers;
 pub mod output;
 pub mod parquet_out;

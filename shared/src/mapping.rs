@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use crate::dataset::{EpochUnit, Field, FieldType, MismatchPolicy};
 use crate::decode::json::Slot;
+use crate::nested::{Met, NestedColumn};
 use crate::timefmt::{from_micros, micros_to_days, to_micros};
 
 /// A typed value ready for its column.
@@ -19,6 +20,9 @@ pub enum Value<'s> {
     Str(&'s str),
     /// A string of a `json` column: written as its JSON text (quoted and escaped).
     JsonString(&'s str),
+    /// The JSON text of an array or object that fits its nested column's type; the writer reads
+    /// it again into the column's lists, structs and maps.
+    Nested(&'s [u8]),
     /// int32
     I32(i32),
     /// int64 (for `epoch_unit` columns: epoch in that unit).
@@ -124,6 +128,11 @@ pub fn map_record<'s>(
     counted: &mut Counted,
 ) -> Result<(), (usize, Reason)> {
     for (i, (field, slot)) in fields.iter().zip(slots).enumerate() {
+        if let Some(nested) = &field.nested {
+            let value = nested_value_of(field, nested, slot, i, counted);
+            row.push(value.map_err(|reason| (i, reason))?);
+            continue;
+        }
         let value = value_of(field, slot).map_err(|reason| (i, reason))?;
         if matches!(value, Value::Null) {
             match slot {
@@ -135,6 +144,32 @@ pub fn map_record<'s>(
         row.push(value);
     }
     Ok(())
+}
+
+/// A nested column's value (field `i`), its nulled or unreached parts counted.
+#[cold]
+fn nested_value_of<'s>(
+    field: &Field,
+    nested: &NestedColumn,
+    slot: &'s Slot<'_>,
+    i: usize,
+    counted: &mut Counted,
+) -> Result<Value<'s>, Reason> {
+    let mut met = Met::default();
+    let value = nested.check(slot, &mut met)?;
+    if value == Value::Null {
+        if field.required {
+            return Err(Reason::MissingRequiredField);
+        }
+        met.unreached |= matches!(slot, Slot::Unreached(_));
+    }
+    if met.nulled {
+        counted.nulled.push(i);
+    }
+    if met.unreached {
+        counted.unreached.push(i);
+    }
+    Ok(value)
 }
 
 /// The fields of one record whose value was null for a reason worth counting.
@@ -168,6 +203,11 @@ fn article(kind: &str) -> &'static str {
 pub fn rejection(field: &Field, slot: &Slot<'_>, reason: Reason) -> Rejection {
     let path = field.path_display();
     let message = match reason {
+        Reason::TypeMismatch if field.nested.is_some() => field
+            .nested
+            .as_ref()
+            .expect("a nested column")
+            .misfit_message(&path, slot),
         Reason::TypeMismatch => format!(
             "{} at {path} cannot be read as {}: {}",
             slot.kind(),
@@ -178,7 +218,7 @@ pub fn rejection(field: &Field, slot: &Slot<'_>, reason: Reason) -> Rejection {
             let state = match slot {
                 Slot::Missing => "missing".to_string(),
                 Slot::Unreached(kind) => {
-                    format!("missing: its path meets {} {kind} where it goes on into an object (paths do not enter arrays)", article(kind))
+                    format!("missing: its path meets {} {kind} where it goes on (into an object, or with [..] into an array)", article(kind))
                 }
                 _ => "null".to_string(),
             };
@@ -249,7 +289,8 @@ fn text_of(value: Value<'_>) -> String {
     text
 }
 
-fn type_name(field: &Field) -> &'static str {
+/// The type a scalar field reads, for messages.
+pub(crate) fn type_name(field: &Field) -> &'static str {
     match field.kind {
         FieldType::String => "string",
         FieldType::Int32 => "int32",
@@ -260,10 +301,12 @@ fn type_name(field: &Field) -> &'static str {
         FieldType::Timestamp => "timestamp",
         FieldType::Date => "date",
         FieldType::Json => "json",
+        FieldType::Nested => "an array, struct or map",
     }
 }
 
-fn preview(slot: &Slot<'_>) -> String {
+/// The value of a slot for a message.
+pub(crate) fn preview(slot: &Slot<'_>) -> String {
     let text: &str = match slot {
         Slot::Str(s) => s,
         Slot::Number(n) => n,
@@ -295,6 +338,8 @@ fn cast<'s>(field: &Field, slot: &'s Slot<'_>) -> Option<Value<'s>> {
             Slot::Object(raw) | Slot::Array(raw) => std::str::from_utf8(raw).ok().map(Value::Str),
             Slot::Missing | Slot::Null | Slot::Unreached(_) => None,
         },
+        // Read by `nested_value_of`, never here.
+        FieldType::Nested => None,
         FieldType::String => match slot {
             Slot::Str(s) => Some(Value::Str(s)),
             Slot::Number(n) => Some(Value::Str(n)),
@@ -395,6 +440,7 @@ pub fn write_text(value: Value<'_>, out: &mut String) {
     match value {
         Value::Null => {}
         Value::Str(s) => out.push_str(s),
+        Value::Nested(span) => out.push_str(&String::from_utf8_lossy(span)),
         Value::JsonString(s) => {
             out.push_str(&serde_json::to_string(s).expect("a string serialises"));
         }

@@ -20,8 +20,9 @@ use parquet::basic::{Compression as ParquetCompression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
-use crate::dataset::{Compression, Dataset, FieldType};
+use crate::dataset::{Compression, Dataset, Field, FieldType};
 use crate::mapping::Value;
+use crate::nested::NestedColumn;
 use crate::output::{OutputError, OutputFile, OutputStore};
 use crate::summary::{FileSummary, PartitionSummary, PartitionValue};
 
@@ -43,12 +44,21 @@ pub enum WriteError {
 pub fn file_schema(dataset: &Dataset) -> SchemaRef {
     let fields: Vec<ArrowField> = dataset
         .file_fields()
-        .map(|f| ArrowField::new(&f.column, arrow_type(f.kind), !f.required))
+        .map(|f| ArrowField::new(&f.column, field_type(f), !f.required))
         .collect();
     Arc::new(Schema::new(fields))
 }
 
-fn arrow_type(kind: FieldType) -> DataType {
+/// A column's Arrow type.
+fn field_type(field: &Field) -> DataType {
+    match &field.nested {
+        Some(nested) => nested.data_type(),
+        None => arrow_type(field.kind),
+    }
+}
+
+/// The Arrow type of a scalar column type.
+pub(crate) fn arrow_type(kind: FieldType) -> DataType {
     match kind {
         FieldType::String | FieldType::Json => DataType::Utf8,
         FieldType::Int32 => DataType::Int32,
@@ -57,6 +67,7 @@ fn arrow_type(kind: FieldType) -> DataType {
         FieldType::Boolean => DataType::Boolean,
         FieldType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
         FieldType::Date => DataType::Date32,
+        FieldType::Nested => unreachable!("a nested column's type comes from its shape"),
     }
 }
 
@@ -136,6 +147,8 @@ fn never_repeats(column: &dyn Array) -> bool {
 pub struct RowLayout {
     /// The file columns' types, in file order.
     kinds: Vec<FieldType>,
+    /// The shapes of the nested columns among them.
+    nested: Vec<Option<Arc<NestedColumn>>>,
     /// Per column, the string column before it in the same row, if any.
     previous_string: Vec<Option<usize>>,
     /// The last string column of a row, if any.
@@ -145,20 +158,28 @@ pub struct RowLayout {
 impl RowLayout {
     /// The layout of a dataset's file columns.
     pub fn new(dataset: &Dataset) -> Self {
-        Self::of(dataset.file_fields().map(|f| f.kind).collect())
+        Self::of(
+            dataset.file_fields().map(|f| f.kind).collect(),
+            dataset.file_fields().map(|f| f.nested.clone()).collect(),
+        )
     }
 
-    fn of(kinds: Vec<FieldType>) -> Self {
+    fn of(kinds: Vec<FieldType>, nested: Vec<Option<Arc<NestedColumn>>>) -> Self {
         let mut previous_string = Vec::with_capacity(kinds.len());
         let mut last_string = None;
         for (c, kind) in kinds.iter().enumerate() {
             previous_string.push(last_string);
-            if matches!(kind, FieldType::String | FieldType::Json) {
+            // A nested value is kept as its JSON text until its batch is built.
+            if matches!(
+                kind,
+                FieldType::String | FieldType::Json | FieldType::Nested
+            ) {
                 last_string = Some(c);
             }
         }
         Self {
             kinds,
+            nested,
             previous_string,
             last_string,
         }
@@ -171,7 +192,7 @@ impl RowLayout {
 /// (one per column, for each of up to hundreds of open partitions) took a cache miss for nearly
 /// every value; the rows are turned into columns when they are written.
 #[derive(Default)]
-struct Rows {
+pub(crate) struct Rows {
     words: Vec<u64>,
     text: Vec<u8>,
     /// One bit per value (row-major), set for a null; only as long as the last null needs.
@@ -207,6 +228,10 @@ impl Rows {
                     self.text.extend_from_slice(s.as_bytes());
                     self.text.len() as u64
                 }
+                Value::Nested(span) => {
+                    self.text.extend_from_slice(span);
+                    self.text.len() as u64
+                }
                 Value::JsonString(s) => {
                     serde_json::to_writer(&mut self.text, s).expect("a string serialises");
                     self.text.len() as u64
@@ -231,6 +256,23 @@ impl Rows {
         );
         self.len += 1;
         columns * 8 + self.text.len() - text_start
+    }
+
+    /// Where the text of row `r`'s value in string-like column `c` starts: where the string
+    /// before it, in the same row or the row before, ended.
+    fn text_start(&self, layout: &RowLayout, c: usize, r: usize) -> usize {
+        let columns = layout.kinds.len();
+        match (layout.previous_string[c], layout.last_string) {
+            (Some(p), _) => self.words[r * columns + p] as usize,
+            (None, Some(last)) if r > 0 => self.words[(r - 1) * columns + last] as usize,
+            _ => 0,
+        }
+    }
+
+    /// The text of row `r`'s value in string-like column `c`.
+    fn text_of(&self, layout: &RowLayout, c: usize, r: usize) -> &[u8] {
+        let end = self.words[r * layout.kinds.len() + c] as usize;
+        &self.text[self.text_start(layout, c, r)..end]
     }
 
     /// Rows `range` as a record batch of the file schema.
@@ -286,12 +328,21 @@ impl Rows {
                 BooleanBuffer::collect_bool(range.len(), |i| word(first + i) != 0),
                 nulls,
             )),
+            FieldType::Nested => {
+                let nested = layout.nested[c]
+                    .as_ref()
+                    .expect("a nested column has its shape");
+                let mut collector = nested.collector();
+                for (i, r) in values.enumerate() {
+                    match bit_is_set(&self.nulls, (first + i) * columns + c) {
+                        true => collector.null(),
+                        false => nested.collect(self.text_of(layout, c, r), &mut collector),
+                    }
+                }
+                collector.finish()?
+            }
             FieldType::String | FieldType::Json => {
-                let start_of = |r: usize| match (layout.previous_string[c], layout.last_string) {
-                    (Some(p), _) => self.words[r * columns + p] as usize,
-                    (None, Some(last)) if r > 0 => self.words[(r - 1) * columns + last] as usize,
-                    _ => 0,
-                };
+                let start_of = |r: usize| self.text_start(layout, c, r);
                 let mut offsets = Vec::with_capacity(range.len() + 1);
                 offsets.push(0i32);
                 let mut bytes = Vec::new();
@@ -316,6 +367,9 @@ impl Rows {
 /// Rows per record batch handed to the Parquet writer: the columns of one batch exist next to
 /// the buffered rows only while it is written.
 pub(crate) const BATCH_ROWS: usize = 8192;
+
+mod nested;
+pub(crate) use nested::Collector;
 
 /// Everything one partition has buffered and written.
 pub struct PartitionOut {
@@ -523,7 +577,7 @@ mod tests {
             FieldType::Json,
         ];
         let kinds: Vec<FieldType> = cycle.iter().copied().cycle().take(70).collect();
-        let layout = RowLayout::of(kinds.clone());
+        let layout = RowLayout::of(kinds.clone(), vec![None; kinds.len()]);
         let texts: Vec<String> = (0..700)
             .map(|n| "é".repeat(n % 4) + &n.to_string())
             .collect();
@@ -542,6 +596,7 @@ mod tests {
                 FieldType::Date => Value::Days(n as i32),
                 FieldType::Timestamp => Value::Micros(n * 1_000_000),
                 FieldType::Json => Value::JsonString(&texts[(r * 70 + c) % 700]),
+                FieldType::Nested => unreachable!("no nested column in this layout"),
             }
         };
         let mut rows = Rows::default();
@@ -587,6 +642,7 @@ mod tests {
                                 .as_primitive::<arrow_array::types::TimestampMicrosecondType>()
                                 .value(i),
                         ),
+                        FieldType::Nested => unreachable!("no nested column in this layout"),
                     };
                     assert_eq!(got, expected, "row {r} column {c}");
                 }
@@ -597,7 +653,7 @@ mod tests {
     /// A column without nulls carries no validity buffer, as an Arrow builder would give it.
     #[test]
     fn columns_without_nulls_have_no_validity_buffer() {
-        let layout = RowLayout::of(vec![FieldType::Double, FieldType::String]);
+        let layout = RowLayout::of(vec![FieldType::Double, FieldType::String], vec![None, None]);
         let mut rows = Rows::default();
         rows.push(&layout, [Value::F64(1.0), Value::Null].into_iter());
         rows.push(&layout, [Value::F64(2.0), Value::Str("x")].into_iter());

@@ -2,7 +2,8 @@
 //! files: `CREATE EXTERNAL TABLE IF NOT EXISTS` and batched `ALTER TABLE … ADD IF NOT EXISTS
 //! PARTITION`. Identifiers are validated; every literal is escaped (partition values come from data).
 
-use crate::dataset::{check_identifier, Compression, Dataset, FieldType};
+use crate::dataset::types::athena_scalar;
+use crate::dataset::{check_identifier, Compression, Dataset, Field};
 use crate::layout::hive::DEFAULT_PARTITION;
 use crate::layout::S3Uri;
 use crate::summary::PartitionSummary;
@@ -74,15 +75,11 @@ fn table_name(dataset: &Dataset) -> Result<String, SqlError> {
     ))
 }
 
-fn athena_type(kind: FieldType) -> &'static str {
-    match kind {
-        FieldType::String | FieldType::Json => "string",
-        FieldType::Int32 => "int",
-        FieldType::Int64 => "bigint",
-        FieldType::Double => "double",
-        FieldType::Boolean => "boolean",
-        FieldType::Timestamp => "timestamp",
-        FieldType::Date => "date",
+/// A column's type as Athena spells it.
+fn athena_type(field: &Field) -> String {
+    match &field.nested {
+        Some(nested) => nested.kind().to_string(),
+        None => athena_scalar(field.kind).to_string(),
     }
 }
 
@@ -100,7 +97,7 @@ pub fn create_table(dataset: &Dataset, location: &str) -> Result<String, SqlErro
     let location = table_location(location)?;
     let columns = dataset
         .file_fields()
-        .map(|f| Ok(format!("  {} {}", ident(&f.column)?, athena_type(f.kind))))
+        .map(|f| Ok(format!("  {} {}", ident(&f.column)?, athena_type(f))))
         .collect::<Result<Vec<_>, SqlError>>()?;
     let mut sql = format!(
         "CREATE EXTERNAL TABLE IF NOT EXISTS {} (\n{}\n)\n",

@@ -110,9 +110,10 @@ pub struct FieldConfig {
     pub column: String,
     /// Where the value is in the source record. Defaults to the column name.
     pub path: Option<PathConfig>,
-    /// Column type.
+    /// Column type, in Athena's spelling: a scalar, `array<T>`, `struct<name:T,...>` or
+    /// `map<string,T>`.
     #[serde(rename = "type")]
-    pub kind: FieldType,
+    pub kind: super::types::ColumnType,
     /// A missing or null value rejects the record.
     #[serde(default)]
     pub required: bool,
@@ -134,23 +135,18 @@ pub struct FieldConfig {
     pub allowed: Option<Vec<toml::Value>>,
 }
 
-/// Column types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// Column types (the scalar names users write are in [`super::types`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldType {
     /// UTF-8 text (Athena `string`).
     String,
     /// 32-bit integer (Athena `int`).
-    #[serde(alias = "int")]
     Int32,
     /// 64-bit integer (Athena `bigint`).
-    #[serde(alias = "bigint")]
     Int64,
     /// 64-bit float (Athena `double`).
-    #[serde(alias = "float64")]
     Double,
     /// true/false (Athena `boolean`).
-    #[serde(alias = "bool")]
     Boolean,
     /// Instant in UTC, microsecond precision (Athena `timestamp`).
     Timestamp,
@@ -159,6 +155,8 @@ pub enum FieldType {
     /// Any JSON value (object, array, string, number, boolean) kept as its JSON text (Athena
     /// `string`, queried with `json_extract`): for the parts of a record whose shape varies.
     Json,
+    /// An array, struct or map: its shape is the field's [`crate::nested::NestedColumn`].
+    Nested,
 }
 
 /// What a value that cannot be cast does to its record.

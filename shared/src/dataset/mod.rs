@@ -3,15 +3,20 @@
 
 pub mod config;
 mod error;
+pub mod path;
+pub mod types;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
 pub use config::{
     Compression, DatasetFile, EpochUnit, FieldType, MismatchPolicy, OnDelete, PartitionConfig,
     TimePart,
 };
 pub use error::DatasetError;
+pub use path::{SourcePath, Step};
+pub use types::{ColumnType, StructMember};
 
 use crate::timefmt::TimeFormat;
 
@@ -53,10 +58,17 @@ pub struct Dataset {
 pub struct Field {
     /// Column name.
     pub column: String,
-    /// Key path in the source record.
+    /// Member names from the record to the value the scan hands over (the path up to its first
+    /// bracket).
     pub path: Vec<String>,
-    /// Column type.
+    /// Steps from there into arrays, up to the first `[*]` (taken by [`crate::nested::select`]).
+    pub select: Vec<Step>,
+    /// The whole path as written, for messages.
+    pub shown_path: String,
+    /// Column type ([`FieldType::Nested`] for arrays, structs and maps).
     pub kind: FieldType,
+    /// A nested column's type, with the steps of its path from the first `[*]` on.
+    pub nested: Option<Arc<crate::nested::NestedColumn>>,
     /// Missing/null rejects the record.
     pub required: bool,
     /// Failed casts reject or null.
@@ -85,7 +97,7 @@ impl Field {
 
     /// The path as users write it, for messages.
     pub fn path_display(&self) -> String {
-        self.path.join(".")
+        self.shown_path.clone()
     }
 }
 
@@ -302,11 +314,11 @@ fn compile_partitions(
                 ),
             ));
         };
-        if fields[field].kind == FieldType::Json {
+        if matches!(fields[field].kind, FieldType::Json | FieldType::Nested) {
             return Err(invalid.at(
                 key("from"),
                 format!(
-                    "field {:?} is a json column; partition by a scalar field",
+                    "field {:?} is a json, array, struct or map column; partition by a scalar field",
                     p.from
                 ),
             ));
@@ -370,22 +382,37 @@ fn compile_field(
     key: &dyn Fn(&str) -> String,
 ) -> Result<Field, KeyedError> {
     let err = |k: &str, m: String| (key(k), m);
-    let path = match &f.path {
-        None => vec![f.column.clone()],
-        Some(config::PathConfig::Dotted(p)) => p.split('.').map(String::from).collect(),
-        Some(config::PathConfig::Segments(s)) => s.clone(),
-    };
-    if path.is_empty() || path.iter().any(|s| s.is_empty()) {
+    let source = match &f.path {
+        None => SourcePath::dotted(&f.column),
+        Some(config::PathConfig::Dotted(p)) => SourcePath::dotted(p),
+        Some(config::PathConfig::Segments(s)) => SourcePath::segments(s),
+    }
+    .map_err(|m| err("path", m))?;
+    let each_at = source
+        .steps
+        .iter()
+        .position(|s| *s == Step::Each)
+        .unwrap_or(source.steps.len());
+    let scalar = f.kind.scalar();
+    if scalar.is_some() && each_at < source.steps.len() {
         return Err(err(
             "path",
-            "empty key in path; use [\"a.b\", \"c\"] for keys with dots".into(),
+            format!(
+                "{source} takes every element of an array ([*]): give the column an array type, e.g. array<{}>",
+                f.kind
+            ),
         ));
     }
-    let time_capable = matches!(
-        f.kind,
-        FieldType::Timestamp | FieldType::Date | FieldType::Int64
-    );
-    if f.epoch_unit.is_some() && !matches!(f.kind, FieldType::Int64 | FieldType::Timestamp) {
+    if scalar.is_none() && (f.min.is_some() || f.max.is_some() || f.allowed.is_some()) {
+        return Err(err(
+            "type",
+            "min, max and allowed apply to scalar columns, not to arrays, structs and maps".into(),
+        ));
+    }
+    let leaves = leaf_kinds(&f.kind);
+    let has = |kinds: &[FieldType]| leaves.iter().any(|k| kinds.contains(k));
+    let time_capable = has(&[FieldType::Timestamp, FieldType::Date, FieldType::Int64]);
+    if f.epoch_unit.is_some() && !has(&[FieldType::Int64, FieldType::Timestamp]) {
         return Err(err(
             "epoch_unit",
             "only applies to int64 and timestamp columns".into(),
@@ -401,15 +428,15 @@ fn compile_field(
         }
         Some(s) => TimeFormat::parse(s).map_err(|m| err("format", m))?,
     };
-    if f.format.is_some() && f.kind == FieldType::Int64 && f.epoch_unit.is_none() {
+    if f.format.is_some() && scalar == Some(FieldType::Int64) && f.epoch_unit.is_none() {
         return Err(err(
             "format",
             "an int64 column reads times only with epoch_unit set (the unit it stores)".into(),
         ));
     }
     let numeric = matches!(
-        f.kind,
-        FieldType::Int32 | FieldType::Int64 | FieldType::Double
+        scalar,
+        Some(FieldType::Int32 | FieldType::Int64 | FieldType::Double)
     );
     if (f.min.is_some() || f.max.is_some()) && !numeric {
         return Err(err(
@@ -422,11 +449,15 @@ fn compile_field(
             return Err(err("min", format!("min {lo} is greater than max {hi}")));
         }
     }
-    let allowed = allowed_values(f).map_err(|m| err("allowed", m))?;
-    Ok(Field {
+    let allowed = allowed_values(f, scalar).map_err(|m| err("allowed", m))?;
+    let (select, each) = source.steps.split_at(each_at);
+    let mut field = Field {
         column: f.column.clone(),
-        path,
-        kind: f.kind,
+        path: source.keys.clone(),
+        select: select.to_vec(),
+        shown_path: source.to_string(),
+        kind: scalar.unwrap_or(FieldType::Nested),
+        nested: None,
         required: f.required,
         on_type_mismatch: f.on_type_mismatch,
         time_format,
@@ -435,17 +466,35 @@ fn compile_field(
         max: f.max,
         allowed,
         in_file: true,
-    })
+    };
+    if scalar.is_none() {
+        let nested = crate::nested::NestedColumn::compile(&f.kind, each, &field)
+            .map_err(|m| err("path", m))?;
+        field.nested = Some(Arc::new(nested));
+    }
+    Ok(field)
+}
+
+/// The scalar types a column type holds (itself, for a scalar).
+fn leaf_kinds(kind: &ColumnType) -> Vec<FieldType> {
+    match kind {
+        ColumnType::Scalar(k) => vec![*k],
+        ColumnType::Array(element) | ColumnType::Map(element) => leaf_kinds(element),
+        ColumnType::Struct(members) => members.iter().flat_map(|m| leaf_kinds(&m.kind)).collect(),
+    }
 }
 
 /// A field's `allowed` values as the text they are compared by.
-fn allowed_values(f: &config::FieldConfig) -> Result<Option<HashSet<String>>, String> {
+fn allowed_values(
+    f: &config::FieldConfig,
+    scalar: Option<FieldType>,
+) -> Result<Option<HashSet<String>>, String> {
     let Some(values) = &f.allowed else {
         return Ok(None);
     };
     if !matches!(
-        f.kind,
-        FieldType::String | FieldType::Int32 | FieldType::Int64 | FieldType::Boolean
+        scalar,
+        Some(FieldType::String | FieldType::Int32 | FieldType::Int64 | FieldType::Boolean)
     ) {
         return Err("applies to string, int32, int64 and boolean columns".into());
     }

@@ -79,7 +79,7 @@ fn paths_with_dotted_keys_and_defaults() {
 #[test]
 fn bad_definitions_name_the_file_and_key() {
     let cases: &[(&str, &str)] = &[
-        ("[[fields]]\ncolumn = \"v\"\ntype = \"float\"\n", "unknown variant `float`"),
+        ("[[fields]]\ncolumn = \"v\"\ntype = \"float\"\n", "\"float\" is not a column type: expected a type name"),
         ("[[partitions]]\nname = \"p\"\nfrom = \"nope\"\n", "partitions[0].from: no field with column \"nope\""),
         ("[[fields]]\ncolumn = \"id\"\ntype = \"string\"\n", "fields[2].column: duplicate column \"id\""),
         ("[[fields]]\ncolumn = \"v\"\ntype = \"string\"\ncolour = 1\n", "unknown field `colour`"),
@@ -91,13 +91,19 @@ fn bad_definitions_name_the_file_and_key() {
         ("[[fields]]\ncolumn = \"v\"\ntype = \"string\"\nmin = 1\n", "fields[2].min: min/max apply to"),
         ("[[fields]]\ncolumn = \"v\"\ntype = \"timestamp\"\nformat = \"yyyy\"\n", "fields[2].format: unknown format \"yyyy\""),
         ("[[fields]]\ncolumn = \"v\"\ntype = \"double\"\nallowed = [1.5]\n", "fields[2].allowed: applies to string"),
-        ("[[fields]]\ncolumn = \"v\"\ntype = \"string\"\npath = \"a..b\"\n", "fields[2].path: empty key in path"),
+        ("[[fields]]\ncolumn = \"v\"\ntype = \"string\"\npath = \"a..b\"\n", "fields[2].path: \"a..b\": empty member name"),
         ("[quality]\nmax_rejected_fraction = 1.5\n", "quality.max_rejected_fraction: 1.5 is not between 0.0 and 1.0"),
         ("[output]\nrow_group_rows = 0\n", "output: row_group_rows"),
-        ("[[fields]]\ncolumn = \"v\"\ntype = \"json\"\n[[partitions]]\nname = \"p\"\nfrom = \"v\"\n", "partitions[0].from: field \"v\" is a json column"),
+        ("[[fields]]\ncolumn = \"v\"\ntype = \"json\"\n[[partitions]]\nname = \"p\"\nfrom = \"v\"\n", "partitions[0].from: field \"v\" is a json, array, struct or map column"),
         ("[[fields]]\ncolumn = \"v\"\ntype = \"json\"\nmax = 1\n", "fields[2].min: min/max apply to"),
         ("[[fields]]\ncolumn = \"v\"\ntype = \"json\"\nallowed = [\"a\"]\n", "fields[2].allowed: applies to string"),
         ("[[fields]]\ncolumn = \"v\"\ntype = \"json\"\nformat = \"auto\"\n", "fields[2].format: only applies to"),
+        ("[[fields]]\ncolumn = \"v\"\ntype = \"string\"\npath = \"a[*].b\"\n", "fields[2].path: a[*].b takes every element of an array ([*]): give the column an array type, e.g. array<string>"),
+        ("[[fields]]\ncolumn = \"v\"\ntype = \"array<string>\"\npath = \"a[*].b[*]\"\n", "fields[2].path: the path takes every element ([*]) more often than the type has array<> levels"),
+        ("[[fields]]\ncolumn = \"v\"\ntype = \"array<string>\"\nallowed = [\"a\"]\n", "fields[2].type: min, max and allowed apply to scalar columns"),
+        ("[[fields]]\ncolumn = \"v\"\ntype = \"struct<a:string>\"\n[[partitions]]\nname = \"p\"\nfrom = \"v\"\n", "partitions[0].from: field \"v\" is a json, array, struct or map column"),
+        ("[[fields]]\ncolumn = \"v\"\ntype = \"array<struct<a:string>>\"\nepoch_unit = \"millis\"\n", "fields[2].epoch_unit: only applies to"),
+        ("[[fields]]\ncolumn = \"v\"\ntype = \"map<int,string>\"\n", "expected string (JSON object keys are strings)"),
     ];
     for (extra, expected) in cases {
         let err = error_of(&minimal(extra));

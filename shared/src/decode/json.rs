@@ -612,7 +612,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// The value at `pos`, at nesting level `depth`.
-    fn scalar(&mut self, depth: usize) -> Result<Slot<'a>, JsonError> {
+    pub(crate) fn scalar(&mut self, depth: usize) -> Result<Slot<'a>, JsonError> {
         Ok(match self.peek()? {
             b'"' => {
                 let (start, end, escaped, ascii) = self.string_span_ascii()?;
@@ -1050,5 +1050,6 @@ fn hex4(h: &[u8]) -> Option<u32> {
     })
 }
 
+pub mod raw;
 #[cfg(test)]
 mod tests;

@@ -72,8 +72,8 @@ pub enum Record<'a, 's> {
         raw: &'a [u8],
         /// Object or another kind of value.
         shape: Shape,
-        /// One slot per configured path.
-        slots: &'s [Slot<'a>],
+        /// One slot per configured path (the caller may take steps from them in place).
+        slots: &'s mut [Slot<'a>],
     },
     /// Not valid JSON; `raw` holds the text up to the next record.
     Invalid {
@@ -605,7 +605,7 @@ fn scan_buffer<'a, E: From<DecodeError>>(
                     pos,
                     raw: &buf[start..end],
                     shape,
-                    slots: &slots,
+                    slots: &mut slots,
                 })?;
             }
             Err(JsonError::Incomplete) => {

@@ -1462,3 +1462,5 @@ type = "json"
     assert_eq!(line["line"], 4);
     assert_eq!(line["record"]["eventName"], "NoTime");
 }
+
+mod nested;

@@ -330,7 +330,7 @@ fn a_required_field_not_reached_says_why() {
     assert_eq!(reason, Reason::MissingRequiredField);
     assert_eq!(
         rejection(&f, &slot, reason).message,
-        "required field payload.commits.sha is missing: its path meets an array where it goes on into an object (paths do not enter arrays)"
+        "required field payload.commits.sha is missing: its path meets an array where it goes on (into an object, or with [..] into an array)"
     );
     let optional = field("type = \"string\"\npath = \"payload.commits.sha\"");
     assert_eq!(value_of(&optional, &slot), Ok(Value::Null));
