@@ -7,6 +7,9 @@ ETL := target/release/etl
 VENV := .venv
 VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# DuckDB, for make bench and for reading the example datasets' output back in make test.
+BENCH_VENV := bench/.venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
 # sam, cfn-lint and cargo-lambda (with zig) come from the pinned venv.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
@@ -35,7 +38,7 @@ transform: $(ETL) ## Only the transform step, with the etl CLI: INPUT with DATAS
 .PHONY: test
 # A one-off full check: no incremental caches (they cost ~0.7 GB of disk and help only rebuilds).
 test: export CARGO_INCREMENTAL = 0
-test: fmt-check clippy unit lint-template lint-asl e2e ## Every test and check (what CI runs)
+test: fmt-check clippy unit readback lint-template lint-asl e2e ## Every test and check (what CI runs)
 	@echo "make test: all checks passed"
 
 .PHONY: fmt-check
@@ -49,6 +52,18 @@ clippy: ## cargo clippy, warnings are errors
 .PHONY: unit
 unit: ## Unit, property, golden-file and handler tests (and `etl check` of datasets/)
 	$(CARGO) test --workspace --locked --exclude etl-e2e
+
+.PHONY: readback
+# The raw sample is gzipped on the way in (as CloudTrail and Firehose deliver it); DuckDB reads it
+# as written.
+readback: $(BENCH_STAMP) ## The example datasets through `etl transform`; DuckDB reads their Parquet and compares it with its own reading of the raw samples
+	@set -e; for example in github_push:ndjson cloudtrail:json; do \
+	  name=$${example%%:*}; raw=datasets/examples/samples/$$name.$${example##*:}; dir=$(OUT)/readback/$$name; \
+	  rm -rf $$dir; mkdir -p $$dir; gzip -c $$raw > $$dir/raw.gz; \
+	  $(CARGO) run --locked --quiet -p etl-cli -- transform --dataset datasets/examples/$$name.toml \
+	    --input $$dir/raw.gz --out $$dir/table --rejected $$dir/rejected > $$dir/summary.json; \
+	  $(BENCH_VENV)/bin/python tests/readback/examples.py $$name $$raw $$dir/table; \
+	done
 
 .PHONY: e2e
 # `--workspace --test e2e` resolves features as `unit` does, so it reuses that build (`-p etl-e2e`
@@ -64,6 +79,7 @@ fuzz: ## The differential test (engine against serde_json and the documented cas
 .PHONY: check-datasets
 check-datasets: ## Validate every dataset definition in datasets/ (make test does it in the cli tests)
 	$(CARGO) run --locked --quiet -p etl-cli -- check --datasets datasets
+	$(CARGO) run --locked --quiet -p etl-cli -- check --datasets datasets/examples
 
 .PHONY: lint-template
 lint-template: $(VENV_STAMP) ## cfn-lint (with the serverless rules) and sam validate --lint on template.yaml
@@ -117,8 +133,6 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-BENCH_VENV := bench/.venv
-BENCH_STAMP := $(BENCH_VENV)/.installed
 
 .PHONY: bench
 bench: $(ETL) $(BENCH_STAMP) release-functions ## Benchmark the standard job (NDJSON, gzip, array, 3 GB) side by side with DuckDB, and the Lambdas' size and start-up

@@ -232,6 +232,25 @@ mod tests {
         golden("create_iot_sensors.sql", &sql);
     }
 
+    /// Nested columns in Athena's spelling, struct member names quoted (`type` is a reserved word).
+    #[test]
+    fn create_table_of_nested_examples_matches_golden() {
+        for (name, text) in [
+            (
+                "github_push",
+                include_str!("../../datasets/examples/github_push.toml"),
+            ),
+            (
+                "cloudtrail",
+                include_str!("../../datasets/examples/cloudtrail.toml"),
+            ),
+        ] {
+            let dataset = Dataset::from_toml_str(text, name).unwrap();
+            let sql = create_table(&dataset, &format!("s3://curated-bucket/{name}")).unwrap();
+            golden(&format!("create_{name}.sql"), &sql);
+        }
+    }
+
     #[test]
     fn add_partitions_matches_golden_and_escapes_values() {
         let parts = [
