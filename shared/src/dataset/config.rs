@@ -106,8 +106,9 @@ pub enum PathConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldConfig {
-    /// Column name in the table (`[a-z_][a-z0-9_]*`).
-    pub column: String,
+    /// Column name in the table (`[a-z_][a-z0-9_]*`). Defaults to the path's member names in
+    /// snake_case, joined by `_` (`userIdentity.accountId` → `user_identity_account_id`).
+    pub column: Option<String>,
     /// Where the value is in the source record. Defaults to the column name.
     pub path: Option<PathConfig>,
     /// Column type, in Athena's spelling: a scalar, `array<T>`, `struct<name:T,...>` or

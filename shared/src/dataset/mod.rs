@@ -279,11 +279,12 @@ fn compile_fields(
     let mut by_column: HashMap<String, usize> = HashMap::new();
     for (i, f) in file.fields.iter().enumerate() {
         let key = |k: &str| format!("fields[{i}].{k}");
-        check_identifier(&f.column).map_err(|m| invalid.at(key("column"), m))?;
-        if by_column.insert(f.column.clone(), i).is_some() {
-            return Err(invalid.at(key("column"), format!("duplicate column {:?}", f.column)));
+        let column = column_name(f).map_err(|m| invalid.at(key("column"), m))?;
+        check_identifier(&column).map_err(|m| invalid.at(key("column"), m))?;
+        if by_column.insert(column.clone(), i).is_some() {
+            return Err(invalid.at(key("column"), format!("duplicate column {column:?}")));
         }
-        fields.push(compile_field(f, &key).map_err(|(k, m)| invalid.at(k, m))?);
+        fields.push(compile_field(f, column, &key).map_err(|(k, m)| invalid.at(k, m))?);
     }
     Ok((fields, by_column))
 }
@@ -304,7 +305,7 @@ fn compile_partitions(
             return Err(invalid.at(key("name"), format!("duplicate partition {:?}", p.name)));
         }
         let Some(&field) = by_column.get(&p.from) else {
-            let known: Vec<&str> = file.fields.iter().map(|f| f.column.as_str()).collect();
+            let known: Vec<&str> = fields.iter().map(|f| f.column.as_str()).collect();
             return Err(invalid.at(
                 key("from"),
                 format!(
@@ -377,13 +378,37 @@ fn check_unique_names(datasets: &[Dataset]) -> Result<(), DatasetError> {
 
 type KeyedError = (String, String);
 
+/// A field's column name: as given, or derived from its path (member names only).
+fn column_name(f: &config::FieldConfig) -> Result<String, String> {
+    if let Some(column) = &f.column {
+        return Ok(column.clone());
+    }
+    let names: &[String] = match &f.path {
+        None => return Err("a field needs a column name or a path".into()),
+        Some(config::PathConfig::Dotted(p)) => &[p.clone()],
+        Some(config::PathConfig::Segments(s)) => s,
+    };
+    if names.iter().any(|n| n.contains('[')) {
+        return Err(format!(
+            "the path {:?} steps into arrays: give the column a name",
+            names.join(".")
+        ));
+    }
+    Ok(names
+        .iter()
+        .map(|n| heck::ToSnakeCase::to_snake_case(n.as_str()))
+        .collect::<Vec<_>>()
+        .join("_"))
+}
+
 fn compile_field(
     f: &config::FieldConfig,
+    column: String,
     key: &dyn Fn(&str) -> String,
 ) -> Result<Field, KeyedError> {
     let err = |k: &str, m: String| (key(k), m);
     let source = match &f.path {
-        None => SourcePath::dotted(&f.column),
+        None => SourcePath::dotted(&column),
         Some(config::PathConfig::Dotted(p)) => SourcePath::dotted(p),
         Some(config::PathConfig::Segments(s)) => SourcePath::segments(s),
     }
@@ -452,7 +477,7 @@ fn compile_field(
     let allowed = allowed_values(f, scalar).map_err(|m| err("allowed", m))?;
     let (select, each) = source.steps.split_at(each_at);
     let mut field = Field {
-        column: f.column.clone(),
+        column,
         path: source.keys.clone(),
         select: select.to_vec(),
         shown_path: source.to_string(),

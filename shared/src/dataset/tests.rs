@@ -151,3 +151,49 @@ fn longest_prefix_wins_and_names_are_unique() {
         .to_string()
         .contains("already used"));
 }
+
+#[test]
+fn a_column_name_left_out_is_the_paths_names_in_snake_case() {
+    let d = load(&minimal(
+        "[[fields]]\npath = \"userIdentity.accountId\"\ntype = \"string\"\n\
+         [[fields]]\npath = \"sourceIPAddress\"\ntype = \"string\"\n\
+         [[fields]]\npath = [\"meta.v1\", \"eventID\"]\ntype = \"string\"\n",
+    ))
+    .unwrap();
+    let derived: Vec<(&str, String)> = d.fields[2..]
+        .iter()
+        .map(|f| (f.column.as_str(), f.path_display()))
+        .collect();
+    assert_eq!(
+        derived,
+        [
+            (
+                "user_identity_account_id",
+                "userIdentity.accountId".to_string()
+            ),
+            ("source_ip_address", "sourceIPAddress".to_string()),
+            ("meta_v1_event_id", "meta.v1.eventID".to_string()),
+        ]
+    );
+    for (extra, expected) in [
+        (
+            "[[fields]]\ntype = \"string\"\n",
+            "fields[2].column: a field needs a column name or a path",
+        ),
+        (
+            "[[fields]]\npath = \"a[0].b\"\ntype = \"string\"\n",
+            "fields[2].column: the path \"a[0].b\" steps into arrays: give the column a name",
+        ),
+        (
+            "[[fields]]\npath = \"2fa\"\ntype = \"string\"\n",
+            "fields[2].column: \"2fa\" is not a valid Athena identifier",
+        ),
+        (
+            "[[fields]]\npath = \"Id\"\ntype = \"string\"\n",
+            "fields[2].column: duplicate column \"id\"",
+        ),
+    ] {
+        let err = error_of(&minimal(extra));
+        assert!(err.contains(expected), "{extra:?}\n  got: {err}");
+    }
+}
