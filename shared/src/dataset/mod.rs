@@ -385,7 +385,7 @@ fn column_name(f: &config::FieldConfig) -> Result<String, String> {
     }
     let names: &[String] = match &f.path {
         None => return Err("a field needs a column name or a path".into()),
-        Some(config::PathConfig::Dotted(p)) => &[p.clone()],
+        Some(config::PathConfig::Dotted(p)) => std::slice::from_ref(p),
         Some(config::PathConfig::Segments(s)) => s,
     };
     if names.iter().any(|n| n.contains('[')) {
