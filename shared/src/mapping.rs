@@ -87,7 +87,8 @@ pub struct Rejection {
 /// Casts and validates one field's slot: its value, or why the record is rejected.
 ///
 /// The hot path of the transform: no message is built here (see [`rejection`] for that).
-#[inline]
+/// Inlined into [`map_record`], though nested columns call it too.
+#[inline(always)]
 pub fn value_of<'s>(field: &Field, slot: &'s Slot<'_>) -> Result<Value<'s>, Reason> {
     let value = match slot {
         Slot::Missing | Slot::Null | Slot::Unreached(_) => Value::Null,
@@ -247,7 +248,7 @@ pub fn rejection(field: &Field, slot: &Slot<'_>, reason: Reason) -> Rejection {
 
 /// Whether a numeric value is within `min`/`max` (other values have no range). Integers are
 /// compared exactly (an `i64` near 2^63 is not rounded to a double first).
-#[inline]
+#[inline(always)]
 fn in_range(field: &Field, value: Value<'_>) -> bool {
     if field.min.is_none() && field.max.is_none() {
         return true;

@@ -611,7 +611,9 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// The value at `pos`, at nesting level `depth`.
+    /// The value at `pos`, at nesting level `depth`. Inlined into the record's scan, its hot
+    /// path, though [`raw::slot_of`] calls it too.
+    #[inline(always)]
     pub(crate) fn scalar(&mut self, depth: usize) -> Result<Slot<'a>, JsonError> {
         Ok(match self.peek()? {
             b'"' => {
