@@ -416,26 +416,24 @@ fn member_index(members: &[Member], name: &[u8]) -> Option<(usize, bool)> {
     let name = std::str::from_utf8(name).ok()?;
     // Most names are no member's: a comparison that ignores case and '_' turns them away
     // before any snake_case is built.
-    let loosely = |m: &Member| {
-        let letters = |s: &str| {
-            s.bytes()
-                .filter(|&b| b != b'_')
-                .map(|b| b.to_ascii_lowercase())
-                .collect::<Vec<u8>>()
-        };
-        letters(&m.name) == letters(name)
-    };
-    let candidates: Vec<usize> = (0..members.len())
-        .filter(|&i| loosely(&members[i]))
-        .collect();
-    if candidates.is_empty() {
-        return None;
-    }
-    let snake = heck::ToSnakeCase::to_snake_case(name);
-    candidates
-        .into_iter()
-        .find(|&i| members[i].name == snake)
+    let mut snake: Option<String> = None;
+    members
+        .iter()
+        .position(|m| {
+            loosely_equal(&m.name, name)
+                && *snake.get_or_insert_with(|| heck::ToSnakeCase::to_snake_case(name)) == m.name
+        })
         .map(|i| (i, false))
+}
+
+/// Whether two names are the same letters and digits, ignoring case and '_'.
+fn loosely_equal(a: &str, b: &str) -> bool {
+    fn plain(s: &str) -> impl Iterator<Item = u8> + '_ {
+        s.bytes()
+            .filter(|&b| b != b'_')
+            .map(|b| b.to_ascii_lowercase())
+    }
+    plain(a).eq(plain(b))
 }
 
 /// A map's entries with one entry per name, the last of each (as Athena refuses a map with a

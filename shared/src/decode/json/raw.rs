@@ -8,16 +8,22 @@ use super::{Scanner, Slot};
 
 /// The value `span` holds, as a slot (objects and arrays as their spans).
 pub fn slot_of(span: &[u8]) -> Slot<'_> {
-    let mut s = Scanner::new(span, 0, true);
-    s.skip_ws();
-    // The span was checked whole when its record was scanned: an error here cannot happen, and
-    // would only read as a missing value.
-    s.scalar(1).unwrap_or(Slot::Missing)
+    let start = skip_blanks(span, 0);
+    match span.get(start) {
+        Some(b'{') => Slot::Object(&span[start..value_end(span, start)]),
+        Some(b'[') => Slot::Array(&span[start..value_end(span, start)]),
+        _ => {
+            let mut s = Scanner::new(span, start, true);
+            // The span was checked whole when its record was scanned: an error here cannot
+            // happen, and would only read as a missing value.
+            s.scalar(1).unwrap_or(Slot::Missing)
+        }
+    }
 }
 
 /// The kind of the value `span` holds (`"object"`, `"array"`, `"string"`, …).
 pub fn kind_of(span: &[u8]) -> &'static str {
-    match span.iter().find(|b| !b.is_ascii_whitespace()) {
+    match span.get(skip_blanks(span, 0)) {
         Some(b'{') => "object",
         Some(b'[') => "array",
         Some(b'"') => "string",
@@ -42,42 +48,122 @@ pub fn members(span: &[u8]) -> Members<'_> {
     Members(Elements::open(span, b'{'))
 }
 
+fn skip_blanks(buf: &[u8], mut i: usize) -> usize {
+    while buf
+        .get(i)
+        .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        i += 1;
+    }
+    i
+}
+
+/// Past the closing quote of the string opening at `start`. The text was checked when its
+/// record was scanned, so only quotes and backslashes matter here.
+fn string_end(buf: &[u8], start: usize) -> usize {
+    // Strings inside values are mostly short: a byte loop beats a vectorised search's set-up.
+    let mut i = start + 1;
+    while i < buf.len() {
+        match buf[i] {
+            b'"' => return i + 1,
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    buf.len()
+}
+
+/// Past the end of the checked value starting at `start`.
+fn value_end(buf: &[u8], start: usize) -> usize {
+    match buf[start] {
+        b'"' => string_end(buf, start),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut i = start;
+            while i < buf.len() {
+                match buf[i] {
+                    b'"' => {
+                        i = string_end(buf, i);
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return i + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            buf.len()
+        }
+        _ => {
+            let rest = &buf[start..];
+            start
+                + rest
+                    .iter()
+                    .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                    .unwrap_or(rest.len())
+        }
+    }
+}
+
 /// Iterator over an array's elements (see [`elements`]); empty for anything but an array.
 pub struct Elements<'a> {
-    s: Scanner<'a>,
+    buf: &'a [u8],
+    pos: usize,
     done: bool,
 }
 
 impl<'a> Elements<'a> {
     fn open(span: &'a [u8], open: u8) -> Self {
-        let mut s = Scanner::new(span, 0, true);
-        s.skip_ws();
-        let mut done = s.peek() != Ok(open);
-        if !done {
-            s.pos += 1;
-            s.skip_ws();
-            done = matches!(s.peek(), Ok(b']' | b'}') | Err(_));
+        let start = skip_blanks(span, 0);
+        let mut done = span.get(start) != Some(&open);
+        let pos = skip_blanks(span, start + 1);
+        done = done || matches!(span.get(pos), Some(b']' | b'}') | None);
+        Self {
+            buf: span,
+            pos,
+            done,
         }
-        Self { s, done }
     }
 
-    /// The next value's span, and the scanner past the separator after it.
+    /// The next value's span, and the position past the separator after it.
     fn value(&mut self) -> Option<&'a [u8]> {
-        let start = self.s.pos;
-        if self.s.skip_value(1).is_err() {
+        let start = self.pos;
+        if start >= self.buf.len() {
             self.done = true;
             return None;
         }
-        let span = &self.s.buf[start..self.s.pos];
-        self.s.skip_ws();
-        match self.s.peek() {
-            Ok(b',') => {
-                self.s.pos += 1;
-                self.s.skip_ws();
-            }
+        let end = value_end(self.buf, start);
+        let span = &self.buf[start..end];
+        self.pos = skip_blanks(self.buf, end);
+        match self.buf.get(self.pos) {
+            Some(b',') => self.pos = skip_blanks(self.buf, self.pos + 1),
             _ => self.done = true,
         }
         Some(span)
+    }
+
+    /// A member's name (unescaped) and the position of its value.
+    fn name(&mut self) -> Option<Cow<'a, [u8]>> {
+        let start = self.pos;
+        if self.buf.get(start) != Some(&b'"') {
+            self.done = true;
+            return None;
+        }
+        let end = string_end(self.buf, start);
+        let raw = &self.buf[start + 1..end.saturating_sub(1).max(start + 1)];
+        let name = if raw.contains(&b'\\') {
+            Cow::Owned(super::unescape(raw)?.into_bytes())
+        } else {
+            Cow::Borrowed(raw)
+        };
+        let colon = skip_blanks(self.buf, end);
+        self.pos = skip_blanks(self.buf, colon + 1);
+        Some(name)
     }
 }
 
@@ -102,10 +188,7 @@ impl<'a> Iterator for Members<'a> {
         if self.0.done {
             return None;
         }
-        let Ok(name) = self.0.s.member_name() else {
-            self.0.done = true;
-            return None;
-        };
+        let name = self.0.name()?;
         self.0.value().map(|span| (name, span))
     }
 }
