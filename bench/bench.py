@@ -30,6 +30,11 @@ WITH_3GB = os.environ.get("BENCH_3GB", "1") != "0"
 PYTHON = os.environ.get("BENCH_PYTHON", sys.executable)
 WITH_DUCKDB = os.environ.get("BENCH_DUCKDB", "1") != "0"
 DUCKDB_JOB = os.path.join(ROOT, "bench", "duckdb_job.py")
+NESTED_RECORDS = int(os.environ.get("BENCH_NESTED_RECORDS", "300000"))
+NESTED_DATASET = os.path.join(ROOT, "datasets", "examples", "github_push.toml")
+NESTED_GENERATOR = os.path.join(ROOT, "bench", "github_events.py")
+DUCKDB_NESTED = os.path.join(ROOT, "bench", "duckdb_nested.py")
+READBACK = os.path.join(ROOT, "tests", "readback", "examples.py")
 
 
 def generate(name, records, layout):
@@ -57,10 +62,44 @@ def run_once(argv):
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
 
 
-def transform(path, out_dir):
+def transform(path, out_dir, dataset=DATASET):
     shutil.rmtree(out_dir, ignore_errors=True)
     shutil.rmtree(out_dir + ".rejected", ignore_errors=True)
-    return run_once([ETL, "transform", "--dataset", DATASET, "--input", path, "--out", out_dir])
+    return run_once([ETL, "transform", "--dataset", dataset, "--input", path, "--out", out_dir])
+
+
+def nested():
+    """The nested workload: GitHub-style push events into lists of structs, etl and DuckDB in
+    turn; then DuckDB compares etl's Parquet with its own reading of the events."""
+    path = os.path.join(DATA, "github.ndjson")
+    marker = path + f".{NESTED_RECORDS}.done"
+    if not os.path.exists(marker):
+        subprocess.run([sys.executable, NESTED_GENERATOR, path, str(NESTED_RECORDS)], check=True)
+        open(marker, "w").close()
+    out_dir = os.path.join(DATA, "out", "github")
+    duck_dir = os.path.join(DATA, "out", "duckdb-github")
+    ours, theirs = [], []
+    for _ in range(RUNS):
+        ours.append(transform(path, out_dir, NESTED_DATASET))
+        if WITH_DUCKDB:
+            shutil.rmtree(duck_dir, ignore_errors=True)
+            theirs.append(run_once([PYTHON, DUCKDB_NESTED, path, duck_dir]))
+    summary = json.loads(ours[-1][3])
+    assert summary["records_written"] == NESTED_RECORDS, summary
+    mb = summary["bytes_decoded"] / 1e6
+    print()
+    print(f"nested: {NESTED_RECORDS} GitHub-style push events ({mb:.0f} MB), lists of structs, {RUNS} runs (median)")
+    print(f"{'tool':<14} {'wall s':>7} {'CPU s':>7} {'peak MiB':>9} {'MB/s':>7} {'vs DuckDB':>10}")
+    wall = statistics.median(r[0] for r in ours)
+    rows = [("etl", wall, statistics.median(r[1] for r in ours), max(r[2] for r in ours))]
+    if theirs:
+        rows.append(("DuckDB", statistics.median(r[0] for r in theirs),
+                     statistics.median(r[1] for r in theirs), max(r[2] for r in theirs)))
+    for name, w, cpu, rss in rows:
+        ratio = f"{rows[1][1] / w:>9.2f}x" if theirs else f"{'-':>10}"
+        print(f"{name:<14} {w:>7.2f} {cpu:>7.2f} {rss:>9.1f} {mb / w:>7.0f} {ratio}")
+    if WITH_DUCKDB:
+        subprocess.run([PYTHON, READBACK, "github_push", path, out_dir], check=True)
 
 
 def main():
@@ -107,6 +146,7 @@ def main():
     if duck_rate:
         print("vs DuckDB: this row's MB/s over DuckDB's (threads=1, same run, NDJSON); for the 307 MB rows")
         print("that is DuckDB's median wall time over this row's. Higher is faster.")
+    nested()
 
 
 if __name__ == "__main__":
