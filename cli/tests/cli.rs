@@ -156,7 +156,7 @@ fn check_reports_a_bad_definition_with_file_and_key() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("b.toml") && err.contains("unknown variant `decimal`"),
+        err.contains("b.toml") && err.contains("\"decimal\" is not a column type"),
         "{err}"
     );
 }
