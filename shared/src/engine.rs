@@ -42,8 +42,8 @@ pub struct Engine {
     schema: arrow_schema::SchemaRef,
     props: parquet::file::properties::WriterProperties,
     layout: RowLayout,
-    /// The fields whose paths step into arrays past their member names: (field, steps).
-    selections: Vec<(usize, Vec<crate::dataset::Step>)>,
+    /// The fields whose paths step into arrays past their member names (their `select`).
+    selecting: Vec<usize>,
 }
 
 impl Engine {
@@ -58,12 +58,8 @@ impl Engine {
             schema: file_schema(dataset),
             props: writer_properties(dataset),
             layout: RowLayout::new(dataset),
-            selections: dataset
-                .fields
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| !f.select.is_empty())
-                .map(|(i, f)| (i, f.select.clone()))
+            selecting: (0..dataset.fields.len())
+                .filter(|&i| !dataset.fields[i].select.is_empty())
                 .collect(),
         }
     }
@@ -196,8 +192,8 @@ impl<'e> Run<'e> {
         scratch: &mut Scratch,
     ) -> Result<(), Failure> {
         let fields = &self.engine.dataset.fields;
-        for (field, steps) in &self.engine.selections {
-            slots[*field] = crate::nested::select(&slots[*field], steps);
+        for &i in &self.engine.selecting {
+            slots[i] = crate::nested::select(&slots[i], &fields[i].select);
         }
         let slots = &*slots;
         let mut row = recycle(std::mem::take(&mut scratch.row));
