@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use arrow_schema::{DataType, Field as ArrowField, Fields};
 
-use crate::dataset::{ColumnType, Field, FieldType, MismatchPolicy, Step};
+use crate::dataset::{ColumnType, Field, MismatchPolicy, Step};
 use crate::decode::json::raw;
 use crate::decode::json::Slot;
 use crate::mapping::{self, Reason, Value};
@@ -153,9 +153,7 @@ impl NestedColumn {
 
     /// An empty collector for a batch of this column.
     pub(crate) fn collector(&self) -> Collector {
-        let mut leaves = Vec::new();
-        self.shape.leaf_kinds(&mut leaves);
-        Collector::new(&self.data_type(), &mut leaves.into_iter())
+        Collector::new(&self.data_type())
     }
 
     /// Appends one row's value (the JSON text [`NestedColumn::check`] passed) to `out`.
@@ -328,16 +326,6 @@ impl Shape {
                     false,
                 )
             }
-        }
-    }
-
-    /// The scalar types, depth first, as [`Collector::new`] meets them.
-    fn leaf_kinds(&self, out: &mut Vec<FieldType>) {
-        match self {
-            Shape::Leaf(field) => out.push(field.kind),
-            Shape::List { element, .. } => element.leaf_kinds(out),
-            Shape::Struct(members) => members.iter().for_each(|m| m.shape.leaf_kinds(out)),
-            Shape::Map(values) => values.leaf_kinds(out),
         }
     }
 

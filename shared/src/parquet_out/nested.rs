@@ -39,28 +39,42 @@ pub(crate) enum Collector {
     },
 }
 
+/// The row buffer's kind for a scalar Arrow type (a `json` scalar is text like a string: the
+/// cast has already written it as JSON).
+fn scalar_kind(data_type: &DataType) -> FieldType {
+    match data_type {
+        DataType::Utf8 => FieldType::String,
+        DataType::Int32 => FieldType::Int32,
+        DataType::Int64 => FieldType::Int64,
+        DataType::Float64 => FieldType::Double,
+        DataType::Boolean => FieldType::Boolean,
+        DataType::Timestamp(..) => FieldType::Timestamp,
+        DataType::Date32 => FieldType::Date,
+        other => unreachable!("no column scalar is written as {other}"),
+    }
+}
+
 /// The layout of a one-column row buffer.
 fn leaf_layout(kind: FieldType) -> RowLayout {
     RowLayout::of(vec![kind], vec![None])
 }
 
 impl Collector {
-    /// An empty collector for values of Arrow type `data_type` whose scalars are `leaves` (in the
-    /// order a depth-first walk of the type meets them).
-    pub(crate) fn new(data_type: &DataType, leaves: &mut impl Iterator<Item = FieldType>) -> Self {
+    /// An empty collector for values of Arrow type `data_type`.
+    pub(crate) fn new(data_type: &DataType) -> Self {
         match data_type {
             DataType::List(field) => Collector::List {
                 field: field.clone(),
                 offsets: vec![0],
                 valid: Vec::new(),
-                element: Box::new(Collector::new(field.data_type(), leaves)),
+                element: Box::new(Collector::new(field.data_type())),
             },
             DataType::Struct(fields) => Collector::Struct {
                 fields: fields.clone(),
                 valid: Vec::new(),
                 members: fields
                     .iter()
-                    .map(|f| Collector::new(f.data_type(), leaves))
+                    .map(|f| Collector::new(f.data_type()))
                     .collect(),
             },
             DataType::Map(field, _) => {
@@ -72,11 +86,11 @@ impl Collector {
                     offsets: vec![0],
                     valid: Vec::new(),
                     keys: Rows::default(),
-                    values: Box::new(Collector::new(entry[1].data_type(), leaves)),
+                    values: Box::new(Collector::new(entry[1].data_type())),
                 }
             }
-            _ => Collector::Leaf {
-                layout: leaf_layout(leaves.next().expect("a scalar per leaf of the type")),
+            scalar => Collector::Leaf {
+                layout: leaf_layout(scalar_kind(scalar)),
                 rows: Rows::default(),
             },
         }
