@@ -14,6 +14,7 @@
 //! ([`threshold_crossed`]) decides whether the rows reach the table.
 
 mod error;
+mod rows;
 
 use std::io::Read;
 
@@ -24,7 +25,7 @@ use crate::dataset::Dataset;
 use crate::decode::json::{PathTree, Shape, Slot};
 use crate::decode::{open_input, DecodeError, InputStats, Record, RecordPos, RecordReader};
 use crate::layout::{self, SourceObject};
-use crate::mapping::{map_record, rejection, Counted, Reason, Value};
+use crate::mapping::{map_record, map_row, rejection, Counted, Reason, Rejection, Value};
 use crate::output::OutputStore;
 use crate::parquet_out::{file_schema, writer_properties, FileSettings, RowLayout};
 use crate::partition::{Partitioner, Place};
@@ -44,14 +45,21 @@ pub struct Engine {
     layout: RowLayout,
     /// The fields whose paths step into arrays past their member names (their `select`).
     selecting: Vec<usize>,
+    /// For a dataset with `rows`: how its records become rows.
+    rows: Option<rows::RowPlan>,
 }
 
 impl Engine {
     /// Compiles the dataset's paths and Parquet settings.
     pub fn new(dataset: &Dataset) -> Self {
+        let rows = rows::RowPlan::new(dataset);
+        let tree = match &rows {
+            Some(plan) => plan.record_tree().clone(),
+            None => PathTree::new(dataset.fields.iter().map(|f| f.path.as_slice())),
+        };
         Self {
             dataset: dataset.clone(),
-            tree: PathTree::new(dataset.fields.iter().map(|f| f.path.as_slice())),
+            tree,
             file_columns: (0..dataset.fields.len())
                 .filter(|&i| dataset.fields[i].in_file)
                 .collect(),
@@ -61,6 +69,7 @@ impl Engine {
             selecting: (0..dataset.fields.len())
                 .filter(|&i| !dataset.fields[i].select.is_empty())
                 .collect(),
+            rows,
         }
     }
 
@@ -155,7 +164,10 @@ impl<'e> Run<'e> {
         }
         let tree = &self.engine.tree;
         let mut unknown = std::mem::take(&mut self.tally.unknown);
-        let mut scratch = Scratch::default();
+        let mut scratch = Scratch {
+            levels: self.engine.rows.as_ref().map_or(Vec::new(), |p| p.states()),
+            ..Scratch::default()
+        };
         let result = reader.for_each(tree, tree.slot_count(), &mut unknown, |record| {
             self.tally.records_in += 1;
             match record {
@@ -173,9 +185,15 @@ impl<'e> Run<'e> {
                 }
                 Record::Parsed {
                     pos, raw, slots, ..
-                } => self.accept(pos, raw, slots, &mut scratch),
+                } => match &self.engine.rows {
+                    Some(plan) => self.accept_rows(plan, pos, raw, slots, &mut scratch),
+                    None => self.accept(pos, raw, slots, &mut scratch),
+                },
             }
         });
+        if let Some(plan) = &self.engine.rows {
+            plan.report_unknown(&mut scratch.levels, &mut unknown);
+        }
         self.tally.unknown = unknown;
         self.tally.bytes_in = stats.raw_bytes();
         self.tally.bytes_decoded = reader.bytes_read();
@@ -196,41 +214,121 @@ impl<'e> Run<'e> {
             slots[i] = crate::nested::select(&slots[i], &fields[i].select);
         }
         let slots = &*slots;
-        let mut row = recycle(std::mem::take(&mut scratch.row));
+        let mut row = reuse(std::mem::take(&mut scratch.row));
         scratch.counted.clear();
         let refused = match map_record(fields, slots, &mut row, &mut scratch.counted) {
-            Ok(()) => match self.partitioner.place(&row) {
-                Ok(Place::Known(index)) => Ok(index),
-                Ok(Place::New(partition)) => {
-                    let max = self.engine.dataset.output.max_partitions;
-                    if self.writer.partition_count() == max {
-                        return Err(Failure::Limit(format!(
-                            "record {} (line {}) opens partition {} ({}) past the dataset's max_partitions = {max}; partition by a field with fewer values, or raise the limit",
-                            pos.index,
-                            pos.line,
-                            max + 1,
-                            partition.path
-                        )));
-                    }
-                    Ok(self.writer.open(*partition))
-                }
-                Err(refused) => Err((refused.field, refused.rejection)),
-            },
+            Ok(()) => self.place(&row, pos)?,
             Err((field, reason)) => Err((field, rejection(&fields[field], &slots[field], reason))),
         };
         let index = match refused {
             Ok(index) => index,
             Err((field, rejection)) => {
-                scratch.row = recycle(row);
+                scratch.row = reuse(row);
                 let column = Some(fields[field].column.as_str());
                 return self.reject(pos, raw, true, rejection.reason, column, &rejection.message);
             }
         };
-        self.tally.written(&scratch.counted);
+        self.tally.written(&scratch.counted, 1);
         let file_values = self.engine.file_columns.iter().map(|&i| row[i]);
         let pushed = self.writer.push_row(index, file_values);
-        scratch.row = recycle(row);
+        scratch.row = reuse(row);
         Ok(pushed?)
+    }
+
+    /// The partition of a mapped row (opened when new), or the field whose value cannot make
+    /// one; an object past `max_partitions` fails.
+    fn place(
+        &mut self,
+        row: &[Value<'_>],
+        pos: RecordPos,
+    ) -> Result<Result<usize, (usize, Rejection)>, Failure> {
+        match self.partitioner.place(row) {
+            Ok(Place::Known(index)) => Ok(Ok(index)),
+            Ok(Place::New(partition)) => {
+                let max = self.engine.dataset.output.max_partitions;
+                if self.writer.partition_count() == max {
+                    return Err(Failure::Limit(format!(
+                        "record {} (line {}) opens partition {} ({}) past the dataset's max_partitions = {max}; partition by a field with fewer values, or raise the limit",
+                        pos.index,
+                        pos.line,
+                        max + 1,
+                        partition.path
+                    )));
+                }
+                Ok(Ok(self.writer.open(*partition)))
+            }
+            Err(refused) => Ok(Err((refused.field, refused.rejection))),
+        }
+    }
+
+    /// A parsed object of a dataset with `rows`: all its rows mapped, placed and written, or the
+    /// record rejected (for the first row that cannot be, naming its element).
+    fn accept_rows<'a>(
+        &mut self,
+        plan: &rows::RowPlan,
+        pos: RecordPos,
+        raw: &[u8],
+        slots: &mut [Slot<'a>],
+        scratch: &mut Scratch,
+    ) -> Result<(), Failure> {
+        let mut expanded: rows::Expanded<'a> = std::mem::take(&mut scratch.expanded).recycle();
+        if let Err(misfit) = plan.expand(slots, &mut expanded, &mut scratch.levels) {
+            scratch.expanded = expanded.recycle();
+            let message = plan.misfit_message(&misfit);
+            return self.reject(pos, raw, true, misfit.reason(), None, &message);
+        }
+        let slots = &*slots;
+        let fields = &self.engine.dataset.fields;
+        let width = fields.len();
+        let mut values = reuse(std::mem::take(&mut scratch.row));
+        let mut indices = std::mem::take(&mut scratch.partitions);
+        indices.clear();
+        scratch.counted.clear();
+        let mut refused = None;
+        for r in 0..expanded.rows {
+            let slot_of = |i| plan.slot(i, slots, &expanded, r);
+            if let Err((field, reason)) =
+                map_row(fields, slot_of, &mut values, &mut scratch.counted)
+            {
+                refused = Some((r, field, rejection(&fields[field], slot_of(field), reason)));
+                break;
+            }
+        }
+        if refused.is_none() {
+            for r in 0..expanded.rows {
+                match self.place(&values[r * width..(r + 1) * width], pos)? {
+                    Ok(index) => indices.push(index),
+                    Err((field, rejection)) => {
+                        refused = Some((r, field, rejection));
+                        break;
+                    }
+                }
+            }
+        }
+        let result = match refused {
+            Some((r, field, rejection)) => {
+                let message = format!("{}: {}", plan.row_position(&expanded, r), rejection.message);
+                let column = Some(fields[field].column.as_str());
+                self.reject(pos, raw, true, rejection.reason, column, &message)
+            }
+            None => {
+                self.tally.written(&scratch.counted, expanded.rows as u64);
+                let mut pushed = Ok(());
+                for (r, &index) in indices.iter().enumerate() {
+                    let row = &values[r * width..(r + 1) * width];
+                    let file_values = self.engine.file_columns.iter().map(|&i| row[i]);
+                    pushed = self.writer.push_row(index, file_values);
+                    if pushed.is_err() {
+                        break;
+                    }
+                }
+                pushed.map_err(Failure::from)
+            }
+        };
+        scratch.row = reuse(values);
+        scratch.partitions = indices;
+        scratch.expanded = expanded.recycle();
+        result
     }
 
     /// Writes a rejected record with its reason and position, and counts it.
@@ -291,15 +389,23 @@ impl<'e> Run<'e> {
 /// Buffers reused from record to record.
 #[derive(Default)]
 struct Scratch {
+    /// The record's row (with `rows`, its rows one after the other).
     row: Vec<Value<'static>>,
-    /// Fields of the record at hand whose value was nulled or not reached.
+    /// Fields of the record at hand whose value was nulled or not reached (once per row).
     counted: Counted,
+    /// With `rows`: the record's elements, the state of each level, each row's partition.
+    expanded: rows::Expanded<'static>,
+    levels: Vec<rows::LevelState>,
+    partitions: Vec<usize>,
 }
 
-/// Empties a row and gives its allocation a new lifetime (std collects in place: no reallocation).
-fn recycle<'b>(mut row: Vec<Value<'_>>) -> Vec<Value<'b>> {
-    row.clear();
-    row.into_iter().map(|_| Value::Null).collect()
+/// Empties a vector and gives its allocation to a vector of another type of the same size and
+/// alignment (std collects in place: no reallocation), such as the same type with another lifetime.
+fn reuse<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter()
+        .map(|_| unreachable!("the vector is empty"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -54,6 +54,8 @@ pub enum Reason {
     NotAllowed,
     /// A value partition's value does not fit a path segment or an object key.
     PartitionValueTooLong,
+    /// The array the dataset's rows are taken from is another kind of value.
+    NotAnArray,
     /// A value partition's value is `__HIVE_DEFAULT_PARTITION__`, which Hive, Glue and Athena
     /// read as null: it cannot be told apart from a missing value.
     ReservedPartitionValue,
@@ -69,6 +71,7 @@ impl Reason {
             Reason::TypeMismatch => "type_mismatch",
             Reason::OutOfRange => "out_of_range",
             Reason::NotAllowed => "not_allowed",
+            Reason::NotAnArray => "not_an_array",
             Reason::PartitionValueTooLong => "partition_value_too_long",
             Reason::ReservedPartitionValue => "reserved_partition_value",
         }
@@ -129,22 +132,45 @@ pub fn map_record<'s>(
     counted: &mut Counted,
 ) -> Result<(), (usize, Reason)> {
     for (i, (field, slot)) in fields.iter().zip(slots).enumerate() {
-        if let Some(nested) = &field.nested {
-            let value = nested_value_of(field, nested, slot, i, counted);
-            row.push(value.map_err(|reason| (i, reason))?);
-            continue;
-        }
-        let value = value_of(field, slot).map_err(|reason| (i, reason))?;
-        if matches!(value, Value::Null) {
-            match slot {
-                Slot::Missing | Slot::Null => {}
-                Slot::Unreached(_) => counted.unreached.push(i),
-                _ => counted.nulled.push(i),
-            }
-        }
-        row.push(value);
+        row.push(map_field(field, slot, i, counted).map_err(|reason| (i, reason))?);
     }
     Ok(())
+}
+
+/// [`map_record`] for a row whose slots are not side by side (a row of one element of an array,
+/// with the slots of its record and of the enclosing elements): `slot_of(i)` is field `i`'s.
+pub fn map_row<'s>(
+    fields: &[Field],
+    slot_of: impl Fn(usize) -> &'s Slot<'s>,
+    row: &mut Vec<Value<'s>>,
+    counted: &mut Counted,
+) -> Result<(), (usize, Reason)> {
+    for (i, field) in fields.iter().enumerate() {
+        row.push(map_field(field, slot_of(i), i, counted).map_err(|reason| (i, reason))?);
+    }
+    Ok(())
+}
+
+/// Field `i`'s value from its slot, counted in `counted` when nulled or not reached.
+#[inline(always)]
+fn map_field<'s>(
+    field: &Field,
+    slot: &'s Slot<'_>,
+    i: usize,
+    counted: &mut Counted,
+) -> Result<Value<'s>, Reason> {
+    if let Some(nested) = &field.nested {
+        return nested_value_of(field, nested, slot, i, counted);
+    }
+    let value = value_of(field, slot)?;
+    if matches!(value, Value::Null) {
+        match slot {
+            Slot::Missing | Slot::Null => {}
+            Slot::Unreached(_) => counted.unreached.push(i),
+            _ => counted.nulled.push(i),
+        }
+    }
+    Ok(value)
 }
 
 /// A nested column's value (field `i`), its nulled or unreached parts counted.
@@ -192,7 +218,7 @@ impl Counted {
 }
 
 /// "a" or "an", before a JSON kind.
-fn article(kind: &str) -> &'static str {
+pub(crate) fn article(kind: &str) -> &'static str {
     if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
         "an"
     } else {
@@ -240,6 +266,7 @@ pub fn rejection(field: &Field, slot: &Slot<'_>, reason: Reason) -> Rejection {
         }
         Reason::InvalidJson
         | Reason::NotAnObject
+        | Reason::NotAnArray
         | Reason::PartitionValueTooLong
         | Reason::ReservedPartitionValue => reason.code().to_string(),
     };

@@ -29,18 +29,26 @@ pub struct Summary {
     pub records_written: u64,
     /// Records rejected; `records_in = records_written + records_rejected`.
     pub records_rejected: u64,
+    /// Rows written to Parquet: one per record written, or, for a dataset with `rows`, one per
+    /// element (and per null row of an empty array).
+    #[serde(default)]
+    pub rows_written: u64,
+    /// Records written that gave no row (`rows.empty = "skip"` and an empty, missing or null
+    /// array).
+    #[serde(default)]
+    pub records_without_rows: u64,
     /// Rejected records per reason code.
     pub rejected_by_reason: BTreeMap<String, u64>,
     /// Rejected records per column (for reasons tied to a column).
     pub rejected_by_field: BTreeMap<String, u64>,
     /// Values written as null because they could not be cast to their column's type
-    /// (`on_type_mismatch = "null"`), in the records written.
+    /// (`on_type_mismatch = "null"`), in the rows written.
     #[serde(default)]
     pub values_nulled: u64,
     /// [`Summary::values_nulled`] per column.
     #[serde(default)]
     pub nulled_by_field: BTreeMap<String, u64>,
-    /// Values of the records written that are null because their path met an array or a scalar
+    /// Values of the rows written that are null because their path met an array or a scalar
     /// where it goes on into an object (`payload.commits.sha` with `commits` an array; paths do
     /// not enter arrays), per column: never silently null.
     #[serde(default)]
@@ -131,6 +139,10 @@ pub struct Tally {
     pub records_in: u64,
     /// Records written to Parquet.
     pub records_written: u64,
+    /// Rows they gave.
+    pub rows_written: u64,
+    /// Records written that gave no row.
+    pub records_without_rows: u64,
     rejected_by_reason: BTreeMap<Reason, u64>,
     rejected_by_field: BTreeMap<String, u64>,
     /// Per field (in the dataset's order): values nulled in written records.
@@ -175,10 +187,15 @@ impl Tally {
         }
     }
 
-    /// Counts a written record, with the fields whose value it has nulled or not reached.
+    /// Counts a written record and its `rows`, with the fields whose value its rows have nulled
+    /// or not reached (a field once per row).
     #[inline]
-    pub fn written(&mut self, counted: &crate::mapping::Counted) {
+    pub fn written(&mut self, counted: &crate::mapping::Counted, rows: u64) {
         self.records_written += 1;
+        self.rows_written += rows;
+        if rows == 0 {
+            self.records_without_rows += 1;
+        }
         for &field in &counted.nulled {
             self.nulled_by_field[field] += 1;
         }
@@ -224,6 +241,12 @@ impl Tally {
                 0
             },
             records_rejected,
+            rows_written: if reached_table { self.rows_written } else { 0 },
+            records_without_rows: if reached_table {
+                self.records_without_rows
+            } else {
+                0
+            },
             rejected_by_reason: self
                 .rejected_by_reason
                 .iter()
@@ -293,7 +316,7 @@ mod tests {
         };
         for _ in 0..3 {
             tally.records_in += 1;
-            tally.written(&counted(vec![1], vec![0]));
+            tally.written(&counted(vec![1], vec![0]), 1);
         }
         tally.records_in += 2;
         tally.rejected(Reason::TypeMismatch, Some("a"));
@@ -326,7 +349,7 @@ mod tests {
 
         let mut tally = Tally::new(2);
         tally.records_in = 1;
-        tally.written(&counted(vec![0], vec![1]));
+        tally.written(&counted(vec![0], vec![1]), 1);
         let failed = tally.into_summary(&dataset(), "s".into(), written(true));
         assert_eq!((failed.records_in, failed.records_written), (1, 0));
         assert!(failed.partitions.is_empty() && failed.nulled_by_field.is_empty());

@@ -140,8 +140,14 @@ impl<'s> TableWriter<'s> {
         self.delete_committed();
     }
 
-    /// What each partition holds, with the partition key names.
+    /// What each partition holds, with the partition key names. A partition opened for rows of a
+    /// record that was then rejected (another of its rows could not be written) holds no file
+    /// and is left out.
     pub fn summaries(&self, names: &[String]) -> Vec<PartitionSummary> {
-        self.partitions.iter().map(|p| p.summary(names)).collect()
+        self.partitions
+            .iter()
+            .map(|p| p.summary(names))
+            .filter(|s| !s.files.is_empty())
+            .collect()
     }
 }

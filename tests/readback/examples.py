@@ -24,6 +24,26 @@ REFERENCES = {
                 "distinct" BOOLEAN)[])'
         }})
     """,
+    # One row per commit; a push without commits gives one row with the commit columns null
+    # (`empty = "null_row"`, Spark's explode_outer): unnest of [NULL] for an empty list.
+    "github_commits": """
+        WITH events AS (
+            SELECT id, created_at, repo, actor, payload,
+                   unnest(CASE WHEN len(coalesce(payload.commits, [])) = 0 THEN [NULL]
+                               ELSE payload.commits END) AS c
+            FROM read_json('{raw}', format = 'newline_delimited', columns = {{
+                id: 'VARCHAR', created_at: 'TIMESTAMPTZ',
+                actor: 'STRUCT(login VARCHAR)', repo: 'STRUCT(name VARCHAR)',
+                payload: 'STRUCT(ref VARCHAR, commits STRUCT(sha VARCHAR,
+                    author STRUCT(name VARCHAR, email VARCHAR), message VARCHAR,
+                    "distinct" BOOLEAN)[])'
+            }})
+        )
+        SELECT id AS event_id, created_at, repo.name AS repo_name, actor.login AS actor_login,
+               payload.ref AS ref, c.sha, c.author.name AS author_name,
+               c.author.email AS author_email, c.message, c."distinct"
+        FROM events
+    """,
     "cloudtrail": """
         WITH events AS (
             SELECT unnest(Records) AS e
@@ -68,6 +88,7 @@ REFERENCES = {
 # How the Parquet columns are compared: JSON text minified, as DuckDB writes it.
 PARQUET = {
     "github_push": "SELECT * FROM read_parquet('{table}/**/*.parquet', hive_partitioning = false)",
+    "github_commits": "SELECT * FROM read_parquet('{table}/**/*.parquet', hive_partitioning = false)",
     "cloudtrail": """
         SELECT * REPLACE (json(request_parameters) AS request_parameters,
                           json(response_elements) AS response_elements)

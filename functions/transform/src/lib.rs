@@ -260,6 +260,7 @@ pub async fn handle<S: ObjectStore>(
         records_in = summary.records_in,
         records_written = summary.records_written,
         records_rejected = summary.records_rejected,
+        rows_written = summary.rows_written,
         partitions = summary.partitions.len(),
         files = summary.files_written(),
         bytes_written = summary.bytes_written(),

@@ -20,6 +20,9 @@ pub struct DatasetFile {
     pub table: String,
     /// Which raw objects belong to this dataset.
     pub source: SourceConfig,
+    /// One output row per element of an array inside each record, instead of one per record.
+    #[serde(default)]
+    pub rows: Option<RowsConfig>,
     /// Output columns, in table order.
     pub fields: Vec<FieldConfig>,
     /// Hive partition keys, outermost first. May be empty.
@@ -90,6 +93,35 @@ fn default_suffixes() -> Vec<String> {
     ]
     .map(String::from)
     .to_vec()
+}
+
+/// One output row per element of an array (Spark's `explode`, Glue's Unnest).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowsConfig {
+    /// The array whose elements are the rows, ending in `[*]`: `"payload.commits[*]"`. Each
+    /// further `[*]` is one more level (`"resourceLogs[*].scopeLogs[*].logRecords[*]"`): a row
+    /// per element of the innermost array. A field whose path starts with this path up to one of
+    /// its `[*]` reads the current element of that level (`payload.commits[*].sha`); other paths
+    /// read the record, the same value in each of its rows.
+    pub each: PathConfig,
+    /// What a record (or an element of an outer level) whose array is empty, missing or null
+    /// gives.
+    #[serde(default)]
+    pub empty: EmptyRows,
+}
+
+/// What an empty, missing or null array of [`RowsConfig::each`] gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmptyRows {
+    /// One row whose element columns are null (Spark's `explode_outer`): no record disappears
+    /// from the table.
+    #[default]
+    NullRow,
+    /// No row; the record still counts as written, and the summary counts it in
+    /// `records_without_rows`.
+    Skip,
 }
 
 /// A source path: `"location.lat"` (dot-separated) or `["meta.v1", "lat"]` when keys contain dots.

@@ -11,8 +11,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use config::{
-    Compression, DatasetFile, EpochUnit, FieldType, MismatchPolicy, OnDelete, PartitionConfig,
-    TimePart,
+    Compression, DatasetFile, EmptyRows, EpochUnit, FieldType, MismatchPolicy, OnDelete,
+    PartitionConfig, TimePart,
 };
 pub use error::DatasetError;
 pub use path::{SourcePath, Step};
@@ -43,6 +43,8 @@ pub struct Dataset {
     pub max_decompressed_mb: u64,
     /// The member of each document whose array elements are the records, if any.
     pub records: Option<String>,
+    /// One row per element of an array inside each record, when set.
+    pub rows: Option<Rows>,
     /// Columns, in table order (including those that only feed partitions).
     pub fields: Vec<Field>,
     /// Partition keys, outermost first.
@@ -53,12 +55,59 @@ pub struct Dataset {
     pub max_rejected_fraction: Option<f64>,
 }
 
+/// The arrays whose elements are the rows: level 1 inside the record, each further level inside
+/// an element of the one before.
+#[derive(Debug, Clone)]
+pub struct Rows {
+    /// The path as written, for messages.
+    pub shown_path: String,
+    /// Every step of the path, member names included.
+    pub steps: Vec<Step>,
+    /// The levels, outermost first.
+    pub levels: Vec<RowsLevel>,
+    /// What an empty, missing or null array gives.
+    pub empty: EmptyRows,
+}
+
+/// Where one level's array is, inside the record (level 1) or an element of the level before.
+#[derive(Debug, Clone)]
+pub struct RowsLevel {
+    /// Member names to it (none: the enclosing element is itself the array).
+    pub path: Vec<String>,
+    /// Steps from there, before its `[*]` (positions, matches).
+    pub select: Vec<Step>,
+    /// The rows path up to this level's `[*]`, for messages (`payload.commits[*]`).
+    pub shown_path: String,
+}
+
+impl Rows {
+    /// How many leading levels of the rows path `steps` (all of a field path's steps) starts
+    /// with, and the steps after them: what it reads inside the element of that level.
+    pub fn bind<'p>(&self, steps: &'p [Step]) -> (usize, &'p [Step]) {
+        let mut bound = (0, steps);
+        let mut level = 0;
+        for (i, step) in self.steps.iter().enumerate() {
+            if steps.get(i) != Some(step) {
+                break;
+            }
+            if *step == Step::Each {
+                level += 1;
+                bound = (level, &steps[i + 1..]);
+            }
+        }
+        bound
+    }
+}
+
 /// A validated column.
 #[derive(Debug, Clone)]
 pub struct Field {
     /// Column name.
     pub column: String,
-    /// Member names from the record to the value the scan hands over (the path up to its first
+    /// The rows level it reads from: 0 the record, `k` the current element of
+    /// [`Dataset::rows`]' level `k` (its paths start there).
+    pub level: usize,
+    /// Member names from the record (or the level's element) to the value the scan hands over (the path up to its first
     /// bracket).
     pub path: Vec<String>,
     /// Steps from there into arrays, up to the first `[*]` (taken by [`crate::nested::select`]).
@@ -185,7 +234,8 @@ impl Dataset {
                 "must list at least one key ending, e.g. \".json\"",
             ));
         }
-        let (mut fields, by_column) = compile_fields(&file, invalid)?;
+        let rows = compile_rows(&file, invalid)?;
+        let (mut fields, by_column) = compile_fields(&file, rows.as_ref(), invalid)?;
         let partitions = compile_partitions(&file, &mut fields, &by_column, invalid)?;
         if !fields.iter().any(|f| f.in_file) {
             return Err(invalid.at(
@@ -235,6 +285,7 @@ impl Dataset {
             max_object_mb: file.source.max_object_mb,
             max_decompressed_mb: file.source.max_decompressed_mb,
             records: file.source.records,
+            rows,
             fields,
             partitions,
             output: file.output,
@@ -267,9 +318,51 @@ impl Invalid<'_> {
     }
 }
 
+/// The rows path, split into its levels.
+fn compile_rows(file: &DatasetFile, invalid: Invalid<'_>) -> Result<Option<Rows>, DatasetError> {
+    let Some(rows) = &file.rows else {
+        return Ok(None);
+    };
+    let at = |m: String| invalid.at("rows.each", m);
+    let path = source_path(&rows.each).map_err(at)?;
+    if path.steps.last() != Some(&Step::Each) {
+        return Err(at(format!(
+            "{path} does not end with [*]: the rows are the elements of an array, e.g. \"{path}[*]\""
+        )));
+    }
+    let steps = path.all_steps();
+    let mut levels = Vec::new();
+    let mut start = 0;
+    for (i, step) in steps.iter().enumerate() {
+        if *step == Step::Each {
+            let inside = SourcePath::within_element(&steps[start..i]);
+            levels.push(RowsLevel {
+                path: inside.keys,
+                select: inside.steps,
+                shown_path: path::path_text(&steps[..=i]),
+            });
+            start = i + 1;
+        }
+    }
+    Ok(Some(Rows {
+        shown_path: path.to_string(),
+        steps,
+        levels,
+        empty: rows.empty,
+    }))
+}
+
+fn source_path(path: &config::PathConfig) -> Result<SourcePath, String> {
+    match path {
+        config::PathConfig::Dotted(p) => SourcePath::dotted(p),
+        config::PathConfig::Segments(s) => SourcePath::segments(s),
+    }
+}
+
 /// The fields, and each one's index by column name.
 fn compile_fields(
     file: &DatasetFile,
+    rows: Option<&Rows>,
     invalid: Invalid<'_>,
 ) -> Result<(Vec<Field>, HashMap<String, usize>), DatasetError> {
     if file.fields.is_empty() {
@@ -279,12 +372,25 @@ fn compile_fields(
     let mut by_column: HashMap<String, usize> = HashMap::new();
     for (i, f) in file.fields.iter().enumerate() {
         let key = |k: &str| format!("fields[{i}].{k}");
-        let column = column_name(f).map_err(|m| invalid.at(key("column"), m))?;
+        let source = match &f.path {
+            None => f.column.as_deref().map(SourcePath::dotted).transpose(),
+            Some(p) => source_path(p).map(Some),
+        }
+        .map_err(|m| invalid.at(key("path"), m))?;
+        let Some(source) = source else {
+            return Err(invalid.at(key("column"), "a field needs a column name or a path"));
+        };
+        let all_steps = source.all_steps();
+        let (level, inside) = rows.map_or((0, all_steps.as_slice()), |r| r.bind(&all_steps));
+        let inside = SourcePath::within_element(inside);
+        let column = column_name(f, &source, &inside).map_err(|m| invalid.at(key("column"), m))?;
         check_identifier(&column).map_err(|m| invalid.at(key("column"), m))?;
         if by_column.insert(column.clone(), i).is_some() {
             return Err(invalid.at(key("column"), format!("duplicate column {column:?}")));
         }
-        fields.push(compile_field(f, column, &key).map_err(|(k, m)| invalid.at(k, m))?);
+        let field = compile_field(f, column, &source, level, inside, &key)
+            .map_err(|(k, m)| invalid.at(k, m))?;
+        fields.push(field);
     }
     Ok((fields, by_column))
 }
@@ -378,48 +484,48 @@ fn check_unique_names(datasets: &[Dataset]) -> Result<(), DatasetError> {
 
 type KeyedError = (String, String);
 
-/// A field's column name: as given, or derived from its path (member names only).
-fn column_name(f: &config::FieldConfig) -> Result<String, String> {
+/// A field's column name: as given, or derived from the member names of its path (from the rows
+/// level's element on, for a path into the current element: `payload.commits[*].author.name`
+/// → `author_name`).
+fn column_name(
+    f: &config::FieldConfig,
+    source: &SourcePath,
+    inside: &SourcePath,
+) -> Result<String, String> {
     if let Some(column) = &f.column {
         return Ok(column.clone());
     }
-    let names: &[String] = match &f.path {
-        None => return Err("a field needs a column name or a path".into()),
-        Some(config::PathConfig::Dotted(p)) => std::slice::from_ref(p),
-        Some(config::PathConfig::Segments(s)) => s,
-    };
-    if names.iter().any(|n| n.contains('[')) {
+    if !inside.steps.is_empty() || inside.keys.is_empty() {
         return Err(format!(
             "the path {:?} steps into arrays: give the column a name",
-            names.join(".")
+            source.to_string()
         ));
     }
-    Ok(names
+    Ok(inside
+        .keys
         .iter()
         .map(|n| heck::ToSnakeCase::to_snake_case(n.as_str()))
         .collect::<Vec<_>>()
         .join("_"))
 }
 
+/// One field; `inside` is its path from its rows level's element (the record for level 0).
 fn compile_field(
     f: &config::FieldConfig,
     column: String,
+    source: &SourcePath,
+    level: usize,
+    inside: SourcePath,
     key: &dyn Fn(&str) -> String,
 ) -> Result<Field, KeyedError> {
     let err = |k: &str, m: String| (key(k), m);
-    let source = match &f.path {
-        None => SourcePath::dotted(&column),
-        Some(config::PathConfig::Dotted(p)) => SourcePath::dotted(p),
-        Some(config::PathConfig::Segments(s)) => SourcePath::segments(s),
-    }
-    .map_err(|m| err("path", m))?;
-    let each_at = source
+    let each_at = inside
         .steps
         .iter()
         .position(|s| *s == Step::Each)
-        .unwrap_or(source.steps.len());
+        .unwrap_or(inside.steps.len());
     let scalar = f.kind.scalar();
-    if scalar.is_some() && each_at < source.steps.len() {
+    if scalar.is_some() && each_at < inside.steps.len() {
         return Err(err(
             "path",
             format!(
@@ -475,10 +581,11 @@ fn compile_field(
         }
     }
     let allowed = allowed_values(f, scalar).map_err(|m| err("allowed", m))?;
-    let (select, each) = source.steps.split_at(each_at);
+    let (select, each) = inside.steps.split_at(each_at);
     let mut field = Field {
         column,
-        path: source.keys.clone(),
+        level,
+        path: inside.keys.clone(),
         select: select.to_vec(),
         shown_path: source.to_string(),
         kind: scalar.unwrap_or(FieldType::Nested),

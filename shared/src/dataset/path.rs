@@ -125,6 +125,45 @@ impl SourcePath {
     pub fn has_each(&self) -> bool {
         self.steps.contains(&Step::Each)
     }
+
+    /// Every step of the path, its member names as [`Step::Key`]s.
+    pub fn all_steps(&self) -> Vec<Step> {
+        let keys = self.keys.iter().map(|k| Step::Key(k.clone()));
+        keys.chain(self.steps.iter().cloned()).collect()
+    }
+
+    /// The path of `steps` taken from inside an array's element: its leading member names (none
+    /// when it starts at the element itself or with a position) and the steps after them.
+    pub fn within_element(steps: &[Step]) -> Self {
+        let names = steps
+            .iter()
+            .take_while(|s| matches!(s, Step::Key(_)))
+            .count();
+        let keys = steps[..names]
+            .iter()
+            .map(|s| match s {
+                Step::Key(k) => k.clone(),
+                _ => unreachable!("only keys counted"),
+            })
+            .collect();
+        SourcePath {
+            keys,
+            steps: steps[names..].to_vec(),
+        }
+    }
+}
+
+/// The text of a sequence of steps as a path (`payload.commits[*]`).
+pub fn path_text(steps: &[Step]) -> String {
+    let mut text = String::new();
+    for step in steps {
+        let part = step.to_string();
+        match part.strip_prefix('.') {
+            Some(name) if text.is_empty() => text.push_str(name),
+            _ => text.push_str(&part),
+        }
+    }
+    text
 }
 
 /// The step inside `[...]` (`inner` starts after the `[`), and the text after the `]`.

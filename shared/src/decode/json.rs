@@ -192,6 +192,29 @@ impl UnknownFields {
     /// Distinct names kept before counting the rest together.
     pub const MAX_NAMES: usize = 1_000;
 
+    /// Adds the counts of `other`, found inside the elements at `prefix` (`payload.commits[*]`),
+    /// under their names from the record.
+    pub fn absorb(&mut self, other: UnknownFields, prefix: &str) {
+        for (name, n) in other.counts {
+            let name = if name == "(other)" {
+                name
+            } else {
+                format!("{prefix}.{name}")
+            };
+            self.add(name, n);
+        }
+    }
+
+    fn add(&mut self, name: String, n: u64) {
+        if let Some(count) = self.counts.get_mut(&name) {
+            *count += n;
+        } else if self.counts.len() < Self::MAX_NAMES {
+            self.counts.insert(name, n);
+        } else {
+            *self.counts.entry("(other)".into()).or_default() += n;
+        }
+    }
+
     fn record(&mut self, parents: &[&[u8]], key: &[u8]) {
         self.scratch.clear();
         for p in parents {
@@ -232,6 +255,11 @@ pub enum Shape {
     /// Some other JSON value (kind name).
     Other(&'static str),
 }
+
+/// The key layouts a [`Scanner`] learnt (see its `layouts`), kept from one scan to the next of
+/// values of the same shape: the elements of an array the rows are taken from.
+#[derive(Debug, Default)]
+pub struct Layouts(Vec<Vec<LearnedKey>>);
 
 /// The deepest nesting accepted: the record itself is level 1, a value inside a container one
 /// level deeper than the container.
@@ -369,6 +397,20 @@ impl<'a> Scanner<'a> {
             layouts: Vec::new(),
             branches_seen: 0,
         }
+    }
+
+    /// A scanner over the checked JSON value `buf` (an element of an array), with the layouts an
+    /// earlier one learnt from values of the same tree.
+    pub fn resume(buf: &'a [u8], layouts: Layouts) -> Self {
+        Self {
+            layouts: layouts.0,
+            ..Self::new(buf, 0, true)
+        }
+    }
+
+    /// The layouts learnt, for the next [`Scanner::resume`].
+    pub fn into_layouts(self) -> Layouts {
+        Layouts(self.layouts)
     }
 
     fn short(&self) -> JsonError {

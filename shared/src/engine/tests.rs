@@ -1464,3 +1464,4 @@ type = "json"
 }
 
 mod nested;
+mod rows;

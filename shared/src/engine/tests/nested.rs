@@ -39,10 +39,10 @@ type = "string"
 "#;
 
 /// A small deterministic generator (no dependence on a crate's sequence across versions).
-struct Gen(u64);
+pub(super) struct Gen(pub(super) u64);
 
 impl Gen {
-    fn next(&mut self, n: u64) -> u64 {
+    pub(super) fn next(&mut self, n: u64) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
@@ -50,7 +50,7 @@ impl Gen {
         (self.0 >> 33) % n
     }
 
-    fn text(&mut self) -> Value {
+    pub(super) fn text(&mut self) -> Value {
         let texts = ["a1b2", "é\"q\\", "line\nbreak", "", "7", "\u{1}"];
         json!(format!(
             "{}{}",
@@ -146,7 +146,7 @@ impl Gen {
 
 /// The reference casts (documented rules, by serde_json and `str::parse`), `None` for a value
 /// that does not fit (nulled).
-fn string_of(v: &Value) -> Option<Value> {
+pub(super) fn string_of(v: &Value) -> Option<Value> {
     match v {
         Value::String(_) => Some(v.clone()),
         Value::Number(n) => Some(json!(n.to_string())),
@@ -155,7 +155,7 @@ fn string_of(v: &Value) -> Option<Value> {
     }
 }
 
-fn bigint_of(v: &Value) -> Option<Value> {
+pub(super) fn bigint_of(v: &Value) -> Option<Value> {
     match v {
         Value::Number(n) => n
             .as_i64()
@@ -181,7 +181,11 @@ fn boolean_of(v: &Value) -> Option<Value> {
 }
 
 /// A scalar member read with `cast`: null stays null, a misfit is null and noted.
-fn cast(v: Option<&Value>, cast: fn(&Value) -> Option<Value>, nulled: &mut bool) -> Value {
+pub(super) fn cast(
+    v: Option<&Value>,
+    cast: fn(&Value) -> Option<Value>,
+    nulled: &mut bool,
+) -> Value {
     match v {
         None | Some(Value::Null) => Value::Null,
         Some(v) => cast(v).unwrap_or_else(|| {
@@ -272,7 +276,7 @@ fn expected(event: &Value) -> (Vec<Value>, bool, bool) {
 }
 
 /// Row `i` of a column read back, as JSON (maps as objects).
-fn json_at(array: &ArrayRef, i: usize) -> Value {
+pub(super) fn json_at(array: &ArrayRef, i: usize) -> Value {
     if array.is_null(i) {
         return Value::Null;
     }
