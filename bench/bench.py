@@ -31,7 +31,6 @@ PYTHON = os.environ.get("BENCH_PYTHON", sys.executable)
 WITH_DUCKDB = os.environ.get("BENCH_DUCKDB", "1") != "0"
 DUCKDB_JOB = os.path.join(ROOT, "bench", "duckdb_job.py")
 NESTED_RECORDS = int(os.environ.get("BENCH_NESTED_RECORDS", "300000"))
-NESTED_DATASET = os.path.join(ROOT, "datasets", "examples", "github_push.toml")
 NESTED_GENERATOR = os.path.join(ROOT, "bench", "github_events.py")
 DUCKDB_NESTED = os.path.join(ROOT, "bench", "duckdb_nested.py")
 READBACK = os.path.join(ROOT, "tests", "readback", "examples.py")
@@ -69,37 +68,45 @@ def transform(path, out_dir, dataset=DATASET):
 
 
 def nested():
-    """The nested workload: GitHub-style push events into lists of structs, etl and DuckDB in
-    turn; then DuckDB compares etl's Parquet with its own reading of the events."""
+    """The nested workload: GitHub-style push events into lists of structs, and the same events
+    one row per commit; etl and DuckDB in turn; then DuckDB compares etl's Parquet with its own
+    reading of the events."""
     path = os.path.join(DATA, "github.ndjson")
     marker = path + f".{NESTED_RECORDS}.done"
     if not os.path.exists(marker):
         subprocess.run([sys.executable, NESTED_GENERATOR, path, str(NESTED_RECORDS)], check=True)
         open(marker, "w").close()
-    out_dir = os.path.join(DATA, "out", "github")
-    duck_dir = os.path.join(DATA, "out", "duckdb-github")
-    ours, theirs = [], []
-    for _ in range(RUNS):
-        ours.append(transform(path, out_dir, NESTED_DATASET))
+    jobs = [
+        ("github_push", "push", "lists of structs"),
+        ("github_commits", "commits", "one row per commit"),
+    ]
+    for name, job, what in jobs:
+        dataset = os.path.join(ROOT, "datasets", "examples", f"{name}.toml")
+        out_dir = os.path.join(DATA, "out", name)
+        duck_dir = os.path.join(DATA, "out", f"duckdb-{name}")
+        ours, theirs = [], []
+        for _ in range(RUNS):
+            ours.append(transform(path, out_dir, dataset))
+            if WITH_DUCKDB:
+                shutil.rmtree(duck_dir, ignore_errors=True)
+                theirs.append(run_once([PYTHON, DUCKDB_NESTED, path, duck_dir, job]))
+        summary = json.loads(ours[-1][3])
+        assert summary["records_written"] == NESTED_RECORDS, summary
+        mb = summary["bytes_decoded"] / 1e6
+        print()
+        print(f"nested: {NESTED_RECORDS} GitHub-style push events ({mb:.0f} MB), {what} "
+              f"({summary['rows_written']} rows), {RUNS} runs (median)")
+        print(f"{'tool':<14} {'wall s':>7} {'CPU s':>7} {'peak MiB':>9} {'MB/s':>7} {'vs DuckDB':>10}")
+        wall = statistics.median(r[0] for r in ours)
+        rows = [("etl", wall, statistics.median(r[1] for r in ours), max(r[2] for r in ours))]
+        if theirs:
+            rows.append(("DuckDB", statistics.median(r[0] for r in theirs),
+                         statistics.median(r[1] for r in theirs), max(r[2] for r in theirs)))
+        for tool, w, cpu, rss in rows:
+            ratio = f"{rows[1][1] / w:>9.2f}x" if theirs else f"{'-':>10}"
+            print(f"{tool:<14} {w:>7.2f} {cpu:>7.2f} {rss:>9.1f} {mb / w:>7.0f} {ratio}")
         if WITH_DUCKDB:
-            shutil.rmtree(duck_dir, ignore_errors=True)
-            theirs.append(run_once([PYTHON, DUCKDB_NESTED, path, duck_dir]))
-    summary = json.loads(ours[-1][3])
-    assert summary["records_written"] == NESTED_RECORDS, summary
-    mb = summary["bytes_decoded"] / 1e6
-    print()
-    print(f"nested: {NESTED_RECORDS} GitHub-style push events ({mb:.0f} MB), lists of structs, {RUNS} runs (median)")
-    print(f"{'tool':<14} {'wall s':>7} {'CPU s':>7} {'peak MiB':>9} {'MB/s':>7} {'vs DuckDB':>10}")
-    wall = statistics.median(r[0] for r in ours)
-    rows = [("etl", wall, statistics.median(r[1] for r in ours), max(r[2] for r in ours))]
-    if theirs:
-        rows.append(("DuckDB", statistics.median(r[0] for r in theirs),
-                     statistics.median(r[1] for r in theirs), max(r[2] for r in theirs)))
-    for name, w, cpu, rss in rows:
-        ratio = f"{rows[1][1] / w:>9.2f}x" if theirs else f"{'-':>10}"
-        print(f"{name:<14} {w:>7.2f} {cpu:>7.2f} {rss:>9.1f} {mb / w:>7.0f} {ratio}")
-    if WITH_DUCKDB:
-        subprocess.run([PYTHON, READBACK, "github_push", path, out_dir], check=True)
+            subprocess.run([PYTHON, READBACK, name, path, out_dir], check=True)
 
 
 def main():
