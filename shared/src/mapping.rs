@@ -29,6 +29,14 @@ pub enum Value<'s> {
     I64(i64),
     /// double
     F64(f64),
+    /// decimal: the unscaled value (an `i128`, little-endian: bytes keep the value as small as
+    /// the others) and the column's scale.
+    Decimal {
+        /// `i128::to_le_bytes` of the value times 10^scale.
+        unscaled: [u8; 16],
+        /// Digits after the point.
+        scale: u8,
+    },
     /// boolean
     Bool(bool),
     /// timestamp, UTC microseconds
@@ -36,6 +44,9 @@ pub enum Value<'s> {
     /// date, days since 1970-01-01
     Days(i32),
 }
+
+// Rows of values are the transform's working set: a decimal must not make every value larger.
+const _: () = assert!(std::mem::size_of::<Value<'static>>() == 24);
 
 /// Why a record was rejected: a stable code for counting and alarms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -318,8 +329,9 @@ fn text_of(value: Value<'_>) -> String {
 }
 
 /// The type a scalar field reads, for messages.
-pub(crate) fn type_name(field: &Field) -> &'static str {
-    match field.kind {
+pub(crate) fn type_name(field: &Field) -> std::borrow::Cow<'static, str> {
+    let name = match field.kind {
+        FieldType::Decimal { .. } => return crate::dataset::types::athena_scalar(field.kind),
         FieldType::String => "string",
         FieldType::Int32 => "int32",
         FieldType::Int64 if field.epoch_unit.is_some() => "a point in time (int64 epoch)",
@@ -330,7 +342,8 @@ pub(crate) fn type_name(field: &Field) -> &'static str {
         FieldType::Date => "date",
         FieldType::Json => "json",
         FieldType::Nested => "an array, struct or map",
-    }
+    };
+    name.into()
 }
 
 /// The value of a slot for a message.
@@ -387,6 +400,17 @@ fn cast<'s>(field: &Field, slot: &'s Slot<'_>) -> Option<Value<'s>> {
             .and_then(parse_int)
             .and_then(|v| i32::try_from(v).ok())
             .map(Value::I32),
+        FieldType::Decimal { precision, scale } => {
+            let text = match slot {
+                Slot::Number(n) => n,
+                Slot::Str(s) => trim(s),
+                _ => return None,
+            };
+            decimal_of(text, precision, scale).map(|v| Value::Decimal {
+                unscaled: v.to_le_bytes(),
+                scale,
+            })
+        }
         FieldType::Double => {
             let text = match slot {
                 Slot::Number(n) => n,
@@ -413,6 +437,40 @@ fn cast<'s>(field: &Field, slot: &'s Slot<'_>) -> Option<Value<'s>> {
             .and_then(|m| i32::try_from(micros_to_days(m)).ok())
             .map(Value::Days),
     }
+}
+
+/// The number `text` (JSON's grammar, or a numeric string: `str::parse::<f64>`'s) times
+/// 10^`scale`, exactly: `None` when it has more digits after the point than `scale` (other than
+/// zeros), or `precision` digits do not hold it.
+fn decimal_of(text: &str, precision: u8, scale: u8) -> Option<i128> {
+    let d = crate::numbers::Decimal::parse(text)?;
+    if d.inexact {
+        return None;
+    }
+    let limit = 10u128.pow(u32::from(precision));
+    let mut unscaled = d.digits;
+    let shift = d.exponent + i64::from(scale);
+    if unscaled != 0 && shift > 0 {
+        // Past `limit` after at most 38 steps, whatever the exponent.
+        for _ in 0..shift {
+            unscaled = unscaled.checked_mul(10).filter(|&v| v < limit)?;
+        }
+    } else if shift < 0 {
+        for _ in 0..shift.unsigned_abs() {
+            if unscaled == 0 {
+                break;
+            }
+            if unscaled % 10 != 0 {
+                return None;
+            }
+            unscaled /= 10;
+        }
+    }
+    if unscaled >= limit {
+        return None;
+    }
+    let value = unscaled as i128;
+    Some(if d.negative { -value } else { value })
 }
 
 fn time_micros(field: &Field, slot: &Slot<'_>, unit: EpochUnit) -> Option<i64> {
@@ -480,6 +538,19 @@ pub fn write_text(value: Value<'_>, out: &mut String) {
         }
         Value::F64(v) => {
             let _ = write!(out, "{v}");
+        }
+        Value::Decimal { unscaled, scale } => {
+            let v = i128::from_le_bytes(unscaled);
+            let digits = v.unsigned_abs().to_string();
+            let scale = usize::from(scale);
+            let digits = format!("{digits:0>width$}", width = scale + 1);
+            let (whole, fraction) = digits.split_at(digits.len() - scale);
+            out.push_str(if v < 0 { "-" } else { "" });
+            out.push_str(whole);
+            if scale > 0 {
+                out.push('.');
+                out.push_str(fraction);
+            }
         }
         Value::Bool(v) => out.push_str(if v { "true" } else { "false" }),
         Value::Micros(m) => {

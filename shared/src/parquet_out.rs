@@ -10,8 +10,8 @@ use ahash::AHashSet;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch,
-    StringArray, TimestampMicrosecondArray,
+    Array, ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int32Array,
+    Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use arrow_buffer::{BooleanBuffer, NullBuffer, OffsetBuffer};
 use arrow_schema::{DataType, Field as ArrowField, Schema, SchemaRef, TimeUnit};
@@ -64,6 +64,7 @@ pub(crate) fn arrow_type(kind: FieldType) -> DataType {
         FieldType::Int32 => DataType::Int32,
         FieldType::Int64 => DataType::Int64,
         FieldType::Double => DataType::Float64,
+        FieldType::Decimal { precision, scale } => DataType::Decimal128(precision, scale as i8),
         FieldType::Boolean => DataType::Boolean,
         FieldType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
         FieldType::Date => DataType::Date32,
@@ -172,7 +173,7 @@ impl RowLayout {
             // A nested value is kept as its JSON text until its batch is built.
             if matches!(
                 kind,
-                FieldType::String | FieldType::Json | FieldType::Nested
+                FieldType::String | FieldType::Json | FieldType::Nested | FieldType::Decimal { .. }
             ) {
                 last_string = Some(c);
             }
@@ -234,6 +235,11 @@ impl Rows {
                 }
                 Value::JsonString(s) => {
                     serde_json::to_writer(&mut self.text, s).expect("a string serialises");
+                    self.text.len() as u64
+                }
+                // Sixteen bytes in the text buffer: a row's words stay one per column.
+                Value::Decimal { unscaled, .. } => {
+                    self.text.extend_from_slice(&unscaled);
                     self.text.len() as u64
                 }
                 Value::F64(v) => v.to_bits(),
@@ -340,6 +346,17 @@ impl Rows {
                     }
                 }
                 collector.finish()?
+            }
+            FieldType::Decimal { precision, scale } => {
+                let value = |r: usize| {
+                    let bytes = &self.text[self.text_start(layout, c, r)..word(r) as usize];
+                    // A null's is empty.
+                    bytes.try_into().map_or(0, i128::from_le_bytes)
+                };
+                Arc::new(
+                    Decimal128Array::new(values.map(value).collect(), nulls)
+                        .with_precision_and_scale(precision, scale as i8)?,
+                )
             }
             FieldType::String | FieldType::Json => {
                 let start_of = |r: usize| self.text_start(layout, c, r);
@@ -575,6 +592,10 @@ mod tests {
             FieldType::Date,
             FieldType::Timestamp,
             FieldType::Json,
+            FieldType::Decimal {
+                precision: 38,
+                scale: 4,
+            },
         ];
         let kinds: Vec<FieldType> = cycle.iter().copied().cycle().take(70).collect();
         let layout = RowLayout::of(kinds.clone(), vec![None; kinds.len()]);
@@ -596,6 +617,10 @@ mod tests {
                 FieldType::Date => Value::Days(n as i32),
                 FieldType::Timestamp => Value::Micros(n * 1_000_000),
                 FieldType::Json => Value::JsonString(&texts[(r * 70 + c) % 700]),
+                FieldType::Decimal { scale, .. } => Value::Decimal {
+                    unscaled: (i128::from(n) * 10i128.pow(30) - 7).to_le_bytes(),
+                    scale,
+                },
                 FieldType::Nested => unreachable!("no nested column in this layout"),
             }
         };
@@ -642,6 +667,13 @@ mod tests {
                                 .as_primitive::<arrow_array::types::TimestampMicrosecondType>()
                                 .value(i),
                         ),
+                        FieldType::Decimal { scale, .. } => Value::Decimal {
+                            unscaled: array
+                                .as_primitive::<arrow_array::types::Decimal128Type>()
+                                .value(i)
+                                .to_le_bytes(),
+                            scale: *scale,
+                        },
                         FieldType::Nested => unreachable!("no nested column in this layout"),
                     };
                     assert_eq!(got, expected, "row {r} column {c}");

@@ -185,6 +185,15 @@ pub enum FieldType {
     Timestamp,
     /// Calendar date (Athena `date`).
     Date,
+    /// An exact decimal number of `precision` digits, `scale` of them after the point (Athena
+    /// `decimal(p,s)`), read from the digits of JSON numbers and numeric strings, never through
+    /// binary floating point.
+    Decimal {
+        /// Digits in all, 1 to 38.
+        precision: u8,
+        /// Digits after the point, 0 to `precision`.
+        scale: u8,
+    },
     /// Any JSON value (object, array, string, number, boolean) kept as its JSON text (Athena
     /// `string`, queried with `json_extract`): for the parts of a record whose shape varies.
     Json,

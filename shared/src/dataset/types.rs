@@ -86,7 +86,7 @@ impl Parser<'_> {
             ),
         };
         format!(
-            "{:?} is not a column type: expected {expected} {at}; write a scalar ({}), array<T>, struct<name:T,...> or map<string,T>",
+            "{:?} is not a column type: expected {expected} {at}; write a scalar ({}, decimal(p,s)), array<T>, struct<name:T,...> or map<string,T>",
             self.text,
             SCALARS.map(|(name, _)| name).join(", ")
         )
@@ -116,6 +116,35 @@ impl Parser<'_> {
         } else {
             Err(self.error(&format!("'{c}'")))
         }
+    }
+
+    /// The `(p,s)` or `(p)` after `decimal`.
+    fn decimal(&mut self) -> Result<ColumnType, String> {
+        self.expect('(')?;
+        let at = self.pos;
+        let number = |p: &mut Self| p.word().parse::<u8>().ok();
+        let precision = number(self).filter(|p| (1..=38).contains(p));
+        let Some(precision) = precision else {
+            self.pos = at;
+            return Err(self.error("a precision from 1 to 38"));
+        };
+        self.blanks();
+        let mut scale = 0;
+        if self.text[self.pos..].starts_with(',') {
+            self.pos += 1;
+            let at = self.pos;
+            scale = match number(self).filter(|s| *s <= precision) {
+                Some(s) => s,
+                None => {
+                    self.pos = at;
+                    return Err(
+                        self.error(&format!("a scale from 0 to the precision ({precision})"))
+                    );
+                }
+            };
+        }
+        self.expect(')')?;
+        Ok(ColumnType::Scalar(FieldType::Decimal { precision, scale }))
     }
 
     fn kind(&mut self, depth: usize) -> Result<ColumnType, String> {
@@ -169,6 +198,7 @@ impl Parser<'_> {
                     return Ok(ColumnType::Struct(members));
                 }
             }
+            "decimal" => self.decimal(),
             scalar => match SCALARS.iter().find(|(name, _)| *name == scalar) {
                 Some((_, kind)) => Ok(ColumnType::Scalar(*kind)),
                 None => {
@@ -182,8 +212,11 @@ impl Parser<'_> {
 }
 
 /// Athena's name of a scalar type.
-pub fn athena_scalar(kind: FieldType) -> &'static str {
-    match kind {
+pub fn athena_scalar(kind: FieldType) -> std::borrow::Cow<'static, str> {
+    let name = match kind {
+        FieldType::Decimal { precision, scale } => {
+            return format!("decimal({precision},{scale})").into()
+        }
         FieldType::String | FieldType::Json => "string",
         FieldType::Int32 => "int",
         FieldType::Int64 => "bigint",
@@ -192,7 +225,8 @@ pub fn athena_scalar(kind: FieldType) -> &'static str {
         FieldType::Timestamp => "timestamp",
         FieldType::Date => "date",
         FieldType::Nested => unreachable!("a nested column's type is its ColumnType"),
-    }
+    };
+    name.into()
 }
 
 /// Athena's spelling, as `CREATE EXTERNAL TABLE` takes it; struct member names are quoted so that
@@ -200,7 +234,7 @@ pub fn athena_scalar(kind: FieldType) -> &'static str {
 impl fmt::Display for ColumnType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ColumnType::Scalar(kind) => f.write_str(athena_scalar(*kind)),
+            ColumnType::Scalar(kind) => f.write_str(&athena_scalar(*kind)),
             ColumnType::Array(element) => write!(f, "array<{element}>"),
             ColumnType::Map(value) => write!(f, "map<string,{value}>"),
             ColumnType::Struct(members) => {
@@ -268,6 +302,20 @@ mod tests {
     }
 
     #[test]
+    fn decimals_take_a_precision_and_a_scale() {
+        let decimal =
+            |precision, scale| ColumnType::Scalar(FieldType::Decimal { precision, scale });
+        assert_eq!(ColumnType::parse("decimal(12,2)").unwrap(), decimal(12, 2));
+        assert_eq!(
+            ColumnType::parse("DECIMAL( 38 , 38 )").unwrap(),
+            decimal(38, 38)
+        );
+        assert_eq!(ColumnType::parse("decimal(7)").unwrap(), decimal(7, 0));
+        let list = ColumnType::parse("array<decimal(6,3)>").unwrap();
+        assert_eq!(list.to_string(), "array<decimal(6,3)>");
+    }
+
+    #[test]
     fn bad_types_say_where_and_what() {
         for (text, expected) in [
             ("array<strin>", "a type name"),
@@ -278,6 +326,11 @@ mod tests {
             ("struct<>", "a member name"),
             ("string>", "the end of the type"),
             ("", "a type name"),
+            ("decimal(0,0)", "a precision from 1 to 38"),
+            ("decimal(39,2)", "a precision from 1 to 38"),
+            ("decimal(5,6)", "a scale from 0 to the precision (5)"),
+            ("decimal(5,2", "')'"),
+            ("decimal", "'('"),
         ] {
             let message = ColumnType::parse(text).unwrap_err();
             assert!(message.contains(expected), "{text}: {message}");

@@ -1463,5 +1463,65 @@ type = "json"
     assert_eq!(line["record"]["eventName"], "NoTime");
 }
 
+#[test]
+fn decimals_reach_parquet_exactly_with_their_precision_and_scale() {
+    use arrow_array::types::Decimal128Type;
+    use arrow_array::Array as _;
+
+    let d = dataset(
+        r#"
+[[fields]]
+column = "price"
+type = "decimal(12,2)"
+[[fields]]
+column = "amounts"
+type = "array<decimal(6,3)>"
+[[fields]]
+column = "id"
+type = "bigint"
+"#,
+    );
+    let input = concat!(
+        r#"{"id":1,"price":19.99,"amounts":["0.125",2,-1.5]}"#,
+        "\n",
+        r#"{"id":2,"price":"1234567890.10","amounts":[]}"#,
+        "\n",
+        r#"{"id":3,"price":0.005}"#,
+        "\n",
+        r#"{"id":4,"price":null,"amounts":[0.1e1]}"#,
+        "\n",
+    );
+    let o = out();
+    let s = run(&d, input.as_bytes(), &o).unwrap();
+    assert_eq!((s.records_written, s.records_rejected), (3, 1));
+    let lines = rejected_lines(&o);
+    assert_eq!(
+        lines[0]["message"],
+        "number at price cannot be read as decimal(12,2): \"0.005\""
+    );
+    let file = o.data.root().join(&s.partitions[0].files[0].key);
+    let batch = &read_parquet(file)[0];
+    let price = batch.column(0).as_primitive::<Decimal128Type>();
+    assert_eq!((price.precision(), price.scale()), (12, 2));
+    assert_eq!(price.value(0), 1999);
+    assert_eq!(price.value(1), 123456789010);
+    assert!(price.is_null(2));
+    let amounts = batch.column(1).as_list::<i32>();
+    let first = amounts.value(0);
+    let first = first.as_primitive::<Decimal128Type>();
+    assert_eq!(first.scale(), 3);
+    assert_eq!(first.values().to_vec(), [125, 2000, -1500]);
+    assert_eq!(amounts.value(1).len(), 0);
+    assert_eq!(
+        amounts.value(2).as_primitive::<Decimal128Type>().value(0),
+        1000
+    );
+    let ddl = crate::sql::create_table(&d, "s3://curated/t/").unwrap();
+    assert!(
+        ddl.contains("`price` decimal(12,2)") && ddl.contains("`amounts` array<decimal(6,3)>"),
+        "{ddl}"
+    );
+}
+
 mod nested;
 mod rows;

@@ -335,3 +335,141 @@ fn a_required_field_not_reached_says_why() {
     let optional = field("type = \"string\"\npath = \"payload.commits.sha\"");
     assert_eq!(value_of(&optional, &slot), Ok(Value::Null));
 }
+
+/// The reference for decimals: the point moved in the text (no arithmetic of ours), the digits
+/// read by `str::parse::<i128>`. `None` when digits other than zeros fall past the scale or the
+/// value needs more than `precision` digits.
+fn decimal_reference(text: &str, precision: u8, scale: u8) -> Option<i128> {
+    let (negative, body) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match body.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i64>().ok()?),
+        None => (body, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{whole}{fraction}");
+    // The point sits after `point` digits of `digits`.
+    let point = whole.len() as i64 + exponent + i64::from(scale);
+    let (kept, dropped) = if point <= 0 {
+        ("0".to_string(), digits.clone())
+    } else if point as usize >= digits.len() {
+        (
+            format!("{digits}{}", "0".repeat(point as usize - digits.len())),
+            String::new(),
+        )
+    } else {
+        (
+            digits[..point as usize].to_string(),
+            digits[point as usize..].to_string(),
+        )
+    };
+    if dropped.bytes().any(|b| b != b'0') {
+        return None;
+    }
+    let kept = kept.trim_start_matches('0');
+    if kept.len() > usize::from(precision) {
+        return None;
+    }
+    let value = if kept.is_empty() {
+        0
+    } else {
+        kept.parse::<i128>().ok()?
+    };
+    Some(if negative { -value } else { value })
+}
+
+#[test]
+fn decimals_are_read_exactly_as_the_text_says() {
+    let mut seed = 11u64;
+    let mut next = |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let mut checked = [0u32; 2];
+    for _ in 0..200_000 {
+        let precision = 1 + next(38) as u8;
+        let scale = next(u64::from(precision) + 1) as u8;
+        let digits = |n: u64, next: &mut dyn FnMut(u64) -> u64| -> String {
+            (0..n).map(|_| char::from(b'0' + next(10) as u8)).collect()
+        };
+        let mut text = String::new();
+        if next(3) == 0 {
+            text.push('-');
+        }
+        let whole = next(42) + 1;
+        text += &digits(whole.min(if next(4) == 0 { 42 } else { 12 }), &mut next);
+        if next(2) == 0 {
+            text.push('.');
+            text += &digits(next(14) + 1, &mut next);
+            if next(3) == 0 {
+                text += &"0".repeat(next(30) as usize);
+            }
+        }
+        if next(5) == 0 {
+            text += &format!("e{}", next(60) as i64 - 30);
+        }
+        let f = Field {
+            kind: FieldType::Decimal { precision, scale },
+            ..field("type = \"decimal(38,0)\"")
+        };
+        let want = decimal_reference(&text, precision, scale);
+        checked[usize::from(want.is_some())] += 1;
+        for slot in [Slot::Number(&text), s(&text)] {
+            let got = match value_of(&f, &slot) {
+                Ok(Value::Decimal { unscaled, scale: s }) => {
+                    assert_eq!(s, scale);
+                    Some(i128::from_le_bytes(unscaled))
+                }
+                Err(Reason::TypeMismatch) => None,
+                other => panic!("{text}: {other:?}"),
+            };
+            assert_eq!(got, want, "{text} as decimal({precision},{scale})");
+        }
+    }
+    assert!(
+        checked.iter().all(|&n| n > 20_000),
+        "both outcomes: {checked:?}"
+    );
+}
+
+#[test]
+fn decimals_refuse_what_they_cannot_hold_and_print_with_their_scale() {
+    let f = field("type = \"decimal(5,2)\"");
+    let ok = |v: i128| {
+        Ok(Value::Decimal {
+            unscaled: v.to_le_bytes(),
+            scale: 2,
+        })
+    };
+    assert_eq!(map_field(&f, &Slot::Number("123.45")), ok(12345));
+    assert_eq!(map_field(&f, &s(" -0.5 ")), ok(-50));
+    assert_eq!(map_field(&f, &Slot::Number("1.50000")), ok(150));
+    assert_eq!(map_field(&f, &Slot::Number("12e1")), ok(12000));
+    assert_eq!(map_field(&f, &Slot::Number("0e-999")), ok(0));
+    for bad in ["1234.5", "0.001", "1e3", "1e400", "x", "1.2.3"] {
+        let err = map_field(&f, &s(bad)).unwrap_err();
+        assert_eq!(err.reason, Reason::TypeMismatch, "{bad}");
+        assert!(err.message.contains("decimal(5,2)"), "{}", err.message);
+    }
+    assert_eq!(
+        map_field(&f, &Slot::Bool(true)).unwrap_err().reason,
+        Reason::TypeMismatch
+    );
+    let mut text = String::new();
+    write_text(ok(-5).unwrap(), &mut text);
+    assert_eq!(text, "-0.05");
+    text.clear();
+    write_text(ok(12345).unwrap(), &mut text);
+    assert_eq!(text, "123.45");
+    let whole = Value::Decimal {
+        unscaled: 7i128.to_le_bytes(),
+        scale: 0,
+    };
+    text.clear();
+    write_text(whole, &mut text);
+    assert_eq!(text, "7");
+}

@@ -47,6 +47,10 @@ fn scalar_kind(data_type: &DataType) -> FieldType {
         DataType::Int32 => FieldType::Int32,
         DataType::Int64 => FieldType::Int64,
         DataType::Float64 => FieldType::Double,
+        DataType::Decimal128(precision, scale) => FieldType::Decimal {
+            precision: *precision,
+            scale: *scale as u8,
+        },
         DataType::Boolean => FieldType::Boolean,
         DataType::Timestamp(..) => FieldType::Timestamp,
         DataType::Date32 => FieldType::Date,
