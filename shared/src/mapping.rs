@@ -143,7 +143,7 @@ pub fn map_record<'s>(
     counted: &mut Counted,
 ) -> Result<(), (usize, Reason)> {
     for (i, (field, slot)) in fields.iter().zip(slots).enumerate() {
-        row.push(map_field(field, slot, i, counted).map_err(|reason| (i, reason))?);
+        push_value(field, slot, i, row, counted).map_err(|reason| (i, reason))?;
     }
     Ok(())
 }
@@ -157,21 +157,25 @@ pub fn map_row<'s>(
     counted: &mut Counted,
 ) -> Result<(), (usize, Reason)> {
     for (i, field) in fields.iter().enumerate() {
-        row.push(map_field(field, slot_of(i), i, counted).map_err(|reason| (i, reason))?);
+        push_value(field, slot_of(i), i, row, counted).map_err(|reason| (i, reason))?;
     }
     Ok(())
 }
 
-/// Field `i`'s value from its slot, counted in `counted` when nulled or not reached.
+/// Pushes field `i`'s value from its slot onto `row`, counted in `counted` when nulled or not
+/// reached. (Pushing here rather than returning the value keeps the flat loop as fast as with
+/// this written out in it: returned, it ran 10% slower.)
 #[inline(always)]
-fn map_field<'s>(
+fn push_value<'s>(
     field: &Field,
     slot: &'s Slot<'_>,
     i: usize,
+    row: &mut Vec<Value<'s>>,
     counted: &mut Counted,
-) -> Result<Value<'s>, Reason> {
+) -> Result<(), Reason> {
     if let Some(nested) = &field.nested {
-        return nested_value_of(field, nested, slot, i, counted);
+        row.push(nested_value_of(field, nested, slot, i, counted)?);
+        return Ok(());
     }
     let value = value_of(field, slot)?;
     if matches!(value, Value::Null) {
@@ -181,7 +185,8 @@ fn map_field<'s>(
             _ => counted.nulled.push(i),
         }
     }
-    Ok(value)
+    row.push(value);
+    Ok(())
 }
 
 /// A nested column's value (field `i`), its nulled or unreached parts counted.
