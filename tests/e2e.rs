@@ -118,8 +118,8 @@ const TRANSFORM_TIMEOUT: Duration = Duration::from_secs(20);
 /// `iot_erasable` (`erasable/`, `on_delete = "remove"`), `iot_small_files` (`small/`, files of
 /// about 1 MB, so a transform commits some long before it ends) and `iot_limited` (`limited/`,
 /// objects up to 1 MiB and 1 MiB decompressed, at most 3 partitions); and the examples
-/// `cloudtrail` (`AWSLogs/`), `github_push` (`github/`) and `github_commits` (`github-commits/`)
-/// from `datasets/examples/`.
+/// `cloudtrail` (`AWSLogs/`), `github_push` (`github/`), `github_commits` (`github-commits/`)
+/// and `kubernetes_audit` (`k8s-audit/`) from `datasets/examples/`.
 fn test_datasets(workspace: &std::path::Path) -> Result<tempfile::TempDir> {
     let dir = tempfile::tempdir()?;
     let iot = std::fs::read_to_string(workspace.join("datasets/iot_sensors.toml"))?;
@@ -153,7 +153,12 @@ fn test_datasets(workspace: &std::path::Path) -> Result<tempfile::TempDir> {
         "row_group_rows = 2000\ntarget_file_mb = 1\n",
     )?;
     // The examples for nested sources, as shipped (not deployed by default).
-    for name in ["cloudtrail", "github_push", "github_commits"] {
+    for name in [
+        "cloudtrail",
+        "github_push",
+        "github_commits",
+        "kubernetes_audit",
+    ] {
         let file = format!("{name}.toml");
         std::fs::copy(
             workspace.join("datasets/examples").join(&file),
@@ -1346,6 +1351,13 @@ async fn nested_examples_reach_the_table_as_lists_and_structs(stack: Arc<Stack>)
             "github_commits",
             4,
             ["sha", "author_email"],
+        ),
+        (
+            "k8s-audit/2026/12/01/kube-apiserver-audit.log",
+            std::fs::read(examples.join("samples/kubernetes_audit.jsonl"))?,
+            "kubernetes_audit",
+            4,
+            ["user_groups.list.element", "annotations.key_value.key"],
         ),
     ];
     // One row per commit; the push without commits gives one row (`empty = "null_row"`).

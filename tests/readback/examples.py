@@ -44,6 +44,30 @@ REFERENCES = {
                c.author.email AS author_email, c.message, c."distinct"
         FROM events
     """,
+    "kubernetes_audit": """
+        SELECT auditID, stageTimestamp, requestReceivedTimestamp, level, stage, verb, requestURI,
+               "user".username, "user".groups, sourceIPs, userAgent,
+               CASE WHEN objectRef IS NOT NULL THEN struct_pack(
+                   resource := objectRef.resource, namespace := objectRef.namespace,
+                   name := objectRef.name, api_group := objectRef.apiGroup,
+                   api_version := objectRef.apiVersion)
+               END,
+               responseStatus.code,
+               annotations['authorization.k8s.io/decision'],
+               annotations['authorization.k8s.io/reason'],
+               annotations
+        FROM read_json('{raw}', format = 'newline_delimited', columns = {{
+            auditID: 'VARCHAR', stageTimestamp: 'TIMESTAMPTZ',
+            requestReceivedTimestamp: 'TIMESTAMPTZ', level: 'VARCHAR', stage: 'VARCHAR',
+            verb: 'VARCHAR', requestURI: 'VARCHAR',
+            "user": 'STRUCT(username VARCHAR, groups VARCHAR[])', sourceIPs: 'VARCHAR[]',
+            userAgent: 'VARCHAR',
+            objectRef: 'STRUCT(resource VARCHAR, namespace VARCHAR, name VARCHAR,
+                apiGroup VARCHAR, apiVersion VARCHAR)',
+            responseStatus: 'STRUCT(code INTEGER)',
+            annotations: 'MAP(VARCHAR, VARCHAR)'
+        }})
+    """,
     "cloudtrail": """
         WITH events AS (
             SELECT unnest(Records) AS e
@@ -89,6 +113,7 @@ REFERENCES = {
 PARQUET = {
     "github_push": "SELECT * FROM read_parquet('{table}/**/*.parquet', hive_partitioning = false)",
     "github_commits": "SELECT * FROM read_parquet('{table}/**/*.parquet', hive_partitioning = false)",
+    "kubernetes_audit": "SELECT * FROM read_parquet('{table}/**/*.parquet', hive_partitioning = false)",
     "cloudtrail": """
         SELECT * REPLACE (json(request_parameters) AS request_parameters,
                           json(response_elements) AS response_elements)

@@ -288,6 +288,9 @@ pub struct Scanner<'a> {
     /// Branch nodes whose key this record has had, one bit each (see `KeyAction::Configured`):
     /// only a repeated one has slots to clear, and nearly all records repeat no key.
     branches_seen: u64,
+    /// Objects being walked whose whole value a field keeps as well (a `json` or nested column
+    /// with paths below it): keys inside them are not unknown.
+    inside_kept: u32,
 }
 
 /// A key as it was written at one place of an object, and what it means there.
@@ -396,6 +399,7 @@ impl<'a> Scanner<'a> {
             parents: Vec::new(),
             layouts: Vec::new(),
             branches_seen: 0,
+            inside_kept: 0,
         }
     }
 
@@ -465,6 +469,8 @@ impl<'a> Scanner<'a> {
             b'{' => {
                 self.parents.clear();
                 self.branches_seen = 0;
+                // A record that failed inside a kept object left it counted.
+                self.inside_kept = 0;
                 if self.layouts.len() < tree.nodes.len() {
                     self.layouts.resize(tree.nodes.len(), Vec::new());
                 }
@@ -554,7 +560,10 @@ impl<'a> Scanner<'a> {
                     if branch && self.peek()? == b'{' {
                         let start = self.pos;
                         self.parents.push(raw_key);
+                        let kept = u32::from(leaf.is_some());
+                        self.inside_kept += kept;
                         self.object(tree, c, slots, unknown, depth + 1)?;
+                        self.inside_kept -= kept;
                         self.parents.pop();
                         if let Some(i) = leaf {
                             slots[i] = Slot::Object(&self.buf[start..self.pos]);
@@ -579,7 +588,9 @@ impl<'a> Scanner<'a> {
                     }
                 }
                 KeyAction::Unknown => {
-                    unknown.record(&self.parents, raw_key);
+                    if self.inside_kept == 0 {
+                        unknown.record(&self.parents, raw_key);
+                    }
                     self.skip_value(depth + 1)?;
                 }
             }

@@ -664,3 +664,20 @@ fn rfc_8259_conformance_mapped_or_not() {
         }
     }
 }
+
+#[test]
+fn keys_inside_a_kept_object_are_not_unknown() {
+    // `a` is kept whole (a json or map column) and `a.b` is a field too: `a.c` is part of a kept
+    // value, not dropped; `x.c` under a branch that is not kept is.
+    let t = tree(&[&["a"], &["a", "b"], &["x", "b"]]);
+    let (r, slots, unknown, _) = scan(
+        r#"{"a":{"b":1,"c":{"d":2}},"x":{"b":3,"c":4},"z":5}"#,
+        &t,
+        3,
+    );
+    assert_eq!(r, Ok(Shape::Object));
+    assert_eq!(slots[1], Slot::Number("1"));
+    let mut names: Vec<&str> = unknown.counts.keys().map(String::as_str).collect();
+    names.sort();
+    assert_eq!(names, ["x.c", "z"]);
+}
