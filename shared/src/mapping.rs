@@ -260,10 +260,15 @@ pub fn rejection(field: &Field, slot: &Slot<'_>, reason: Reason) -> Rejection {
         Reason::MissingRequiredField => {
             let state = match slot {
                 Slot::Missing => "missing".to_string(),
-                Slot::Unreached(kind) => {
+                Slot::Null => "null".to_string(),
+                // Unreached, or a nested column whose `[*]` meets a value that is not an array.
+                other => {
+                    let kind = match other {
+                        Slot::Unreached(kind) => kind,
+                        value => value.kind(),
+                    };
                     format!("missing: its path meets {} {kind} where it goes on (into an object, or with [..] into an array)", article(kind))
                 }
-                _ => "null".to_string(),
             };
             format!("required field {path} is {state}")
         }

@@ -408,3 +408,32 @@ fn a_misfit_inside_a_nested_value_rejects_its_record_and_says_where() {
         .iter()
         .all(|l| l["field"] == "commits" && l["reason"] == "type_mismatch"));
 }
+
+#[test]
+fn a_required_list_of_every_element_says_what_its_path_met() {
+    let d = dataset(
+        "[[fields]]\ncolumn = \"shas\"\npath = \"payload.commits[*].sha\"\ntype = \"array<string>\"\nrequired = true\n",
+    );
+    let input = concat!(
+        r#"{"payload":{"commits":{"sha":"a"}}}"#,
+        "\n",
+        r#"{"payload":{"commits":null}}"#,
+        "\n",
+        r#"{"payload":{"commits":[{"sha":"b"}]}}"#,
+        "\n",
+    );
+    let o = out();
+    let s = run(&d, input.as_bytes(), &o).unwrap();
+    assert_eq!((s.records_written, s.records_rejected), (1, 2));
+    let messages: Vec<String> = super::rejected_lines(&o)
+        .iter()
+        .map(|l| l["message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "required field payload.commits[*].sha is missing: its path meets an object where it goes on (into an object, or with [..] into an array)",
+            "required field payload.commits[*].sha is null",
+        ]
+    );
+}
