@@ -577,6 +577,12 @@ fn check_accounting(t: &TransformResult, summary: &Summary) -> Result<()> {
         ) == (t.records_in, t.records_written, t.records_rejected),
         "summary object and stage result agree"
     );
+    ensure!(
+        t.rows_written == summary.rows_written,
+        "rows written: stage result {} and summary {}",
+        t.rows_written,
+        summary.rows_written
+    );
     let rows: u64 = summary.partitions.iter().map(|p| p.rows).sum();
     ensure!(
         rows == summary.rows_written,

@@ -98,6 +98,9 @@ pub struct TransformResult {
     pub records_written: u64,
     /// Records rejected.
     pub records_rejected: u64,
+    /// Rows written: one per record written, or with `[rows]` one per element.
+    #[serde(default)]
+    pub rows_written: u64,
     /// Rejected records per reason.
     pub rejected_by_reason: BTreeMap<String, u64>,
     /// Where the rejected records are (`null` when none were rejected; always present so the
