@@ -119,7 +119,7 @@ const TRANSFORM_TIMEOUT: Duration = Duration::from_secs(20);
 /// about 1 MB, so a transform commits some long before it ends) and `iot_limited` (`limited/`,
 /// objects up to 1 MiB and 1 MiB decompressed, at most 3 partitions); and the examples
 /// `cloudtrail` (`AWSLogs/`), `github_push` (`github/`), `github_commits` (`github-commits/`)
-/// and `kubernetes_audit` (`k8s-audit/`) from `datasets/examples/`.
+/// `kubernetes_audit` (`k8s-audit/`) and `otlp_logs` (`otlp/`) from `datasets/examples/`.
 fn test_datasets(workspace: &std::path::Path) -> Result<tempfile::TempDir> {
     let dir = tempfile::tempdir()?;
     let iot = std::fs::read_to_string(workspace.join("datasets/iot_sensors.toml"))?;
@@ -158,6 +158,7 @@ fn test_datasets(workspace: &std::path::Path) -> Result<tempfile::TempDir> {
         "github_push",
         "github_commits",
         "kubernetes_audit",
+        "otlp_logs",
     ] {
         let file = format!("{name}.toml");
         std::fs::copy(
@@ -589,9 +590,10 @@ fn check_accounting(t: &TransformResult, summary: &Summary) -> Result<()> {
         "partition rows {rows} = rows written {}",
         summary.rows_written
     );
-    // One row per record, except in the one dataset here that has `[rows]`.
+    // One row per record, except in the datasets here that have `[rows]`.
+    let has_rows = ["github_commits", "otlp_logs"].contains(&summary.dataset.as_str());
     ensure!(
-        rows == t.records_written || summary.dataset == "github_commits",
+        rows == t.records_written || has_rows,
         "partition rows {rows} = written {} (one row per record)",
         t.records_written
     );
@@ -1365,9 +1367,20 @@ async fn nested_examples_reach_the_table_as_lists_and_structs(stack: Arc<Stack>)
             4,
             ["user_groups.list.element", "annotations.key_value.key"],
         ),
+        (
+            "otlp/2026/12/01/logs.jsonl",
+            std::fs::read(examples.join("samples/otlp_logs.jsonl"))?,
+            "otlp_logs",
+            2,
+            ["attributes.list.element.value.int_value", "service_name"],
+        ),
     ];
     // One row per commit; the push without commits gives one row (`empty = "null_row"`).
-    let rows_of = |name: &str| if name == "github_commits" { 9 } else { 0 };
+    let rows_of = |name: &str| match name {
+        "github_commits" => 9,
+        "otlp_logs" => 5,
+        _ => 0,
+    };
     let queries_before = stack.athena_queries().await?.len();
     for (key, body, name, records, leaves) in inputs {
         let (_, execution) = run_one(&stack, key, body).await?;

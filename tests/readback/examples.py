@@ -68,6 +68,44 @@ REFERENCES = {
             annotations: 'MAP(VARCHAR, VARCHAR)'
         }})
     """,
+    # Three levels to rows (plain unnest: `empty = "skip"`); nanosecond strings to microseconds,
+    # floored; attributes by key with list_filter.
+    "otlp_logs": """
+        WITH requests AS (
+            SELECT unnest(resourceLogs) AS rl
+            FROM read_json('{raw}', format = 'newline_delimited', columns = {{ resourceLogs:
+                'STRUCT(resource STRUCT(attributes STRUCT(key VARCHAR, value STRUCT(
+                    stringValue VARCHAR))[]),
+                scopeLogs STRUCT(scope STRUCT(name VARCHAR, version VARCHAR),
+                    logRecords STRUCT(timeUnixNano VARCHAR, observedTimeUnixNano VARCHAR,
+                        severityNumber INTEGER, severityText VARCHAR,
+                        body STRUCT(stringValue VARCHAR), traceId VARCHAR, spanId VARCHAR,
+                        attributes STRUCT(key VARCHAR, value STRUCT(stringValue VARCHAR,
+                            intValue VARCHAR, boolValue BOOLEAN, doubleValue DOUBLE))[])[])[])[]'
+            }})
+        ), scopes AS (
+            SELECT rl, unnest(rl.scopeLogs) AS sl FROM requests
+        ), logs AS (
+            SELECT rl, sl, unnest(sl.logRecords) AS lr FROM scopes
+        )
+        SELECT make_timestamp(CAST(CAST(lr.timeUnixNano AS HUGEINT) // 1000 AS BIGINT))::TIMESTAMPTZ,
+               make_timestamp(CAST(CAST(lr.observedTimeUnixNano AS HUGEINT) // 1000 AS BIGINT))::TIMESTAMPTZ,
+               lr.severityNumber, lr.severityText, lr.body.stringValue, lr.traceId, lr.spanId,
+               CAST(list_filter(lr.attributes,
+                   lambda a: a.key = 'http.response.status_code')[1].value.intValue AS BIGINT),
+               list_transform(lr.attributes, lambda a: struct_pack(key := a.key,
+                   value := CASE WHEN a.value IS NOT NULL THEN struct_pack(
+                       string_value := a.value.stringValue,
+                       int_value := CAST(a.value.intValue AS BIGINT),
+                       bool_value := a.value.boolValue,
+                       double_value := a.value.doubleValue) END)),
+               sl.scope.name, sl.scope.version,
+               list_filter(rl.resource.attributes,
+                   lambda a: a.key = 'service.name')[1].value.stringValue,
+               list_filter(rl.resource.attributes,
+                   lambda a: a.key = 'host.name')[1].value.stringValue
+        FROM logs
+    """,
     "cloudtrail": """
         WITH events AS (
             SELECT unnest(Records) AS e
@@ -114,6 +152,7 @@ PARQUET = {
     "github_push": "SELECT * FROM read_parquet('{table}/**/*.parquet', hive_partitioning = false)",
     "github_commits": "SELECT * FROM read_parquet('{table}/**/*.parquet', hive_partitioning = false)",
     "kubernetes_audit": "SELECT * FROM read_parquet('{table}/**/*.parquet', hive_partitioning = false)",
+    "otlp_logs": "SELECT * FROM read_parquet('{table}/**/*.parquet', hive_partitioning = false)",
     "cloudtrail": """
         SELECT * REPLACE (json(request_parameters) AS request_parameters,
                           json(response_elements) AS response_elements)
