@@ -360,3 +360,52 @@ part = "day"
     assert_eq!(lines[0]["record"]["id"], 1, "the record is kept whole");
     assert_eq!(lines[0]["record_number"], 1);
 }
+
+#[test]
+fn levels_can_be_reached_by_positions_and_matches_and_be_arrays_of_arrays() {
+    let d = dataset(
+        r#"
+[rows]
+each = "data[kind=order].items[*]"
+[[fields]]
+column = "id"
+type = "bigint"
+[[fields]]
+path = "data[kind=order].items[*].sku"
+type = "string"
+"#,
+    );
+    let input = concat!(
+        r#"{"id":1,"data":[{"kind":"x","items":[{"sku":"no"}]},{"kind":"order","items":[{"sku":"a"},{"sku":"b"}]}]}"#,
+        "\n",
+        r#"{"id":2,"data":[{"kind":"x"}]}"#,
+        "\n",
+    );
+    let o = out();
+    let s = run(&d, input.as_bytes(), &o).unwrap();
+    assert_eq!((s.records_written, s.rows_written), (2, 3));
+    let batch = &read_parquet(o.data.root().join(&s.partitions[0].files[0].key))[0];
+    let rows: Vec<(Value, Value)> = (0..batch.num_rows())
+        .map(|i| (json_at(batch.column(0), i), json_at(batch.column(1), i)))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (json!(1), json!("a")),
+            (json!(1), json!("b")),
+            (json!(2), Value::Null)
+        ]
+    );
+
+    // An array of arrays: the second level is the element itself.
+    let d = dataset(
+        "[rows]\neach = \"m[*][*]\"\n[[fields]]\ncolumn = \"v\"\npath = \"m[*][*]\"\ntype = \"bigint\"\n",
+    );
+    let o = out();
+    let s = run(&d, br#"{"m":[[1,2],[],[3]]}"#.as_slice(), &o).unwrap();
+    let batch = &read_parquet(o.data.root().join(&s.partitions[0].files[0].key))[0];
+    let values: Vec<Value> = (0..batch.num_rows())
+        .map(|i| json_at(batch.column(0), i))
+        .collect();
+    assert_eq!(values, [json!(1), json!(2), Value::Null, json!(3)]);
+}
