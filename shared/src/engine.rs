@@ -313,16 +313,15 @@ impl<'e> Run<'e> {
             }
             None => {
                 self.tally.written(&scratch.counted, expanded.rows as u64);
-                let mut pushed = Ok(());
-                for (r, &index) in indices.iter().enumerate() {
-                    let row = &values[r * width..(r + 1) * width];
-                    let file_values = self.engine.file_columns.iter().map(|&i| row[i]);
-                    pushed = self.writer.push_row(index, file_values);
-                    if pushed.is_err() {
-                        break;
-                    }
-                }
-                pushed.map_err(Failure::from)
+                let file_columns = &self.engine.file_columns;
+                let writer = &mut self.writer;
+                indices
+                    .iter()
+                    .zip(values.chunks_exact(width))
+                    .try_for_each(|(&index, row)| {
+                        writer.push_row(index, file_columns.iter().map(|&i| row[i]))
+                    })
+                    .map_err(Failure::from)
             }
         };
         scratch.row = reuse(values);

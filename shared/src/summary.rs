@@ -215,38 +215,29 @@ impl Tally {
             Vec::new()
         };
         partitions.sort_by(|a, b| a.path.cmp(&b.path));
-        let nulled_by_field: BTreeMap<String, u64> = dataset
-            .fields
-            .iter()
-            .zip(&self.nulled_by_field)
-            .filter(|&(_, &n)| n > 0 && reached_table)
-            .map(|(f, &n)| (f.column.clone(), n))
-            .collect();
-        let unreached_by_field: BTreeMap<String, u64> = dataset
-            .fields
-            .iter()
-            .zip(&self.unreached_by_field)
-            .filter(|&(_, &n)| n > 0 && reached_table)
-            .map(|(f, &n)| (f.column.clone(), n))
-            .collect();
+        // What counts rows that reached the table: nothing when none did.
+        let kept = |n: u64| if reached_table { n } else { 0 };
+        let by_field = |counts: &[u64]| -> BTreeMap<String, u64> {
+            dataset
+                .fields
+                .iter()
+                .zip(counts)
+                .filter(|&(_, &n)| kept(n) > 0)
+                .map(|(f, &n)| (f.column.clone(), n))
+                .collect()
+        };
+        let nulled_by_field = by_field(&self.nulled_by_field);
+        let unreached_by_field = by_field(&self.unreached_by_field);
         Summary {
             dataset: dataset.name.clone(),
             source,
             bytes_in: self.bytes_in,
             bytes_decoded: self.bytes_decoded,
             records_in: self.records_in,
-            records_written: if reached_table {
-                self.records_written
-            } else {
-                0
-            },
+            records_written: kept(self.records_written),
             records_rejected,
-            rows_written: if reached_table { self.rows_written } else { 0 },
-            records_without_rows: if reached_table {
-                self.records_without_rows
-            } else {
-                0
-            },
+            rows_written: kept(self.rows_written),
+            records_without_rows: kept(self.records_without_rows),
             rejected_by_reason: self
                 .rejected_by_reason
                 .iter()

@@ -7,6 +7,8 @@
 //! side by side until its rows are mapped, so a record's rows are written together or, when one
 //! of them is rejected, not at all: the record stays the unit of accounting.
 
+use std::fmt::Write as _;
+
 use crate::dataset::{Dataset, EmptyRows, Step};
 use crate::decode::json::{raw, JsonError, Layouts, PathTree, Scanner, Slot, UnknownFields};
 use crate::mapping::Reason;
@@ -313,8 +315,7 @@ impl RowPlan {
         if !text.is_empty() && !plan.segment.starts_with('[') && !plan.segment.is_empty() {
             text.push('.');
         }
-        text.push_str(&plan.segment);
-        text.push_str(&format!("[{position}]"));
+        let _ = write!(text, "{}[{position}]", plan.segment);
     }
 }
 
