@@ -14,6 +14,7 @@
 //! ([`threshold_crossed`]) decides whether the rows reach the table.
 
 mod error;
+mod json_strings;
 mod rows;
 
 use std::io::Read;
@@ -47,15 +48,19 @@ pub struct Engine {
     selecting: Vec<usize>,
     /// For a dataset with `rows`: how its records become rows.
     rows: Option<rows::RowPlan>,
+    /// For a dataset with `json_strings`: how the documents inside its records are read.
+    json_strings: Option<json_strings::JsonStringPlan>,
 }
 
 impl Engine {
     /// Compiles the dataset's paths and Parquet settings.
     pub fn new(dataset: &Dataset) -> Self {
         let rows = rows::RowPlan::new(dataset);
-        let tree = match &rows {
-            Some(plan) => plan.record_tree().clone(),
-            None => PathTree::new(dataset.fields.iter().map(|f| f.path.as_slice())),
+        let json_strings = json_strings::JsonStringPlan::new(dataset);
+        let tree = match (&rows, &json_strings) {
+            (Some(plan), _) => plan.record_tree().clone(),
+            (None, Some(plan)) => plan.record_tree().clone(),
+            (None, None) => PathTree::new(dataset.fields.iter().map(|f| f.path.as_slice())),
         };
         Self {
             dataset: dataset.clone(),
@@ -70,6 +75,7 @@ impl Engine {
                 .filter(|&i| !dataset.fields[i].select.is_empty())
                 .collect(),
             rows,
+            json_strings,
         }
     }
 
@@ -166,6 +172,8 @@ impl<'e> Run<'e> {
         let mut unknown = std::mem::take(&mut self.tally.unknown);
         let mut scratch = Scratch {
             levels: self.engine.rows.as_ref().map_or(Vec::new(), |p| p.states()),
+            json_state: (self.engine.json_strings.as_ref())
+                .map_or_else(Default::default, |p| p.state()),
             ..Scratch::default()
         };
         let result = reader.for_each(tree, tree.slot_count(), &mut unknown, |record| {
@@ -185,14 +193,20 @@ impl<'e> Run<'e> {
                 }
                 Record::Parsed {
                     pos, raw, slots, ..
-                } => match &self.engine.rows {
-                    Some(plan) => self.accept_rows(plan, pos, raw, slots, &mut scratch),
-                    None => self.accept(pos, raw, slots, &mut scratch),
+                } => match (&self.engine.rows, &self.engine.json_strings) {
+                    (Some(plan), _) => self.accept_rows(plan, pos, raw, slots, &mut scratch),
+                    (None, Some(plan)) => {
+                        self.accept_documents(plan, pos, raw, slots, &mut scratch)
+                    }
+                    (None, None) => self.accept(pos, raw, slots, &mut scratch),
                 },
             }
         });
         if let Some(plan) = &self.engine.rows {
             plan.report_unknown(&mut scratch.levels, &mut unknown);
+        }
+        if let Some(plan) = &self.engine.json_strings {
+            plan.report_unknown(&mut scratch.json_state, &mut unknown);
         }
         self.tally.unknown = unknown;
         self.tally.bytes_in = stats.raw_bytes();
@@ -216,23 +230,67 @@ impl<'e> Run<'e> {
         let slots = &*slots;
         let mut row = reuse(std::mem::take(&mut scratch.row));
         scratch.counted.clear();
-        let refused = match map_record(fields, slots, &mut row, &mut scratch.counted) {
-            Ok(()) => self.place(&row, pos)?,
-            Err((field, reason)) => Err((field, rejection(&fields[field], &slots[field], reason))),
-        };
-        let index = match refused {
-            Ok(index) => index,
-            Err((field, rejection)) => {
-                scratch.row = reuse(row);
-                let column = Some(fields[field].column.as_str());
-                return self.reject(pos, raw, true, rejection.reason, column, &rejection.message);
-            }
-        };
-        self.tally.written(&scratch.counted, 1);
-        let file_values = self.engine.file_columns.iter().map(|&i| row[i]);
-        let pushed = self.writer.push_row(index, file_values);
+        let mapped = map_record(fields, slots, &mut row, &mut scratch.counted);
+        let result = self.write_row(pos, raw, mapped, |i| &slots[i], &row, &scratch.counted);
         scratch.row = reuse(row);
-        Ok(pushed?)
+        result
+    }
+
+    /// A parsed object of a dataset with `json_strings`: its documents read, then as [`accept`].
+    ///
+    /// [`accept`]: Self::accept
+    fn accept_documents(
+        &mut self,
+        plan: &json_strings::JsonStringPlan,
+        pos: RecordPos,
+        raw: &[u8],
+        slots: &mut [Slot<'_>],
+        scratch: &mut Scratch,
+    ) -> Result<(), Failure> {
+        plan.take_record_steps(slots);
+        let slots = &*slots;
+        let mut documents = reuse(std::mem::take(&mut scratch.documents));
+        plan.read_documents(slots, &mut documents, &mut scratch.json_state);
+        let slot_of = |i| plan.slot(i, slots, &documents);
+        let mut row = reuse(std::mem::take(&mut scratch.row));
+        scratch.counted.clear();
+        let fields = &self.engine.dataset.fields;
+        let mapped = map_row(fields, slot_of, &mut row, &mut scratch.counted);
+        let result = self.write_row(pos, raw, mapped, slot_of, &row, &scratch.counted);
+        scratch.row = reuse(row);
+        scratch.documents = reuse(documents);
+        result
+    }
+
+    /// A record's mapped row placed in its partition and written, or the record rejected for the
+    /// field that could not be mapped (`mapped`) or placed; `slot_of(i)` is field `i`'s slot.
+    #[inline(always)]
+    fn write_row<'s>(
+        &mut self,
+        pos: RecordPos,
+        raw: &[u8],
+        mapped: Result<(), (usize, Reason)>,
+        slot_of: impl Fn(usize) -> &'s Slot<'s>,
+        row: &[Value<'_>],
+        counted: &Counted,
+    ) -> Result<(), Failure> {
+        let engine = self.engine;
+        let fields = &engine.dataset.fields;
+        let refused = match mapped {
+            Ok(()) => self.place(row, pos)?,
+            Err((field, reason)) => Err((field, rejection(&fields[field], slot_of(field), reason))),
+        };
+        match refused {
+            Ok(index) => {
+                self.tally.written(counted, 1);
+                let file_values = engine.file_columns.iter().map(|&i| row[i]);
+                Ok(self.writer.push_row(index, file_values)?)
+            }
+            Err((field, rejection)) => {
+                let column = Some(fields[field].column.as_str());
+                self.reject(pos, raw, true, rejection.reason, column, &rejection.message)
+            }
+        }
     }
 
     /// The partition of a mapped row (opened when new), or the field whose value cannot make
@@ -396,6 +454,9 @@ struct Scratch {
     expanded: rows::Expanded<'static>,
     levels: Vec<rows::LevelState>,
     partitions: Vec<usize>,
+    /// With `json_strings`: the slots of the record's documents, and what is learnt across them.
+    documents: Vec<Slot<'static>>,
+    json_state: json_strings::JsonStringState,
 }
 
 /// Empties a vector and gives its allocation to a vector of another type of the same size and

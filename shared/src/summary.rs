@@ -48,9 +48,9 @@ pub struct Summary {
     /// [`Summary::values_nulled`] per column.
     #[serde(default)]
     pub nulled_by_field: BTreeMap<String, u64>,
-    /// Values of the rows written that are null because their path met an array or a scalar
-    /// where it goes on into an object (`payload.commits.sha` with `commits` an array; paths do
-    /// not enter arrays), per column: never silently null.
+    /// Values of the rows written that are null because their path met a value it cannot go
+    /// into (`payload.commits.sha` with `commits` an array; a `json_strings` member whose string
+    /// is not JSON), per column: never silently null.
     #[serde(default)]
     pub unreached_by_field: BTreeMap<String, u64>,
     /// Source keys no field maps, with how often they were seen (dropped from the output).

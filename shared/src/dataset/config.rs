@@ -60,6 +60,12 @@ pub struct SourceConfig {
     /// (`"Records"` for CloudTrail), not the documents themselves.
     #[serde(default)]
     pub records: Option<String>,
+    /// Members of each record whose value is a JSON document written inside a string
+    /// (CloudWatch Logs' `message`, SNS's `Message`): a field whose path goes on inside one
+    /// (`"message.level"`) reads that document as if it were nested in the record. Member
+    /// names only, no brackets; not with `[rows]`.
+    #[serde(default)]
+    pub json_strings: Vec<PathConfig>,
 }
 
 fn default_max_object_mb() -> u64 {

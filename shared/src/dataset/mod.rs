@@ -43,6 +43,8 @@ pub struct Dataset {
     pub max_decompressed_mb: u64,
     /// The member of each document whose array elements are the records, if any.
     pub records: Option<String>,
+    /// Members of each record holding a JSON document inside a string, read as JSON.
+    pub json_strings: Vec<JsonString>,
     /// One row per element of an array inside each record, when set.
     pub rows: Option<Rows>,
     /// Columns, in table order (including those that only feed partitions).
@@ -53,6 +55,15 @@ pub struct Dataset {
     pub output: config::OutputConfig,
     /// Share of rejected records above which the object fails; `None`: only when all are rejected.
     pub max_rejected_fraction: Option<f64>,
+}
+
+/// A member of each record whose string value is itself a JSON document (`[source] json_strings`).
+#[derive(Debug, Clone)]
+pub struct JsonString {
+    /// Member names from the record to the string.
+    pub path: Vec<String>,
+    /// The path as written, for messages and unknown members (`message`).
+    pub shown_path: String,
 }
 
 /// The arrays whose elements are the rows: level 1 inside the record, each further level inside
@@ -107,6 +118,9 @@ pub struct Field {
     /// The rows level it reads from: 0 the record, `k` the current element of
     /// [`Dataset::rows`]' level `k` (its paths start there).
     pub level: usize,
+    /// The [`Dataset::json_strings`] entry whose document it reads inside (its `path` and
+    /// `select` then start there), or none for a path from the record.
+    pub json_string: Option<usize>,
     /// Member names from the record (or the level's element) to the value the scan hands over (the path up to its first
     /// bracket).
     pub path: Vec<String>,
@@ -235,7 +249,9 @@ impl Dataset {
             ));
         }
         let rows = compile_rows(&file, invalid)?;
-        let (mut fields, by_column) = compile_fields(&file, rows.as_ref(), invalid)?;
+        let json_strings = compile_json_strings(&file, invalid)?;
+        let (mut fields, by_column) = compile_fields(&file, rows.as_ref(), &json_strings, invalid)?;
+        check_json_strings_read(&json_strings, &fields, invalid)?;
         let partitions = compile_partitions(&file, &mut fields, &by_column, invalid)?;
         if !fields.iter().any(|f| f.in_file) {
             return Err(invalid.at(
@@ -285,6 +301,7 @@ impl Dataset {
             max_object_mb: file.source.max_object_mb,
             max_decompressed_mb: file.source.max_decompressed_mb,
             records: file.source.records,
+            json_strings,
             rows,
             fields,
             partitions,
@@ -352,6 +369,84 @@ fn compile_rows(file: &DatasetFile, invalid: Invalid<'_>) -> Result<Option<Rows>
     }))
 }
 
+/// The members of each record read as JSON documents: member names only, none inside another.
+fn compile_json_strings(
+    file: &DatasetFile,
+    invalid: Invalid<'_>,
+) -> Result<Vec<JsonString>, DatasetError> {
+    let mut strings: Vec<JsonString> = Vec::new();
+    for (i, entry) in file.source.json_strings.iter().enumerate() {
+        let at = |m: String| invalid.at(format!("source.json_strings[{i}]"), m);
+        if file.rows.is_some() {
+            return Err(at(
+                "json_strings and [rows] do not go together: a dataset reads JSON strings in records that are not split into rows".into(),
+            ));
+        }
+        let path = source_path(entry).map_err(at)?;
+        if !path.steps.is_empty() {
+            return Err(at(format!(
+                "{path} steps into an array: a JSON string is named by member names only, e.g. \"message\""
+            )));
+        }
+        let shown_path = path.to_string();
+        for other in &strings {
+            let (short, long) = if other.path.len() <= path.keys.len() {
+                (&other.path, &path.keys)
+            } else {
+                (&path.keys, &other.path)
+            };
+            if long.starts_with(short) {
+                return Err(at(format!(
+                    "{shown_path} and {} overlap: a JSON string cannot be inside another",
+                    other.shown_path
+                )));
+            }
+        }
+        strings.push(JsonString {
+            path: path.keys,
+            shown_path,
+        });
+    }
+    Ok(strings)
+}
+
+/// Which JSON string, if any, the path `steps` goes on inside, and its steps from there.
+fn bind_json_string<'p>(strings: &[JsonString], steps: &'p [Step]) -> (Option<usize>, &'p [Step]) {
+    for (k, string) in strings.iter().enumerate() {
+        let n = string.path.len();
+        let inside = steps.len() > n
+            && string
+                .path
+                .iter()
+                .zip(steps)
+                .all(|(key, step)| matches!(step, Step::Key(k) if k == key));
+        if inside {
+            return (Some(k), &steps[n..]);
+        }
+    }
+    (None, steps)
+}
+
+/// Every JSON string is read by some field: one that is not is a slip in the definition.
+fn check_json_strings_read(
+    strings: &[JsonString],
+    fields: &[Field],
+    invalid: Invalid<'_>,
+) -> Result<(), DatasetError> {
+    for (k, string) in strings.iter().enumerate() {
+        if !fields.iter().any(|f| f.json_string == Some(k)) {
+            return Err(invalid.at(
+                format!("source.json_strings[{k}]"),
+                format!(
+                    "no field reads inside {0}: give a field a path that goes on inside it, e.g. \"{0}.level\"",
+                    string.shown_path
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn source_path(path: &config::PathConfig) -> Result<SourcePath, String> {
     match path {
         config::PathConfig::Dotted(p) => SourcePath::dotted(p),
@@ -363,6 +458,7 @@ fn source_path(path: &config::PathConfig) -> Result<SourcePath, String> {
 fn compile_fields(
     file: &DatasetFile,
     rows: Option<&Rows>,
+    json_strings: &[JsonString],
     invalid: Invalid<'_>,
 ) -> Result<(Vec<Field>, HashMap<String, usize>), DatasetError> {
     if file.fields.is_empty() {
@@ -382,14 +478,19 @@ fn compile_fields(
         };
         let all_steps = source.all_steps();
         let (level, inside) = rows.map_or((0, all_steps.as_slice()), |r| r.bind(&all_steps));
+        // Named from the path as written: `message.level` is `message_level` whether or not
+        // `message` is a JSON string.
+        let column = column_name(f, &source, &SourcePath::within_element(inside))
+            .map_err(|m| invalid.at(key("column"), m))?;
+        let (json_string, inside) = bind_json_string(json_strings, inside);
         let inside = SourcePath::within_element(inside);
-        let column = column_name(f, &source, &inside).map_err(|m| invalid.at(key("column"), m))?;
         check_identifier(&column).map_err(|m| invalid.at(key("column"), m))?;
         if by_column.insert(column.clone(), i).is_some() {
             return Err(invalid.at(key("column"), format!("duplicate column {column:?}")));
         }
-        let field = compile_field(f, column, &source, level, inside, &key)
+        let mut field = compile_field(f, column, &source, level, inside, &key)
             .map_err(|(k, m)| invalid.at(k, m))?;
+        field.json_string = json_string;
         fields.push(field);
     }
     Ok((fields, by_column))
@@ -585,6 +686,7 @@ fn compile_field(
     let mut field = Field {
         column,
         level,
+        json_string: None,
         path: inside.keys.clone(),
         select: select.to_vec(),
         shown_path: source.to_string(),

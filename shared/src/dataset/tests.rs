@@ -197,3 +197,83 @@ fn a_column_name_left_out_is_the_paths_names_in_snake_case() {
         assert!(err.contains(expected), "{extra:?}\n  got: {err}");
     }
 }
+
+#[test]
+fn json_strings_bind_the_fields_that_go_on_inside_them() {
+    let d = load(
+        &minimal(
+            "[[fields]]\npath = \"message.level\"\ntype = \"string\"\n\
+         [[fields]]\ncolumn = \"first\"\npath = \"message[0]\"\ntype = \"string\"\n\
+         [[fields]]\npath = \"message\"\ntype = \"string\"\n\
+         [[fields]]\npath = \"sns.Message.order.id\"\ntype = \"bigint\"\n",
+        )
+        .replace(
+            "prefix = \"x/\"",
+            "prefix = \"x/\"\njson_strings = [\"message\", \"sns.Message\"]",
+        ),
+    )
+    .unwrap();
+    let bound: Vec<_> = d.fields[2..]
+        .iter()
+        .map(|f| {
+            (
+                f.column.as_str(),
+                f.json_string,
+                f.path.clone(),
+                f.select.len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        bound,
+        [
+            ("message_level", Some(0), vec!["level".to_string()], 0),
+            ("first", Some(0), vec![], 1),
+            ("message", None, vec!["message".to_string()], 0),
+            (
+                "sns_message_order_id",
+                Some(1),
+                vec!["order".into(), "id".into()],
+                0
+            ),
+        ]
+    );
+    assert_eq!(d.json_strings[1].path, ["sns", "Message"]);
+
+    let with = |strings: &str, extra: &str| {
+        error_of(&minimal(extra).replace(
+            "prefix = \"x/\"",
+            &format!("prefix = \"x/\"\njson_strings = {strings}"),
+        ))
+    };
+    let level = "[[fields]]\npath = \"message.level\"\ntype = \"string\"\n";
+    for (strings, extra, expected) in [
+        (
+            "[\"message[0]\"]",
+            level,
+            "source.json_strings[0]: message[0] steps into an array: a JSON string is named by member names only",
+        ),
+        (
+            "[\"message\", \"message.inner\"]",
+            level,
+            "source.json_strings[1]: message.inner and message overlap",
+        ),
+        (
+            "[\"message\"]",
+            "",
+            "source.json_strings[0]: no field reads inside message: give a field a path that goes on inside it, e.g. \"message.level\"",
+        ),
+        (
+            "[\"message\"]",
+            "[rows]\neach = \"items[*]\"\n[[fields]]\npath = \"message.level\"\ntype = \"string\"\n",
+            "source.json_strings[0]: json_strings and [rows] do not go together",
+        ),
+        ("[\"\"]", level, "source.json_strings[0]: "),
+    ] {
+        let err = with(strings, extra);
+        assert!(
+            err.contains(expected),
+            "{strings} {extra:?}\n  got: {err}\n  wanted: {expected}"
+        );
+    }
+}

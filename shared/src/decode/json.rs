@@ -205,6 +205,18 @@ impl UnknownFields {
         }
     }
 
+    /// Moves the counts of `other` into these, emptying `other`.
+    pub fn merge_from(&mut self, other: &mut UnknownFields) {
+        for (name, n) in other.counts.drain() {
+            self.add(name, n);
+        }
+    }
+
+    /// Forgets the counts (of a value that turned out not to be JSON).
+    pub fn clear(&mut self) {
+        self.counts.clear();
+    }
+
     fn add(&mut self, name: String, n: u64) {
         if let Some(count) = self.counts.get_mut(&name) {
             *count += n;

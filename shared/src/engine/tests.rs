@@ -1523,5 +1523,6 @@ type = "bigint"
     );
 }
 
+mod json_strings;
 mod nested;
 mod rows;
