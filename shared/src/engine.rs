@@ -14,8 +14,8 @@
 //! ([`threshold_crossed`]) decides whether the rows reach the table.
 
 mod error;
-mod json_strings;
 mod rows;
+mod sources;
 
 use std::io::Read;
 
@@ -48,16 +48,16 @@ pub struct Engine {
     selecting: Vec<usize>,
     /// For a dataset with `rows`: how its records become rows.
     rows: Option<rows::RowPlan>,
-    /// For a dataset with `json_strings`: how the documents inside its records are read.
-    json_strings: Option<json_strings::JsonStringPlan>,
+    /// For a dataset with `json_strings` or fields from the document: how they are read.
+    sources: Option<sources::SourcesPlan>,
 }
 
 impl Engine {
     /// Compiles the dataset's paths and Parquet settings.
     pub fn new(dataset: &Dataset) -> Self {
         let rows = rows::RowPlan::new(dataset);
-        let json_strings = json_strings::JsonStringPlan::new(dataset);
-        let tree = match (&rows, &json_strings) {
+        let sources = sources::SourcesPlan::new(dataset);
+        let tree = match (&rows, &sources) {
             (Some(plan), _) => plan.record_tree().clone(),
             (None, Some(plan)) => plan.record_tree().clone(),
             (None, None) => PathTree::new(dataset.fields.iter().map(|f| f.path.as_slice())),
@@ -75,7 +75,7 @@ impl Engine {
                 .filter(|&i| !dataset.fields[i].select.is_empty())
                 .collect(),
             rows,
-            json_strings,
+            sources,
         }
     }
 
@@ -168,12 +168,14 @@ impl<'e> Run<'e> {
         if let Some(key) = &self.engine.dataset.records {
             reader = reader.with_records_key(key);
         }
+        if let Some(plan) = &self.engine.sources {
+            reader = reader.with_document_members(plan.document_members().to_vec());
+        }
         let tree = &self.engine.tree;
         let mut unknown = std::mem::take(&mut self.tally.unknown);
         let mut scratch = Scratch {
             levels: self.engine.rows.as_ref().map_or(Vec::new(), |p| p.states()),
-            json_state: (self.engine.json_strings.as_ref())
-                .map_or_else(Default::default, |p| p.state()),
+            sources: (self.engine.sources.as_ref()).map_or_else(Default::default, |p| p.state()),
             ..Scratch::default()
         };
         let result = reader.for_each(tree, tree.slot_count(), &mut unknown, |record| {
@@ -192,11 +194,15 @@ impl<'e> Run<'e> {
                     self.reject(pos, raw, true, Reason::NotAnObject, None, &msg)
                 }
                 Record::Parsed {
-                    pos, raw, slots, ..
-                } => match (&self.engine.rows, &self.engine.json_strings) {
+                    pos,
+                    raw,
+                    slots,
+                    document,
+                    ..
+                } => match (&self.engine.rows, &self.engine.sources) {
                     (Some(plan), _) => self.accept_rows(plan, pos, raw, slots, &mut scratch),
                     (None, Some(plan)) => {
-                        self.accept_documents(plan, pos, raw, slots, &mut scratch)
+                        self.accept_sources(plan, pos, raw, slots, document, &mut scratch)
                     }
                     (None, None) => self.accept(pos, raw, slots, &mut scratch),
                 },
@@ -205,8 +211,8 @@ impl<'e> Run<'e> {
         if let Some(plan) = &self.engine.rows {
             plan.report_unknown(&mut scratch.levels, &mut unknown);
         }
-        if let Some(plan) = &self.engine.json_strings {
-            plan.report_unknown(&mut scratch.json_state, &mut unknown);
+        if let Some(plan) = &self.engine.sources {
+            plan.report_unknown(&mut scratch.sources, &mut unknown);
         }
         self.tally.unknown = unknown;
         self.tally.bytes_in = stats.raw_bytes();
@@ -236,29 +242,31 @@ impl<'e> Run<'e> {
         result
     }
 
-    /// A parsed object of a dataset with `json_strings`: its documents read, then as [`accept`].
+    /// A parsed object of a dataset with `json_strings` or fields from the document: its inner
+    /// values read, then as [`accept`].
     ///
     /// [`accept`]: Self::accept
-    fn accept_documents(
+    fn accept_sources(
         &mut self,
-        plan: &json_strings::JsonStringPlan,
+        plan: &sources::SourcesPlan,
         pos: RecordPos,
         raw: &[u8],
         slots: &mut [Slot<'_>],
+        document: &[u8],
         scratch: &mut Scratch,
     ) -> Result<(), Failure> {
         plan.take_record_steps(slots);
         let slots = &*slots;
-        let mut documents = reuse(std::mem::take(&mut scratch.documents));
-        plan.read_documents(slots, &mut documents, &mut scratch.json_state);
-        let slot_of = |i| plan.slot(i, slots, &documents);
+        let mut inner = reuse(std::mem::take(&mut scratch.inner));
+        plan.read_inner(slots, document, &mut inner, &mut scratch.sources);
+        let slot_of = |i| plan.slot(i, slots, &inner);
         let mut row = reuse(std::mem::take(&mut scratch.row));
         scratch.counted.clear();
         let fields = &self.engine.dataset.fields;
         let mapped = map_row(fields, slot_of, &mut row, &mut scratch.counted);
         let result = self.write_row(pos, raw, mapped, slot_of, &row, &scratch.counted);
         scratch.row = reuse(row);
-        scratch.documents = reuse(documents);
+        scratch.inner = reuse(inner);
         result
     }
 
@@ -454,9 +462,10 @@ struct Scratch {
     expanded: rows::Expanded<'static>,
     levels: Vec<rows::LevelState>,
     partitions: Vec<usize>,
-    /// With `json_strings`: the slots of the record's documents, and what is learnt across them.
-    documents: Vec<Slot<'static>>,
-    json_state: json_strings::JsonStringState,
+    /// With `json_strings` or document fields: the slots of the values read apart from the
+    /// record, and what is learnt across records.
+    inner: Vec<Slot<'static>>,
+    sources: sources::SourcesState,
 }
 
 /// Empties a vector and gives its allocation to a vector of another type of the same size and

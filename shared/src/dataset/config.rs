@@ -149,6 +149,10 @@ pub struct FieldConfig {
     pub column: Option<String>,
     /// Where the value is in the source record. Defaults to the column name.
     pub path: Option<PathConfig>,
+    /// What `path` starts from: `record` (the default), or `document`, the document around
+    /// the records with `[source] records` (CloudWatch Logs' `logGroup` on every log event).
+    #[serde(default)]
+    pub from: FieldFrom,
     /// Column type, in Athena's spelling: a scalar, `array<T>`, `struct<name:T,...>` or
     /// `map<string,T>`.
     #[serde(rename = "type")]
@@ -172,6 +176,18 @@ pub struct FieldConfig {
     pub max: Option<f64>,
     /// Accepted values (string, integer and boolean columns).
     pub allowed: Option<Vec<toml::Value>>,
+}
+
+/// What a field's path starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldFrom {
+    /// The record.
+    #[default]
+    Record,
+    /// The document whose array holds the records (`[source] records`): its members that come
+    /// before the array, the same for each of its records.
+    Document,
 }
 
 /// Column types (the scalar names users write are in [`super::types`]).

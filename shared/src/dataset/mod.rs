@@ -118,6 +118,8 @@ pub struct Field {
     /// The rows level it reads from: 0 the record, `k` the current element of
     /// [`Dataset::rows`]' level `k` (its paths start there).
     pub level: usize,
+    /// Whether its path starts from the document around the records (`from = "document"`).
+    pub from_document: bool,
     /// The [`Dataset::json_strings`] entry whose document it reads inside (its `path` and
     /// `select` then start there), or none for a path from the record.
     pub json_string: Option<usize>,
@@ -427,6 +429,22 @@ fn bind_json_string<'p>(strings: &[JsonString], steps: &'p [Step]) -> (Option<us
     (None, steps)
 }
 
+/// A field can read the document around the records when there is one.
+fn check_document_field(file: &DatasetFile, path: &SourcePath) -> Result<(), String> {
+    let Some(records) = &file.source.records else {
+        return Err("from = \"document\" reads the document around the records: it needs [source] records (the member whose array holds them)".into());
+    };
+    if path.keys.first() == Some(records) {
+        return Err(format!(
+            "{path} is the records' own array: a field from the document reads its other members"
+        ));
+    }
+    if file.rows.is_some() {
+        return Err("from = \"document\" and [rows] do not go together yet: map the document's members from a dataset without [rows]".into());
+    }
+    Ok(())
+}
+
 /// Every JSON string is read by some field: one that is not is a slip in the definition.
 fn check_json_strings_read(
     strings: &[JsonString],
@@ -477,12 +495,22 @@ fn compile_fields(
             return Err(invalid.at(key("column"), "a field needs a column name or a path"));
         };
         let all_steps = source.all_steps();
-        let (level, inside) = rows.map_or((0, all_steps.as_slice()), |r| r.bind(&all_steps));
+        let from_document = f.from == config::FieldFrom::Document;
+        if from_document {
+            check_document_field(file, &source).map_err(|m| invalid.at(key("from"), m))?;
+        }
+        let (level, inside) = match rows {
+            Some(r) if !from_document => r.bind(&all_steps),
+            _ => (0, all_steps.as_slice()),
+        };
         // Named from the path as written: `message.level` is `message_level` whether or not
         // `message` is a JSON string.
         let column = column_name(f, &source, &SourcePath::within_element(inside))
             .map_err(|m| invalid.at(key("column"), m))?;
-        let (json_string, inside) = bind_json_string(json_strings, inside);
+        let (json_string, inside) = match from_document {
+            true => (None, inside),
+            false => bind_json_string(json_strings, inside),
+        };
         let inside = SourcePath::within_element(inside);
         check_identifier(&column).map_err(|m| invalid.at(key("column"), m))?;
         if by_column.insert(column.clone(), i).is_some() {
@@ -491,6 +519,7 @@ fn compile_fields(
         let mut field = compile_field(f, column, &source, level, inside, &key)
             .map_err(|(k, m)| invalid.at(k, m))?;
         field.json_string = json_string;
+        field.from_document = from_document;
         fields.push(field);
     }
     Ok((fields, by_column))
@@ -687,6 +716,7 @@ fn compile_field(
         column,
         level,
         json_string: None,
+        from_document: false,
         path: inside.keys.clone(),
         select: select.to_vec(),
         shown_path: source.to_string(),

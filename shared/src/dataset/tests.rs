@@ -277,3 +277,42 @@ fn json_strings_bind_the_fields_that_go_on_inside_them() {
         );
     }
 }
+
+#[test]
+fn fields_from_the_document_need_records_around_them() {
+    let d = load(
+        &minimal("[[fields]]\npath = \"logGroup\"\nfrom = \"document\"\ntype = \"string\"\n")
+            .replace(
+                "prefix = \"x/\"",
+                "prefix = \"x/\"\nrecords = \"logEvents\"",
+            ),
+    )
+    .unwrap();
+    assert!(d.fields[2].from_document && !d.fields[0].from_document);
+    assert_eq!(d.fields[2].column, "log_group");
+    for (source, extra, expected) in [
+        (
+            "",
+            "[[fields]]\npath = \"logGroup\"\nfrom = \"document\"\ntype = \"string\"\n",
+            "fields[2].from: from = \"document\" reads the document around the records: it needs [source] records",
+        ),
+        (
+            "records = \"logEvents\"",
+            "[[fields]]\ncolumn = \"n\"\npath = \"logEvents[0].id\"\nfrom = \"document\"\ntype = \"string\"\n",
+            "fields[2].from: logEvents[0].id is the records' own array",
+        ),
+        (
+            "records = \"logEvents\"",
+            "[rows]\neach = \"items[*]\"\n[[fields]]\npath = \"logGroup\"\nfrom = \"document\"\ntype = \"string\"\n",
+            "fields[2].from: from = \"document\" and [rows] do not go together yet",
+        ),
+        (
+            "records = \"logEvents\"",
+            "[[fields]]\npath = \"logGroup\"\nfrom = \"elsewhere\"\ntype = \"string\"\n",
+            "unknown variant `elsewhere`, expected `record` or `document`",
+        ),
+    ] {
+        let err = error_of(&minimal(extra).replace("prefix = \"x/\"", &format!("prefix = \"x/\"\n{source}")));
+        assert!(err.contains(expected), "{extra:?}\n  got: {err}\n  wanted: {expected}");
+    }
+}

@@ -74,6 +74,10 @@ pub enum Record<'a, 's> {
         shape: Shape,
         /// One slot per configured path (the caller may take steps from them in place).
         slots: &'s mut [Slot<'a>],
+        /// With [`RecordReader::with_document_members`]: the members of the record's document
+        /// that come before its records array, as one JSON object (`{"logGroup":"…"}`); empty
+        /// for a record that is in no document.
+        document: &'s [u8],
     },
     /// Not valid JSON; `raw` holds the text up to the next record.
     Invalid {
@@ -298,6 +302,64 @@ pub struct RecordReader {
     cursor: Cursor,
     /// When the records are the elements of this member's array in each document.
     records_key: Option<Vec<u8>>,
+    /// The document members handed on with each record.
+    document: DocumentMembers,
+}
+
+/// The members of the document at hand that fields read (`from = "document"`).
+#[derive(Default)]
+struct DocumentMembers {
+    /// The names of the members kept; none kept when empty.
+    names: Vec<Vec<u8>>,
+    /// The members kept, as the text of a JSON object.
+    text: Vec<u8>,
+}
+
+impl DocumentMembers {
+    /// Reads the document that starts at `buf[start]` (its `{`) whole, keeping the members named
+    /// in `names`.
+    fn keep_members(
+        &mut self,
+        s: &mut Scanner<'_>,
+        buf: &[u8],
+        start: usize,
+    ) -> Result<(), JsonError> {
+        self.text.clear();
+        self.text.push(b'{');
+        s.pos = start + 1;
+        s.skip_ws();
+        if s.peek()? != b'}' {
+            loop {
+                let member = s.pos;
+                let name = s.member_name()?;
+                let kept = self.names.iter().any(|n| *n == *name);
+                s.skip_value(2)?;
+                if kept {
+                    if self.text.len() > 1 {
+                        self.text.push(b',');
+                    }
+                    self.text.extend_from_slice(&buf[member..s.pos]);
+                }
+                s.skip_ws();
+                match s.peek()? {
+                    b',' => {
+                        s.pos += 1;
+                        s.skip_ws();
+                    }
+                    b'}' => break,
+                    _ => {
+                        return Err(JsonError::Invalid {
+                            at: s.pos,
+                            what: "',' or '}' after a member of the document",
+                        })
+                    }
+                }
+            }
+        }
+        s.pos += 1;
+        self.text.push(b'}');
+        Ok(())
+    }
 }
 
 impl RecordReader {
@@ -327,6 +389,7 @@ impl RecordReader {
                 wrapper_had_records: false,
             },
             records_key: None,
+            document: DocumentMembers::default(),
         }
     }
 
@@ -335,6 +398,13 @@ impl RecordReader {
     /// members are checked and skipped.
     pub fn with_records_key(mut self, key: &str) -> Self {
         self.records_key = Some(key.as_bytes().to_vec());
+        self
+    }
+
+    /// Hands on, with each record of a document, the document's members named `names` that
+    /// come before its records array (see [`Record::Parsed`]'s `document`).
+    pub fn with_document_members(mut self, names: Vec<String>) -> Self {
+        self.document.names = names.into_iter().map(String::into_bytes).collect();
         self
     }
 
@@ -358,6 +428,7 @@ impl RecordReader {
                 self.eof,
                 &mut self.cursor,
                 self.records_key.as_deref(),
+                &mut self.document,
                 tree,
                 slot_count,
                 unknown,
@@ -441,6 +512,7 @@ fn scan_buffer<'a, E: From<DecodeError>>(
     eof: bool,
     c: &mut Cursor,
     records_key: Option<&[u8]>,
+    document: &mut DocumentMembers,
     tree: &PathTree,
     slot_count: usize,
     unknown: &mut UnknownFields,
@@ -480,6 +552,20 @@ fn scan_buffer<'a, E: From<DecodeError>>(
         let start = s.pos;
         match c.mode {
             Mode::TopLevel if records_key.is_some() && buf[start] == b'{' => {
+                if !document.names.is_empty() {
+                    // The members fields read may come after the records (keys sorted by the
+                    // producer): the document is read whole for them first.
+                    match document.keep_members(&mut s, buf, start) {
+                        Ok(()) => s.newlines = 0,
+                        Err(JsonError::Incomplete) => {
+                            c.pos = start;
+                            return Ok(Progress::NeedMore);
+                        }
+                        Err(JsonError::Invalid { at, what }) => {
+                            return Err(malformed(c, buf, at, what).into())
+                        }
+                    }
+                }
                 c.wrapper_start = RecordPos {
                     index: c.records + 1,
                     line: c.line,
@@ -551,6 +637,7 @@ fn scan_buffer<'a, E: From<DecodeError>>(
                 }
             }
             Mode::TopLevel if buf[start] == b'[' => {
+                document.text.clear();
                 c.mode = Mode::ArrayStart;
                 c.step_over_bracket(start);
                 continue;
@@ -606,6 +693,7 @@ fn scan_buffer<'a, E: From<DecodeError>>(
                     raw: &buf[start..end],
                     shape,
                     slots: &mut slots,
+                    document: &document.text,
                 })?;
             }
             Err(JsonError::Incomplete) => {

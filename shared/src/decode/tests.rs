@@ -401,3 +401,101 @@ fn a_wrapper_larger_than_a_chunk_reads_every_element() {
         .enumerate()
         .all(|(i, s)| s.2 && s.4 == format!("Number(\"{i}\")")));
 }
+
+/// Each record's `id` and the document members handed on with it (those longer than 100 bytes
+/// by their length and last bytes).
+fn with_documents(bytes: Vec<u8>, members: &[&str]) -> Result<Vec<(String, String)>, DecodeError> {
+    let (input, _) = open_input(std::io::Cursor::new(bytes), u64::MAX).unwrap();
+    std::thread::scope(|s| {
+        let chunks = ReadAhead::scoped(s, "test", input).unwrap();
+        let mut reader = RecordReader::new(chunks)
+            .with_records_key("logEvents")
+            .with_document_members(members.iter().map(|m| m.to_string()).collect());
+        let tree = PathTree::new([vec!["id".to_string()]].iter().map(|p| p.as_slice()));
+        let mut seen = Vec::new();
+        reader.for_each(&tree, 1, &mut UnknownFields::default(), |r| {
+            if let Record::Parsed {
+                slots, document, ..
+            } = r
+            {
+                let shown = match document.len() {
+                    0..=100 => String::from_utf8(document.to_vec()).unwrap(),
+                    n => format!(
+                        "{n} bytes ending {}",
+                        String::from_utf8_lossy(&document[n - 10..])
+                    ),
+                };
+                seen.push((format!("{:?}", slots[0]), shown));
+            }
+            Ok::<(), DecodeError>(())
+        })?;
+        Ok(seen)
+    })
+}
+
+/// CloudWatch Logs' layout: the members of the document that fields read come with each of its
+/// records, as one JSON object, wherever they are in it.
+#[test]
+fn the_documents_members_come_with_each_of_its_records() {
+    let input = concat!(
+        r#"{"messageType":"DATA_MESSAGE","owner":"1234","logGroup":"/aws/lambda/f","#,
+        r#""subscriptionFilters":["a"],"logEvents":[{"id":1},{"id":2}],"after":1}"#,
+        "\n",
+        "{ \"logGroup\" : { \"name\" : [1, \"x\"] } ,\n \"logEvents\": [{\"id\":3}]}\n",
+        r#"{"owner":"9","logEvents":[{"id":4}]}"#,
+        "\n",
+        r#"[{"id":5}]"#,
+    );
+    let seen = with_documents(input.into(), &["logGroup", "owner"]).unwrap();
+    let doc1 = r#"{"owner":"1234","logGroup":"/aws/lambda/f"}"#;
+    let doc2 = "{\"logGroup\" : { \"name\" : [1, \"x\"] }}";
+    let want = [
+        ("1", doc1),
+        ("2", doc1),
+        ("3", doc2),
+        ("4", r#"{"owner":"9"}"#),
+        ("5", ""),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(id, d)| (format!("Number(\"{id}\")"), d.to_string()))
+        .collect();
+    assert_eq!(seen, want);
+    for (_, document) in &seen[..4] {
+        let parsed: serde_json::Value = serde_json::from_str(document).unwrap();
+        assert!(parsed.is_object(), "a JSON object: {document}");
+    }
+
+    // Members after the records (keys sorted by the producer) come with them too; a document
+    // broken after its records fails before any of them is handed on.
+    let late = r#"{"logEvents":[{"id":1}],"logGroup":"g","owner":"1"}"#;
+    let seen = with_documents(late.into(), &["logGroup"]).unwrap();
+    assert_eq!(seen[0].1, r#"{"logGroup":"g"}"#);
+    let broken = r#"{"logEvents":[{"id":1}],"logGroup":"g" "owner":"1"}"#;
+    let err = with_documents(broken.into(), &["logGroup"]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("',' or '}' after a member of the document"),
+        "{err}"
+    );
+
+    // A kept member larger than a read chunk, and records cut by chunk ends.
+    let filler = "x".repeat(3 * crate::read_ahead::CHUNK / 2);
+    let mut doc = format!("{{\"logGroup\":\"{filler}\",\"logEvents\":[");
+    let n = 15_000;
+    for i in 0..n {
+        doc.push_str(&format!(
+            "{}{{\"id\":{i},\"pad\":\"{}\"}}",
+            if i > 0 { "," } else { "" },
+            "y".repeat(i % 50)
+        ));
+    }
+    doc.push_str("]}");
+    let seen = with_documents(doc.into_bytes(), &["logGroup"]).unwrap();
+    assert_eq!(seen.len(), n);
+    let kept = format!("{} bytes ending xxxxxxxx\"}}", filler.len() + 15);
+    assert!(seen
+        .iter()
+        .enumerate()
+        .all(|(i, (id, d))| *id == format!("Number(\"{i}\")") && *d == kept));
+}

@@ -354,3 +354,149 @@ on_type_mismatch = "null"
         "the string itself can be a column too; an object is no string"
     );
 }
+
+/// A CloudWatch Logs subscription payload's wrapper: its members before `logEvents`, now and then
+/// missing or of the wrong kind, then its events.
+fn payload(g: &mut Gen, first_id: &mut usize) -> Value {
+    let mut p = Map::new();
+    p.insert("messageType".into(), json!("DATA_MESSAGE"));
+    match g.next(8) {
+        0 => {}
+        1 => {
+            p.insert("owner".into(), json!("not a number"));
+        }
+        _ => {
+            p.insert("owner".into(), json!(format!("{}", 100_000 + g.next(1000))));
+        }
+    }
+    match g.next(8) {
+        0 => {}
+        1 => {
+            p.insert("logGroup".into(), json!(17));
+        }
+        _ => {
+            p.insert(
+                "logGroup".into(),
+                json!(format!("/aws/lambda/f{}", g.next(5))),
+            );
+        }
+    }
+    match g.next(6) {
+        0 => {}
+        1 => {
+            p.insert("meta".into(), json!("flat"));
+        }
+        _ => {
+            p.insert("meta".into(), json!({"region": g.text(), "other": 1}));
+        }
+    }
+    p.insert("subscriptionFilters".into(), json!(["all"]));
+    let events: Vec<Value> = (0..g.next(6))
+        .map(|_| {
+            *first_id += 1;
+            let mut e = Map::new();
+            e.insert("id".into(), json!(*first_id));
+            if let Some(m) = message(g) {
+                e.insert("message".into(), m);
+            }
+            Value::Object(e)
+        })
+        .collect();
+    p.insert("logEvents".into(), Value::Array(events));
+    Value::Object(p)
+}
+
+#[test]
+fn the_documents_members_come_with_each_of_its_records_as_serde_json_reads_them() {
+    let d = dataset(
+        r#"
+records = "logEvents"
+json_strings = ["message"]
+[[fields]]
+column = "id"
+type = "bigint"
+[[fields]]
+column = "level"
+path = "message.level"
+type = "string"
+on_type_mismatch = "null"
+[[fields]]
+column = "log_group"
+path = "logGroup"
+from = "document"
+type = "string"
+required = true
+[[fields]]
+column = "owner"
+from = "document"
+type = "bigint"
+on_type_mismatch = "null"
+[[fields]]
+column = "region"
+path = "meta.region"
+from = "document"
+type = "string"
+"#,
+    );
+    let mut g = Gen(5);
+    let mut id = 0;
+    let payloads: Vec<Value> = (0..600).map(|_| payload(&mut g, &mut id)).collect();
+    let input: String = payloads.iter().map(|p| p.to_string() + "\n").collect();
+    let o = out();
+    let s = run(&d, input.as_bytes(), &o).unwrap();
+
+    // The reference: each event with its payload's members, read by serde_json.
+    let mut want = Vec::new();
+    let (mut rejected, mut owner_nulled, mut region_unreached) = (0, 0, 0);
+    for p in &payloads {
+        for event in p["logEvents"].as_array().unwrap() {
+            let group = match p.get("logGroup") {
+                Some(g @ Value::String(_)) => g.clone(),
+                Some(Value::Number(n)) => json!(n.to_string()),
+                _ => {
+                    rejected += 1;
+                    continue;
+                }
+            };
+            let mut nulled = false;
+            let owner = cast(p.get("owner"), bigint_of, &mut nulled);
+            owner_nulled += u64::from(nulled);
+            let region = match p.get("meta") {
+                Some(Value::Object(m)) => m["region"].clone(),
+                _ => {
+                    region_unreached += u64::from(p.get("meta").is_some());
+                    Value::Null
+                }
+            };
+            let level = expected(event).row[1].clone();
+            want.push(vec![event["id"].clone(), level, group, owner, region]);
+        }
+    }
+    assert!(rejected > 20 && owner_nulled > 20 && region_unreached > 20);
+    assert_eq!(
+        (s.records_in, s.records_written, s.records_rejected),
+        (id as u64, want.len() as u64, rejected)
+    );
+    assert_eq!(
+        s.rejected_by_field,
+        [("log_group".to_string(), rejected)].into()
+    );
+    assert_eq!(s.nulled_by_field.get("owner"), Some(&owner_nulled));
+    assert_eq!(s.unreached_by_field.get("region"), Some(&region_unreached));
+    assert!(
+        !s.unknown_fields.keys().any(|k| k.contains("other")),
+        "the document's members are not counted once per record: {:?}",
+        s.unknown_fields
+    );
+
+    let file = o.data.root().join(&s.partitions[0].files[0].key);
+    let mut row = 0;
+    for batch in read_parquet(file) {
+        for i in 0..batch.num_rows() {
+            let got: Vec<Value> = (0..5).map(|c| json_at(batch.column(c), i)).collect();
+            assert_eq!(got, want[row], "row {row}");
+            row += 1;
+        }
+    }
+    assert_eq!(row, want.len());
+}
