@@ -57,7 +57,7 @@ unit: ## Unit, property, golden-file and handler tests (and `etl check` of datas
 # The raw sample is gzipped on the way in (as CloudTrail and Firehose deliver it); DuckDB reads it
 # as written.
 readback: $(BENCH_STAMP) ## The example datasets through `etl transform`; DuckDB reads their Parquet and compares it with its own reading of the raw samples
-	@set -e; for example in github_push:github_push.ndjson github_commits:github_push.ndjson kubernetes_audit:kubernetes_audit.jsonl otlp_logs:otlp_logs.jsonl cloudtrail:cloudtrail.json; do \
+	@set -e; for example in github_push:github_push.ndjson github_commits:github_push.ndjson kubernetes_audit:kubernetes_audit.jsonl otlp_logs:otlp_logs.jsonl cloudtrail:cloudtrail.json cloudwatch_logs:cloudwatch_logs.json; do \
 	  name=$${example%%:*}; raw=datasets/examples/samples/$${example##*:}; dir=$(OUT)/readback/$$name; \
 	  rm -rf $$dir; mkdir -p $$dir; gzip -c $$raw > $$dir/raw.gz; \
 	  $(CARGO) run --locked --quiet -p etl-cli -- transform --dataset datasets/examples/$$name.toml \

@@ -119,7 +119,8 @@ const TRANSFORM_TIMEOUT: Duration = Duration::from_secs(20);
 /// about 1 MB, so a transform commits some long before it ends) and `iot_limited` (`limited/`,
 /// objects up to 1 MiB and 1 MiB decompressed, at most 3 partitions); and the examples
 /// `cloudtrail` (`AWSLogs/`), `github_push` (`github/`), `github_commits` (`github-commits/`)
-/// `kubernetes_audit` (`k8s-audit/`) and `otlp_logs` (`otlp/`) from `datasets/examples/`.
+/// `kubernetes_audit` (`k8s-audit/`), `otlp_logs` (`otlp/`) and `cloudwatch_logs`
+/// (`cloudwatch/`) from `datasets/examples/`.
 fn test_datasets(workspace: &std::path::Path) -> Result<tempfile::TempDir> {
     let dir = tempfile::tempdir()?;
     let iot = std::fs::read_to_string(workspace.join("datasets/iot_sensors.toml"))?;
@@ -159,6 +160,7 @@ fn test_datasets(workspace: &std::path::Path) -> Result<tempfile::TempDir> {
         "github_commits",
         "kubernetes_audit",
         "otlp_logs",
+        "cloudwatch_logs",
     ] {
         let file = format!("{name}.toml");
         std::fs::copy(
@@ -1329,7 +1331,8 @@ async fn objects_past_a_limit_fail_clearly_and_leave_nothing(stack: Arc<Stack>) 
 }
 
 /// The example datasets for nested sources (`datasets/examples/`), their samples delivered as the
-/// services write them (CloudTrail gzipped under `AWSLogs/`, GitHub events as NDJSON): every
+/// services write them (CloudTrail gzipped under `AWSLogs/`, CloudWatch Logs payloads gzipped by
+/// Firehose under a key without an extension, GitHub events as NDJSON): every
 /// record written, the files' lists as Parquet's three-level lists and structs, and the table
 /// created with the nested types. (`make readback` compares the values with DuckDB's reading.)
 async fn nested_examples_reach_the_table_as_lists_and_structs(stack: Arc<Stack>) -> Result<()> {
@@ -1338,7 +1341,18 @@ async fn nested_examples_reach_the_table_as_lists_and_structs(stack: Arc<Stack>)
         .join("datasets/examples");
     let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gzip.write_all(&std::fs::read(examples.join("samples/cloudtrail.json"))?)?;
+    let mut cloudwatch = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    cloudwatch.write_all(&std::fs::read(
+        examples.join("samples/cloudwatch_logs.json"),
+    )?)?;
     let inputs = [
+        (
+            "cloudwatch/2026/12/01/10/logs-to-s3-1-2026-12-01-10-00-00-5f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+            cloudwatch.finish()?,
+            "cloudwatch_logs",
+            8,
+            ["log_group", "record"],
+        ),
         (
             "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/30/123456789012_CloudTrail_us-east-1_20261130T2155Z_EXAMPLE.json.gz",
             gzip.finish()?,

@@ -16,6 +16,7 @@
 mod error;
 mod rows;
 mod sources;
+mod value_paths;
 
 use std::io::Read;
 

@@ -145,6 +145,26 @@ REFERENCES = {
                e.errorCode, e.recipientAccountId
         FROM events
     """,
+    # The log events with their payload's members (the payloads one after the other: DuckDB's
+    # 'unstructured'); inside the message only when it is JSON, as json_valid says.
+    "cloudwatch_logs": """
+        WITH events AS (
+            SELECT messageType, owner, logGroup, logStream, unnest(logEvents) AS e
+            FROM read_json('{raw}', format = 'unstructured', columns = {{
+                messageType: 'VARCHAR', owner: 'VARCHAR', logGroup: 'VARCHAR',
+                logStream: 'VARCHAR',
+                logEvents: 'STRUCT(id VARCHAR, "timestamp" BIGINT, message VARCHAR)[]'
+            }})
+        ), messages AS (
+            SELECT *, CASE WHEN json_valid(e.message) THEN e.message::JSON END AS doc FROM events
+        )
+        SELECT messageType, owner, logGroup, logStream, e.id,
+               make_timestamp(e.timestamp * 1000)::TIMESTAMPTZ, e.message,
+               json_extract_string(doc, '$.level'), json_extract_string(doc, '$.requestId'),
+               json_extract_string(doc, '$.message'), json_extract_string(doc, '$.errorType'),
+               json_extract_string(doc, '$.type'), json(json_extract(doc, '$.record'))
+        FROM messages
+    """,
 }
 
 # How the Parquet columns are compared: JSON text minified, as DuckDB writes it.
@@ -153,6 +173,10 @@ PARQUET = {
     "github_commits": "SELECT * FROM read_parquet('{table}/**/*.parquet', hive_partitioning = false)",
     "kubernetes_audit": "SELECT * FROM read_parquet('{table}/**/*.parquet', hive_partitioning = false)",
     "otlp_logs": "SELECT * FROM read_parquet('{table}/**/*.parquet', hive_partitioning = false)",
+    "cloudwatch_logs": """
+        SELECT * REPLACE (json(record) AS record)
+        FROM read_parquet('{table}/**/*.parquet', hive_partitioning = false)
+    """,
     "cloudtrail": """
         SELECT * REPLACE (json(request_parameters) AS request_parameters,
                           json(response_elements) AS response_elements)

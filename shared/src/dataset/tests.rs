@@ -316,3 +316,11 @@ fn fields_from_the_document_need_records_around_them() {
         assert!(err.contains(expected), "{extra:?}\n  got: {err}\n  wanted: {expected}");
     }
 }
+
+#[test]
+fn an_empty_suffix_accepts_keys_without_an_extension() {
+    let d = load(&minimal("").replace("prefix = \"x/\"", "prefix = \"x/\"\nsuffixes = [\"\"]"))
+        .unwrap();
+    assert!(d.matches_key("x/2026/12/01/10/stream-1-2026-12-01-10-00-00-5f1e2d3c"));
+    assert!(!d.matches_key("y/a.json"));
+}

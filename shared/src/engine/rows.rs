@@ -9,10 +9,10 @@
 
 use std::fmt::Write as _;
 
+use super::value_paths::ValuePaths;
 use crate::dataset::{Dataset, EmptyRows, Step};
 use crate::decode::json::{raw, JsonError, Layouts, PathTree, Scanner, Slot, UnknownFields};
 use crate::mapping::Reason;
-use crate::nested::select;
 
 /// A row's element at a level where the row has none (the null row of an empty array).
 const NONE: usize = usize::MAX;
@@ -31,14 +31,7 @@ pub(super) struct RowPlan {
 
 /// What one level reads from its value (the record, or one element).
 struct LevelPlan {
-    tree: PathTree,
-    slot_count: usize,
-    /// Slots whose path starts at the value itself (no member name): taken from it whole.
-    own: Vec<usize>,
-    /// Slots the tree fills (whose paths name members).
-    named: Vec<usize>,
-    /// Slots with steps to take after their member names.
-    selecting: Vec<(usize, Vec<Step>)>,
+    paths: ValuePaths,
     /// The slot of the next level's array (none for the innermost level).
     next: Option<usize>,
     /// The rows path up to this level's `[*]` (`payload.commits[*]`): unknown members inside
@@ -119,16 +112,8 @@ impl RowPlan {
                         )
                     }
                 };
-                let slot_count = paths.len();
                 LevelPlan {
-                    tree: PathTree::new(paths.iter().copied()),
-                    slot_count,
-                    own: (0..slot_count).filter(|&i| paths[i].is_empty()).collect(),
-                    named: (0..slot_count).filter(|&i| !paths[i].is_empty()).collect(),
-                    selecting: (0..slot_count)
-                        .filter(|&i| !selects[i].is_empty())
-                        .map(|i| (i, selects[i].to_vec()))
-                        .collect(),
+                    paths: ValuePaths::new(&paths, &selects),
                     next,
                     shown_path,
                     segment,
@@ -144,7 +129,7 @@ impl RowPlan {
 
     /// The record's paths (level 0), which the decoder fills.
     pub fn record_tree(&self) -> &PathTree {
-        &self.levels[0].tree
+        &self.levels[0].paths.tree
     }
 
     /// Fresh state for each level.
@@ -166,7 +151,7 @@ impl RowPlan {
         out: &mut Expanded<'a>,
         states: &mut [LevelState],
     ) -> Result<(), Misfit> {
-        self.levels[0].take_steps(record);
+        self.levels[0].paths.take_steps(record);
         let array = record[self.levels[0].next.expect("a first level")].clone();
         let mut bases = Vec::with_capacity(self.levels.len());
         let mut positions = Vec::with_capacity(self.levels.len());
@@ -206,7 +191,8 @@ impl RowPlan {
         let mut rows = 0;
         for (position, element) in span.into_iter().flat_map(raw::elements).enumerate() {
             let base = out.arena.len();
-            out.arena.resize(base + plan.slot_count, Slot::Missing);
+            out.arena
+                .resize(base + plan.paths.slot_count, Slot::Missing);
             plan.fill(element, &mut out.arena[base..], &mut states[level])
                 .map_err(Misfit::Unreadable)?;
             bases.push(base);
@@ -330,13 +316,6 @@ impl Misfit {
 }
 
 impl LevelPlan {
-    /// Takes the steps of the slots that have them, in place.
-    fn take_steps(&self, slots: &mut [Slot<'_>]) {
-        for (i, steps) in &self.selecting {
-            slots[*i] = select(&slots[*i], steps);
-        }
-    }
-
     /// This level's slots of one element.
     fn fill<'a>(
         &self,
@@ -344,22 +323,14 @@ impl LevelPlan {
         slots: &mut [Slot<'a>],
         state: &mut LevelState,
     ) -> Result<(), JsonError> {
-        if element.first() == Some(&b'{') {
+        let is_object = element.first() == Some(&b'{');
+        if is_object {
             let mut scanner = Scanner::resume(element, std::mem::take(&mut state.layouts));
-            let scanned = scanner.record(&self.tree, slots, &mut state.unknown);
+            let scanned = scanner.record(&self.paths.tree, slots, &mut state.unknown);
             state.layouts = scanner.into_layouts();
             scanned?;
-        } else if !raw::is_null(element) {
-            // Paths into the element's members meet a scalar or an array: counted, as in records.
-            let kind = raw::kind_of(element);
-            for &i in &self.named {
-                slots[i] = Slot::Unreached(kind);
-            }
         }
-        for &i in &self.own {
-            slots[i] = raw::slot_of(element);
-        }
-        self.take_steps(slots);
+        self.paths.complete(element, is_object, slots);
         Ok(())
     }
 }

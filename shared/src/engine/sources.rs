@@ -7,11 +7,11 @@
 //! inside it. A string that is not JSON, or not an object where fields look for members, leaves
 //! those fields unreached: counted per field, and rejected where required, as any path that meets
 //! a value it cannot go into. The document's members that fields read come with each record (the
-//! decoder keeps them, see `RecordReader::with_document_members`) and are scanned the same way.
+//! decoder keeps them, see `RecordValuePaths::with_document_members`) and are scanned the same way.
 
+use super::value_paths::ValuePaths;
 use crate::dataset::{Dataset, Step};
-use crate::decode::json::{raw, Layouts, PathTree, Scanner, Shape, Slot, UnknownFields};
-use crate::nested::select;
+use crate::decode::json::{Layouts, PathTree, Scanner, Shape, Slot, UnknownFields};
 
 /// How the unreached fields of a string that is not a JSON document are counted (for messages:
 /// "its path meets a string that is not JSON").
@@ -20,7 +20,7 @@ const NOT_JSON: &str = "string that is not JSON";
 /// How the records of a dataset with JSON strings or document fields are read.
 pub(super) struct SourcesPlan {
     /// The record's paths: the fields that read the record, then each JSON string.
-    record: Reader,
+    record: ValuePaths,
     /// The other values read, each with a tree of its own.
     inner: Vec<Inner>,
     /// Per field: where it reads (0 the record, `j + 1` `inner[j]`) and its slot among that
@@ -33,7 +33,7 @@ pub(super) struct SourcesPlan {
 /// A value read apart from the record's scan.
 struct Inner {
     from: InnerFrom,
-    reader: Reader,
+    reader: ValuePaths,
     /// Where its slots start among the inner values' slots.
     base: usize,
 }
@@ -44,18 +44,6 @@ enum InnerFrom {
     /// The JSON string in this slot of the record; `shown_path` names unknown members found
     /// inside it.
     String { slot: usize, shown_path: String },
-}
-
-/// One tree of paths over one value (the record, or one string's document).
-struct Reader {
-    tree: PathTree,
-    slot_count: usize,
-    /// Slots whose path is the document itself (`message[0]`): taken from it whole.
-    own: Vec<usize>,
-    /// Slots the tree fills.
-    named: Vec<usize>,
-    /// Slots with steps to take after their member names.
-    selecting: Vec<(usize, Vec<Step>)>,
 }
 
 /// What is kept from record to record: per inner value, its learnt key layouts and unknown
@@ -106,7 +94,7 @@ impl SourcesPlan {
         let mut readers = paths
             .iter()
             .zip(&selects)
-            .map(|(paths, selects)| Reader::new(paths, selects));
+            .map(|(paths, selects)| ValuePaths::new(paths, selects));
         let record = readers.next().expect("the record's reader");
         let mut base = 0;
         let inner = froms
@@ -189,17 +177,17 @@ impl SourcesPlan {
             let slots = &mut slots[inner.base..];
             match &inner.from {
                 InnerFrom::Document if document.is_empty() => {}
-                InnerFrom::Document => reader.read(document, slots, state, j),
+                InnerFrom::Document => read(reader, document, slots, state, j),
                 InnerFrom::String { slot, .. } => {
                     match &record[*slot] {
-                        Slot::Str(text) => reader.read(text.as_bytes(), slots, state, j),
+                        Slot::Str(text) => read(reader, text.as_bytes(), slots, state, j),
                         // Already JSON in this record (checked by the record's scan).
                         Slot::Object(span) | Slot::Array(span) => {
-                            reader.read(span, slots, state, j)
+                            read(reader, span, slots, state, j)
                         }
                         Slot::Missing | Slot::Null => {}
-                        Slot::Unreached(kind) => reader.unreach(slots, kind),
-                        other => reader.unreach(slots, other.kind()),
+                        Slot::Unreached(kind) => unreach(slots, kind),
+                        other => unreach(slots, other.kind()),
                     }
                 }
             }
@@ -221,66 +209,34 @@ impl SourcesPlan {
     }
 }
 
-impl Reader {
-    fn new(paths: &[&[String]], selects: &[&[Step]]) -> Self {
-        let slot_count = paths.len();
-        Self {
-            tree: PathTree::new(paths.iter().copied()),
-            slot_count,
-            own: (0..slot_count).filter(|&i| paths[i].is_empty()).collect(),
-            named: (0..slot_count).filter(|&i| !paths[i].is_empty()).collect(),
-            selecting: (0..slot_count)
-                .filter(|&i| !selects[i].is_empty())
-                .map(|i| (i, selects[i].to_vec()))
-                .collect(),
+/// Scans the JSON text `text` (inner value `k`'s) into `slots`: checked whole, as a record is;
+/// a text that is not JSON leaves them all unreached.
+fn read<'a>(
+    paths: &ValuePaths,
+    text: &'a [u8],
+    slots: &mut [Slot<'a>],
+    state: &mut SourcesState,
+    k: usize,
+) {
+    let mut scanner = Scanner::resume(text, std::mem::take(&mut state.layouts[k]));
+    scanner.skip_ws();
+    let scanned = scanner.record(&paths.tree, slots, &mut state.pending);
+    scanner.skip_ws();
+    let whole = scanner.pos == text.len();
+    state.layouts[k] = scanner.into_layouts();
+    match scanned {
+        Ok(shape) if whole => {
+            state.unknown[k].merge_from(&mut state.pending);
+            paths.complete(text, shape == Shape::Object, slots);
+        }
+        _ => {
+            state.pending.clear();
+            unreach(slots, NOT_JSON);
         }
     }
+}
 
-    fn take_steps(&self, slots: &mut [Slot<'_>]) {
-        for (i, steps) in &self.selecting {
-            slots[*i] = select(&slots[*i], steps);
-        }
-    }
-
-    /// Every slot unreached: the value is not a document its paths can go into.
-    fn unreach(&self, slots: &mut [Slot<'_>], kind: &'static str) {
-        slots.iter_mut().for_each(|s| *s = Slot::Unreached(kind));
-    }
-
-    /// Scans the JSON text `text` (inner value `k`'s) into `slots`: checked whole, as a record
-    /// is.
-    fn read<'a>(&self, text: &'a [u8], slots: &mut [Slot<'a>], state: &mut SourcesState, k: usize) {
-        let mut scanner = Scanner::resume(text, std::mem::take(&mut state.layouts[k]));
-        scanner.skip_ws();
-        let scanned = scanner.record(&self.tree, slots, &mut state.pending);
-        scanner.skip_ws();
-        let whole = scanner.pos == text.len();
-        state.layouts[k] = scanner.into_layouts();
-        let shape = match scanned {
-            Ok(shape) if whole => shape,
-            _ => {
-                state.pending.clear();
-                return self.unreach(slots, NOT_JSON);
-            }
-        };
-        state.unknown[k].merge_from(&mut state.pending);
-        match shape {
-            Shape::Object => {
-                for &i in &self.own {
-                    slots[i] = raw::slot_of(text);
-                }
-                self.take_steps(slots);
-            }
-            Shape::Other("null") => {}
-            Shape::Other(kind) => {
-                for &i in &self.named {
-                    slots[i] = Slot::Unreached(kind);
-                }
-                for &i in &self.own {
-                    slots[i] = raw::slot_of(text);
-                }
-                self.take_steps(slots);
-            }
-        }
-    }
+/// Every slot unreached: the value is not a document its paths can go into.
+fn unreach(slots: &mut [Slot<'_>], kind: &'static str) {
+    slots.iter_mut().for_each(|s| *s = Slot::Unreached(kind));
 }
