@@ -7,7 +7,7 @@
 //! inside it. A string that is not JSON, or not an object where fields look for members, leaves
 //! those fields unreached: counted per field, and rejected where required, as any path that meets
 //! a value it cannot go into. The document's members that fields read come with each record (the
-//! decoder keeps them, see `RecordValuePaths::with_document_members`) and are scanned the same way.
+//! decoder keeps them, see `RecordReader::with_document_members`) and are scanned the same way.
 
 use super::value_paths::ValuePaths;
 use crate::dataset::{Dataset, Step};
@@ -33,7 +33,7 @@ pub(super) struct SourcesPlan {
 /// A value read apart from the record's scan.
 struct Inner {
     from: InnerFrom,
-    reader: ValuePaths,
+    paths: ValuePaths,
     /// Where its slots start among the inner values' slots.
     base: usize,
 }
@@ -91,21 +91,20 @@ impl SourcesPlan {
             paths[0].push(&string.path);
             selects[0].push(&[]);
         }
-        let mut readers = paths
-            .iter()
+        let mut each_source = (paths.iter())
             .zip(&selects)
             .map(|(paths, selects)| ValuePaths::new(paths, selects));
-        let record = readers.next().expect("the record's reader");
+        let record = each_source.next().expect("the record's paths");
         let mut base = 0;
         let inner = froms
             .into_iter()
-            .zip(readers)
-            .map(|(from, reader)| {
+            .zip(each_source)
+            .map(|(from, paths)| {
                 let at = base;
-                base += reader.slot_count;
+                base += paths.slot_count;
                 Inner {
                     from,
-                    reader,
+                    paths,
                     base: at,
                 }
             })
@@ -172,18 +171,18 @@ impl SourcesPlan {
     ) {
         slots.clear();
         for (j, inner) in self.inner.iter().enumerate() {
-            let reader = &inner.reader;
-            slots.resize(inner.base + reader.slot_count, Slot::Missing);
+            let paths = &inner.paths;
+            slots.resize(inner.base + paths.slot_count, Slot::Missing);
             let slots = &mut slots[inner.base..];
             match &inner.from {
                 InnerFrom::Document if document.is_empty() => {}
-                InnerFrom::Document => read(reader, document, slots, state, j),
+                InnerFrom::Document => read(paths, document, slots, state, j),
                 InnerFrom::String { slot, .. } => {
                     match &record[*slot] {
-                        Slot::Str(text) => read(reader, text.as_bytes(), slots, state, j),
+                        Slot::Str(text) => read(paths, text.as_bytes(), slots, state, j),
                         // Already JSON in this record (checked by the record's scan).
                         Slot::Object(span) | Slot::Array(span) => {
-                            read(reader, span, slots, state, j)
+                            read(paths, span, slots, state, j)
                         }
                         Slot::Missing | Slot::Null => {}
                         Slot::Unreached(kind) => unreach(slots, kind),
