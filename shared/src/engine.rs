@@ -24,6 +24,7 @@ use error::Failure;
 pub use error::TransformError;
 
 use crate::dataset::Dataset;
+use crate::decode::compression::Compression;
 use crate::decode::json::{PathTree, Shape, Slot};
 use crate::decode::{open_input, DecodeError, InputStats, Record, RecordPos, RecordReader};
 use crate::layout::{self, SourceObject};
@@ -155,10 +156,13 @@ impl<'e> Run<'e> {
     fn read_all(&mut self, input: impl Read + Send) -> Result<(), Failure> {
         let max_decoded = self.engine.dataset.max_decompressed_mb << 20;
         let (decoded, stats) = open_input(input, max_decoded).map_err(DecodeError::Io)?;
-        // Reading, and inflating gzip (about a third of what the rest of the transform does with
-        // the bytes), run a few chunks ahead on a thread of their own.
+        // Reading, and decompressing (gzip: about a third of what the rest of the transform does
+        // with the bytes), run a few chunks ahead on a thread of their own.
         std::thread::scope(|scope| {
-            let name = if stats.gzip { "inflate" } else { "read-ahead" };
+            let name = match stats.compression {
+                Compression::None => "read-ahead",
+                _ => "inflate",
+            };
             let chunks = ReadAhead::scoped(scope, name, decoded).map_err(DecodeError::Io)?;
             self.read_records(chunks, &stats)
         })

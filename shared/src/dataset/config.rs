@@ -89,16 +89,7 @@ pub enum OnDelete {
 }
 
 fn default_suffixes() -> Vec<String> {
-    [
-        ".json",
-        ".jsonl",
-        ".ndjson",
-        ".json.gz",
-        ".jsonl.gz",
-        ".ndjson.gz",
-    ]
-    .map(String::from)
-    .to_vec()
+    [".json", ".jsonl", ".ndjson"].map(String::from).to_vec()
 }
 
 /// One output row per element of an array (Spark's `explode`, Glue's Unnest).

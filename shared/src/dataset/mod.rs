@@ -314,7 +314,12 @@ impl Dataset {
 
     /// Whether a raw object key belongs to this dataset.
     pub fn matches_key(&self, key: &str) -> bool {
-        key.starts_with(&self.prefix) && self.suffixes.iter().any(|s| key.ends_with(s.as_str()))
+        let name = (COMPRESSION_EXTENSIONS.iter())
+            .find_map(|e| key.strip_suffix(e))
+            .unwrap_or(key);
+        key.starts_with(&self.prefix)
+            && (self.suffixes.iter())
+                .any(|s| key.ends_with(s.as_str()) || name.ends_with(s.as_str()))
     }
 
     /// The columns written inside the Parquet files, in order.
@@ -322,6 +327,10 @@ impl Dataset {
         self.fields.iter().filter(|f| f.in_file)
     }
 }
+
+/// Extensions of compressed files that may follow a dataset's suffixes (`a.json.zst`): the
+/// compression itself is told from the bytes.
+const COMPRESSION_EXTENSIONS: [&str; 4] = [".gz", ".zst", ".bz2", ".snappy"];
 
 /// Builds the error for a bad key of the definition file `origin`.
 #[derive(Clone, Copy)]

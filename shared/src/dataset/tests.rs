@@ -55,6 +55,11 @@ fn shipped_iot_dataset_compiles_as_documented() {
     assert!(d.matches_key("iot/2020/06/a.json.gz"));
     assert!(!d.matches_key("other/a.json"));
     assert!(!d.matches_key("iot/a.csv"));
+    for compressed in ["a.json.zst", "a.ndjson.bz2", "a.jsonl.snappy", "a.jsonl.gz"] {
+        assert!(d.matches_key(&format!("iot/{compressed}")), "{compressed}");
+    }
+    assert!(!d.matches_key("iot/a.csv.gz"));
+    assert!(!d.matches_key("iot/a.gz"));
 }
 
 #[test]

@@ -11,12 +11,14 @@
 //! array there is no safe place to resume, so a syntax error there fails the whole object with
 //! its position ([`DecodeError::Malformed`]).
 
+pub mod compression;
 pub mod json;
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use compression::Compression;
 use json::{JsonError, PathTree, Scanner, Shape, Slot, UnknownFields};
 
 use crate::read_ahead::ReadAhead;
@@ -94,12 +96,12 @@ pub enum Record<'a, 's> {
 #[derive(Debug, Clone, Default)]
 pub struct InputStats {
     raw_bytes: Arc<AtomicU64>,
-    /// Whether gzip was detected.
-    pub gzip: bool,
+    /// The compression detected.
+    pub compression: Compression,
 }
 
 impl InputStats {
-    /// Bytes read from the underlying source (compressed size for gzip).
+    /// Bytes read from the underlying source (the compressed size).
     pub fn raw_bytes(&self) -> u64 {
         self.raw_bytes.load(Ordering::Relaxed)
     }
@@ -118,28 +120,29 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Wraps a raw object stream, decompressing it when it starts with the gzip magic bytes; more than
-/// `max_decoded` bytes after decompression are an error (`InvalidData`, naming the limit), so a
-/// gzip bomb stops as soon as it passes it.
+/// How many bytes of an object are looked at to tell its compression.
+const HEAD_BYTES: usize = 64;
+
+/// Wraps a raw object stream, decompressing it as its first bytes say (see [`Compression`]); more
+/// than `max_decoded` bytes after decompression are an error (`InvalidData`, naming the limit), so
+/// a compression bomb stops as soon as it passes it.
 pub fn open_input<'r>(
     reader: impl Read + Send + 'r,
     max_decoded: u64,
 ) -> io::Result<(Box<dyn Read + Send + 'r>, InputStats)> {
     let mut stats = InputStats::default();
-    let mut buffered = BufReader::with_capacity(
-        256 << 10,
-        Counting {
-            inner: reader,
-            count: stats.raw_bytes.clone(),
-        },
-    );
-    let head = buffered.fill_buf()?;
-    stats.gzip = head.starts_with(&[0x1f, 0x8b]);
-    let input: Box<dyn Read + Send + 'r> = if stats.gzip {
-        Box::new(flate2::read::MultiGzDecoder::new(buffered))
-    } else {
-        Box::new(buffered)
+    let mut counted = Counting {
+        inner: reader,
+        count: stats.raw_bytes.clone(),
     };
+    // The first bytes, however the stream delivers them, settle the compression.
+    let mut head = Vec::with_capacity(HEAD_BYTES);
+    (&mut counted)
+        .take(HEAD_BYTES as u64)
+        .read_to_end(&mut head)?;
+    stats.compression = Compression::detect(&head)?;
+    let buffered = BufReader::with_capacity(256 << 10, io::Cursor::new(head).chain(counted));
+    let input = stats.compression.decoder(buffered)?;
     let limited = Limited {
         inner: input,
         left: max_decoded,

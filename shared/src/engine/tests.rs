@@ -10,6 +10,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use proptest::prelude::*;
 
 use super::*;
+use crate::decode::compression::tests::{compress, ALL as ALL_COMPRESSIONS};
 use crate::output::{LocalDir, OutputError, OutputFile};
 
 const IOT: &str = include_str!("../../../datasets/iot_sensors.toml");
@@ -243,20 +244,20 @@ fn processing_the_same_object_twice_overwrites() {
 }
 
 #[test]
-fn layouts_and_gzip_give_the_same_rows() {
+fn layouts_and_compressions_give_the_same_rows() {
     let records: Vec<&str> = SAMPLE.lines().filter(|l| l.starts_with('{')).collect();
     let array = format!("[\n{}\n]", records.join(",\n"));
-    let concatenated = records.concat();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(records.join("\n").as_bytes()).unwrap();
-    let gzip = gz.finish().unwrap();
+    let mut inputs = vec![
+        array.clone().into_bytes(),
+        records.concat().into_bytes(),
+        records.join("\r\n").into_bytes(),
+    ];
+    for kind in &ALL_COMPRESSIONS[1..] {
+        inputs.push(compress(*kind, records.join("\n").as_bytes()));
+        inputs.push(compress(*kind, array.as_bytes()));
+    }
     let mut results = Vec::new();
-    for input in [
-        array.as_bytes(),
-        concatenated.as_bytes(),
-        records.join("\r\n").as_bytes(),
-        &gzip,
-    ] {
+    for input in &inputs {
         let o = out();
         let s = run(&iot(), input, &o).unwrap();
         assert_eq!((s.records_in, s.records_written), (6, 4));
@@ -300,31 +301,31 @@ fn a_gzip_object_corrupt_halfway_fails_and_leaves_nothing_behind() {
 }
 
 #[test]
-fn a_gzip_bomb_stops_at_the_decompression_limit() {
-    // 3 MiB of records that inflate from a few KiB.
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+fn a_compression_bomb_stops_at_the_decompression_limit() {
+    // 3 MiB of records that decompress from a few KiB (Snappy: about 150 KiB).
     let record =
         "{\"device_id\":\"d\",\"timestamp\":1593007044,\"location\":{\"lat\":1,\"long\":2}}\n";
-    for _ in 0..(3 << 20) / record.len() {
-        gz.write_all(record.as_bytes()).unwrap();
+    let records = record.repeat((3 << 20) / record.len());
+    for kind in &ALL_COMPRESSIONS[1..] {
+        let bomb = compress(*kind, records.as_bytes());
+        assert!(bomb.len() < 200_000, "{}", kind.name());
+        let mut d = iot();
+        d.max_decompressed_mb = 1;
+        d.output.row_group_rows = 1000; // files are committed before the limit is reached
+        let o = out();
+        let err = run(&d, &bomb, &o).unwrap_err();
+        assert!(!err.is_retryable(), "{err}");
+        assert!(
+            err.to_string()
+                .contains("decompresses to more than 1 MiB (the dataset's max_decompressed_mb)"),
+            "{}: {err}",
+            kind.name()
+        );
+        assert_eq!(files(o.data.root()), Vec::<String>::new());
+        // Within the limit, the same object goes through.
+        d.max_decompressed_mb = 4;
+        assert!(run(&d, &bomb, &out()).is_ok());
     }
-    let gzip = gz.finish().unwrap();
-    assert!(gzip.len() < 100_000);
-    let mut d = iot();
-    d.max_decompressed_mb = 1;
-    d.output.row_group_rows = 1000; // files are committed before the limit is reached
-    let o = out();
-    let err = run(&d, &gzip, &o).unwrap_err();
-    assert!(!err.is_retryable(), "{err}");
-    assert!(
-        err.to_string()
-            .contains("decompresses to more than 1 MiB (the dataset's max_decompressed_mb)"),
-        "{err}"
-    );
-    assert_eq!(files(o.data.root()), Vec::<String>::new());
-    // Within the limit, the same object goes through.
-    d.max_decompressed_mb = 4;
-    assert!(run(&d, &gzip, &out()).is_ok());
 }
 
 #[test]
