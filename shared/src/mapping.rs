@@ -27,6 +27,8 @@ pub enum Value<'s> {
     I32(i32),
     /// int64 (for `epoch_unit` columns: epoch in that unit).
     I64(i64),
+    /// float32
+    F32(f32),
     /// double
     F64(f64),
     /// decimal: the unscaled value (an `i128`, little-endian: bytes keep the value as small as
@@ -304,6 +306,7 @@ fn in_range(field: &Field, value: Value<'_>) -> bool {
     let order = |bound: f64| match value {
         Value::I32(v) => compare_int(i64::from(v), bound),
         Value::I64(v) => compare_int(v, bound),
+        Value::F32(v) => f64::from(v).partial_cmp(&bound),
         Value::F64(v) => v.partial_cmp(&bound),
         _ => None,
     };
@@ -343,9 +346,11 @@ pub(crate) fn type_name(field: &Field) -> std::borrow::Cow<'static, str> {
     let name = match field.kind {
         FieldType::Decimal { .. } => return crate::dataset::types::athena_scalar(field.kind),
         FieldType::String => "string",
+        FieldType::Int16 => "int16",
         FieldType::Int32 => "int32",
         FieldType::Int64 if field.epoch_unit.is_some() => "a point in time (int64 epoch)",
         FieldType::Int64 => "int64",
+        FieldType::Float32 => "float32",
         FieldType::Double => "double",
         FieldType::Boolean => "boolean",
         FieldType::Timestamp => "timestamp",
@@ -410,6 +415,10 @@ fn cast<'s>(field: &Field, slot: &'s Slot<'_>) -> Option<Value<'s>> {
             .and_then(parse_int)
             .and_then(|v| i32::try_from(v).ok())
             .map(Value::I32),
+        FieldType::Int16 => int_text(slot)
+            .and_then(parse_int)
+            .and_then(|v| i16::try_from(v).ok())
+            .map(|v| Value::I32(v.into())),
         FieldType::Decimal { precision, scale } => {
             let text = match slot {
                 Slot::Number(n) => n,
@@ -431,6 +440,19 @@ fn cast<'s>(field: &Field, slot: &'s Slot<'_>) -> Option<Value<'s>> {
             crate::numbers::parse_f64(text)
                 .filter(|v| v.is_finite())
                 .map(Value::F64)
+        }
+        FieldType::Float32 => {
+            let text = match slot {
+                Slot::Number(n) => n,
+                Slot::Str(s) => trim(s),
+                _ => return None,
+            };
+            // Rounded once, from the text (through an f64 it could be rounded twice); a number
+            // past f32's range does not fit.
+            text.parse::<f32>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .map(Value::F32)
         }
         FieldType::Boolean => match slot {
             Slot::Bool(b) => Some(Value::Bool(*b)),
@@ -544,6 +566,9 @@ pub fn write_text(value: Value<'_>, out: &mut String) {
             let _ = write!(out, "{v}");
         }
         Value::I64(v) => {
+            let _ = write!(out, "{v}");
+        }
+        Value::F32(v) => {
             let _ = write!(out, "{v}");
         }
         Value::F64(v) => {

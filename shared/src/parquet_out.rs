@@ -8,10 +8,12 @@ use std::sync::Arc;
 
 use ahash::AHashSet;
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::types::{
+    Date32Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType,
+};
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int32Array,
-    Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    Array, ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array,
+    Int16Array, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use arrow_buffer::{BooleanBuffer, NullBuffer, OffsetBuffer};
 use arrow_schema::{DataType, Field as ArrowField, Schema, SchemaRef, TimeUnit};
@@ -61,8 +63,10 @@ fn field_type(field: &Field) -> DataType {
 pub(crate) fn arrow_type(kind: FieldType) -> DataType {
     match kind {
         FieldType::String | FieldType::Json => DataType::Utf8,
+        FieldType::Int16 => DataType::Int16,
         FieldType::Int32 => DataType::Int32,
         FieldType::Int64 => DataType::Int64,
+        FieldType::Float32 => DataType::Float32,
         FieldType::Double => DataType::Float64,
         FieldType::Decimal { precision, scale } => DataType::Decimal128(precision, scale as i8),
         FieldType::Boolean => DataType::Boolean,
@@ -129,7 +133,14 @@ fn never_repeats(column: &dyn Array) -> bool {
     }
     match column.data_type() {
         DataType::Utf8 => judge(column.as_string::<i32>().iter()),
+        DataType::Int16 => judge(column.as_primitive::<Int16Type>().iter()),
         DataType::Int32 => judge(column.as_primitive::<Int32Type>().iter()),
+        DataType::Float32 => judge(
+            column
+                .as_primitive::<Float32Type>()
+                .iter()
+                .map(|v| v.map(f32::to_bits)),
+        ),
         DataType::Date32 => judge(column.as_primitive::<Date32Type>().iter()),
         DataType::Int64 => judge(column.as_primitive::<Int64Type>().iter()),
         DataType::Timestamp(..) => judge(column.as_primitive::<TimestampMicrosecondType>().iter()),
@@ -243,6 +254,7 @@ impl Rows {
                     self.text.len() as u64
                 }
                 Value::F64(v) => v.to_bits(),
+                Value::F32(v) => u64::from(v.to_bits()),
                 Value::I64(v) | Value::Micros(v) => v as u64,
                 Value::I32(v) | Value::Days(v) => i64::from(v) as u64,
                 Value::Bool(v) => u64::from(v),
@@ -324,6 +336,15 @@ impl Rows {
             ),
             FieldType::Int32 => Arc::new(Int32Array::new(
                 values.map(|r| word(r) as i64 as i32).collect(),
+                nulls,
+            )),
+            // Cast within range: the mapping checked it.
+            FieldType::Int16 => Arc::new(Int16Array::new(
+                values.map(|r| word(r) as i64 as i16).collect(),
+                nulls,
+            )),
+            FieldType::Float32 => Arc::new(Float32Array::new(
+                values.map(|r| f32::from_bits(word(r) as u32)).collect(),
                 nulls,
             )),
             FieldType::Date => Arc::new(Date32Array::new(
@@ -596,6 +617,8 @@ mod tests {
                 precision: 38,
                 scale: 4,
             },
+            FieldType::Int16,
+            FieldType::Float32,
         ];
         let kinds: Vec<FieldType> = cycle.iter().copied().cycle().take(70).collect();
         let layout = RowLayout::of(kinds.clone(), vec![None; kinds.len()]);
@@ -614,6 +637,8 @@ mod tests {
                 FieldType::Int64 => Value::I64(-n),
                 FieldType::Boolean => Value::Bool(n % 3 == 0),
                 FieldType::Int32 => Value::I32(n as i32 - 500),
+                FieldType::Int16 => Value::I32((n % 60_000 - 30_000) as i32),
+                FieldType::Float32 => Value::F32(-(n as f32) / 3.0),
                 FieldType::Date => Value::Days(n as i32),
                 FieldType::Timestamp => Value::Micros(n * 1_000_000),
                 FieldType::Json => Value::JsonString(&texts[(r * 70 + c) % 700]),
@@ -661,6 +686,17 @@ mod tests {
                         FieldType::Int64 => Value::I64(array.as_primitive::<Int64Type>().value(i)),
                         FieldType::Boolean => Value::Bool(array.as_boolean().value(i)),
                         FieldType::Int32 => Value::I32(array.as_primitive::<Int32Type>().value(i)),
+                        FieldType::Int16 => Value::I32(
+                            array
+                                .as_primitive::<arrow_array::types::Int16Type>()
+                                .value(i)
+                                .into(),
+                        ),
+                        FieldType::Float32 => Value::F32(
+                            array
+                                .as_primitive::<arrow_array::types::Float32Type>()
+                                .value(i),
+                        ),
                         FieldType::Date => Value::Days(array.as_primitive::<Date32Type>().value(i)),
                         FieldType::Timestamp => Value::Micros(
                             array

@@ -64,7 +64,7 @@ REFERENCES = {
             userAgent: 'VARCHAR',
             objectRef: 'STRUCT(resource VARCHAR, namespace VARCHAR, name VARCHAR,
                 apiGroup VARCHAR, apiVersion VARCHAR)',
-            responseStatus: 'STRUCT(code INTEGER)',
+            responseStatus: 'STRUCT(code SMALLINT)',
             annotations: 'MAP(VARCHAR, VARCHAR)'
         }})
     """,

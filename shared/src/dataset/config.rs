@@ -186,10 +186,14 @@ pub enum FieldFrom {
 pub enum FieldType {
     /// UTF-8 text (Athena `string`).
     String,
+    /// 16-bit integer (Athena `smallint`).
+    Int16,
     /// 32-bit integer (Athena `int`).
     Int32,
     /// 64-bit integer (Athena `bigint`).
     Int64,
+    /// 32-bit float (Athena `float`): the nearest `f32` to the number's text, rounded once.
+    Float32,
     /// 64-bit float (Athena `double`).
     Double,
     /// true/false (Athena `boolean`).

@@ -706,7 +706,13 @@ fn compile_field(
     }
     let numeric = matches!(
         scalar,
-        Some(FieldType::Int32 | FieldType::Int64 | FieldType::Double)
+        Some(
+            FieldType::Int16
+                | FieldType::Int32
+                | FieldType::Int64
+                | FieldType::Float32
+                | FieldType::Double
+        )
     );
     if (f.min.is_some() || f.max.is_some()) && !numeric {
         return Err(err(
@@ -767,9 +773,15 @@ fn allowed_values(
     };
     if !matches!(
         scalar,
-        Some(FieldType::String | FieldType::Int32 | FieldType::Int64 | FieldType::Boolean)
+        Some(
+            FieldType::String
+                | FieldType::Int16
+                | FieldType::Int32
+                | FieldType::Int64
+                | FieldType::Boolean
+        )
     ) {
-        return Err("applies to string, int32, int64 and boolean columns".into());
+        return Err("applies to string, int16, int32, int64 and boolean columns".into());
     }
     let text = |v: &toml::Value| match v {
         toml::Value::String(s) => Ok(s.clone()),

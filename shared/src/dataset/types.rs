@@ -54,8 +54,11 @@ impl ColumnType {
 const MAX_TYPE_DEPTH: usize = 32;
 
 /// Scalar type names, with the aliases accepted for them.
-const SCALARS: [(&str, FieldType); 12] = [
+const SCALARS: [(&str, FieldType); 15] = [
     ("string", FieldType::String),
+    ("int16", FieldType::Int16),
+    ("smallint", FieldType::Int16),
+    ("float32", FieldType::Float32),
     ("int32", FieldType::Int32),
     ("int", FieldType::Int32),
     ("int64", FieldType::Int64),
@@ -218,8 +221,10 @@ pub fn athena_scalar(kind: FieldType) -> std::borrow::Cow<'static, str> {
             return format!("decimal({precision},{scale})").into()
         }
         FieldType::String | FieldType::Json => "string",
+        FieldType::Int16 => "smallint",
         FieldType::Int32 => "int",
         FieldType::Int64 => "bigint",
+        FieldType::Float32 => "float",
         FieldType::Double => "double",
         FieldType::Boolean => "boolean",
         FieldType::Timestamp => "timestamp",
@@ -275,6 +280,20 @@ mod tests {
         assert_eq!(
             ColumnType::parse("json").unwrap(),
             ColumnType::Scalar(FieldType::Json)
+        );
+        for (name, kind, athena) in [
+            ("int16", FieldType::Int16, "smallint"),
+            ("smallint", FieldType::Int16, "smallint"),
+            ("float32", FieldType::Float32, "float"),
+        ] {
+            assert_eq!(ColumnType::parse(name).unwrap(), ColumnType::Scalar(kind));
+            assert_eq!(athena_scalar(kind), athena);
+        }
+        // Hive's `float` is 32 bits, a reader may take it for 64: say which.
+        assert!(ColumnType::parse("float").is_err());
+        assert_eq!(
+            ColumnType::parse("array<float32>").unwrap().to_string(),
+            "array<float>"
         );
     }
 

@@ -1527,3 +1527,4 @@ type = "bigint"
 mod json_strings;
 mod nested;
 mod rows;
+mod scalars;

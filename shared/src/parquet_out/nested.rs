@@ -44,8 +44,10 @@ pub(crate) enum Collector {
 fn scalar_kind(data_type: &DataType) -> FieldType {
     match data_type {
         DataType::Utf8 => FieldType::String,
+        DataType::Int16 => FieldType::Int16,
         DataType::Int32 => FieldType::Int32,
         DataType::Int64 => FieldType::Int64,
+        DataType::Float32 => FieldType::Float32,
         DataType::Float64 => FieldType::Double,
         DataType::Decimal128(precision, scale) => FieldType::Decimal {
             precision: *precision,
