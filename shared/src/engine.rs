@@ -170,8 +170,8 @@ impl<'e> Run<'e> {
 
     fn read_records(&mut self, chunks: ReadAhead, stats: &InputStats) -> Result<(), Failure> {
         let mut reader = RecordReader::new(chunks);
-        if let Some(key) = &self.engine.dataset.records {
-            reader = reader.with_records_key(key);
+        if let Some(path) = &self.engine.dataset.records {
+            reader = reader.with_records_path(path);
         }
         if let Some(plan) = &self.engine.sources {
             reader = reader.with_document_members(plan.document_members().to_vec());

@@ -56,10 +56,10 @@ pub struct SourceConfig {
     /// passes it.
     #[serde(default = "default_max_decompressed_mb")]
     pub max_decompressed_mb: u64,
-    /// The records are the elements of the array under this member of each document
-    /// (`"Records"` for CloudTrail), not the documents themselves.
+    /// The records are the elements of the array at this path of member names in each document
+    /// (`"Records"` for CloudTrail, `"detail.items"` further in), not the documents themselves.
     #[serde(default)]
-    pub records: Option<String>,
+    pub records: Option<PathConfig>,
     /// Members of each record whose value is a JSON document written inside a string
     /// (CloudWatch Logs' `message`, SNS's `Message`): a field whose path goes on inside one
     /// (`"message.level"`) reads that document as if it were nested in the record. Member

@@ -41,8 +41,9 @@ pub struct Dataset {
     pub max_object_mb: u64,
     /// The most bytes an object may decompress to, in MiB.
     pub max_decompressed_mb: u64,
-    /// The member of each document whose array elements are the records, if any.
-    pub records: Option<String>,
+    /// The member names, from each document, of the array whose elements are the records, if
+    /// any.
+    pub records: Option<Vec<String>>,
     /// Members of each record holding a JSON document inside a string, read as JSON.
     pub json_strings: Vec<JsonString>,
     /// One row per element of an array inside each record, when set.
@@ -278,12 +279,13 @@ impl Dataset {
                 "max_object_mb and max_decompressed_mb must be greater than 0",
             ));
         }
-        if file.source.records.as_deref() == Some("") {
-            return Err(invalid.at(
-                "source.records",
-                "an empty name: give the member whose array holds the records, e.g. \"Records\"",
-            ));
-        }
+        let records = file
+            .source
+            .records
+            .as_ref()
+            .map(records_path)
+            .transpose()
+            .map_err(|m| invalid.at("source.records", m))?;
         if let Some(f) = file.quality.max_rejected_fraction {
             if !(0.0..=1.0).contains(&f) {
                 return Err(invalid.at(
@@ -302,7 +304,7 @@ impl Dataset {
             on_delete: file.source.on_delete,
             max_object_mb: file.source.max_object_mb,
             max_decompressed_mb: file.source.max_decompressed_mb,
-            records: file.source.records,
+            records,
             json_strings,
             rows,
             fields,
@@ -438,12 +440,32 @@ fn bind_json_string<'p>(strings: &[JsonString], steps: &'p [Step]) -> (Option<us
     (None, steps)
 }
 
+/// The member names of `[source] records`.
+fn records_path(path: &config::PathConfig) -> Result<Vec<String>, String> {
+    let empty = "an empty name: give the member whose array holds the records, e.g. \"Records\"";
+    if matches!(path, config::PathConfig::Dotted(p) if p.is_empty()) {
+        return Err(empty.into());
+    }
+    let path = source_path(path)?;
+    if !path.steps.is_empty() || path.keys.is_empty() {
+        return Err(format!(
+            "{path}: the records are named by member names only (\"detail.items\"), their array's elements are the records"
+        ));
+    }
+    Ok(path.keys)
+}
+
 /// A field can read the document around the records when there is one.
 fn check_document_field(file: &DatasetFile, path: &SourcePath) -> Result<(), String> {
-    let Some(records) = &file.source.records else {
+    let Some(records) = file
+        .source
+        .records
+        .as_ref()
+        .and_then(|r| records_path(r).ok())
+    else {
         return Err("from = \"document\" reads the document around the records: it needs [source] records (the member whose array holds them)".into());
     };
-    if path.keys.first() == Some(records) {
+    if path.keys.starts_with(&records) {
         return Err(format!(
             "{path} is the records' own array: a field from the document reads its other members"
         ));

@@ -329,3 +329,22 @@ fn an_empty_suffix_accepts_keys_without_an_extension() {
     assert!(d.matches_key("x/2026/12/01/10/stream-1-2026-12-01-10-00-00-5f1e2d3c"));
     assert!(!d.matches_key("y/a.json"));
 }
+
+#[test]
+fn records_are_named_by_a_path_of_member_names() {
+    let with = |records: &str| {
+        minimal("").replace(
+            "prefix = \"x/\"",
+            &format!("prefix = \"x/\"\nrecords = {records}"),
+        )
+    };
+    let d = load(&with("\"detail.batch.items\"")).unwrap();
+    assert_eq!(d.records.unwrap(), ["detail", "batch", "items"]);
+    let d = load(&with("[\"meta.v1\", \"Records\"]")).unwrap();
+    assert_eq!(d.records.unwrap(), ["meta.v1", "Records"]);
+    let err = error_of(&with("\"items[0]\""));
+    assert!(
+        err.contains("source.records: items[0]: the records are named by member names only"),
+        "{err}"
+    );
+}

@@ -211,6 +211,8 @@ struct Cursor {
     multi_line: bool,
     /// The array being read is the records array of a wrapper document.
     in_wrapper: bool,
+    /// How many objects of the records' path are open (1: the document itself).
+    wrapper_depth: usize,
     /// Where the wrapper document being read starts, and whether it had its records array.
     wrapper_start: RecordPos,
     wrapper_had_records: bool,
@@ -303,8 +305,8 @@ pub struct RecordReader {
     eof: bool,
     started: bool,
     cursor: Cursor,
-    /// When the records are the elements of this member's array in each document.
-    records_key: Option<Vec<u8>>,
+    /// When the records are the elements of the array at these member names in each document.
+    records_path: Vec<Vec<u8>>,
     /// The document members handed on with each record.
     document: DocumentMembers,
 }
@@ -384,6 +386,7 @@ impl RecordReader {
                 mode: Mode::TopLevel,
                 multi_line: false,
                 in_wrapper: false,
+                wrapper_depth: 0,
                 wrapper_start: RecordPos {
                     index: 0,
                     line: 1,
@@ -391,16 +394,17 @@ impl RecordReader {
                 },
                 wrapper_had_records: false,
             },
-            records_key: None,
+            records_path: Vec::new(),
             document: DocumentMembers::default(),
         }
     }
 
-    /// Reads the records as the elements of the array under `key` in each top-level object (a
-    /// CloudTrail file's `{"Records":[…]}`), streamed element by element; the documents' other
-    /// members are checked and skipped.
-    pub fn with_records_key(mut self, key: &str) -> Self {
-        self.records_key = Some(key.as_bytes().to_vec());
+    /// Reads the records as the elements of the array at the member names `path` in each
+    /// top-level object (a CloudTrail file's `{"Records":[…]}`; `["detail", "items"]` for
+    /// `{"detail":{"items":[…]}}`), streamed element by element; the documents' other members are
+    /// checked and skipped.
+    pub fn with_records_path(mut self, path: &[String]) -> Self {
+        self.records_path = path.iter().map(|k| k.as_bytes().to_vec()).collect();
         self
     }
 
@@ -430,7 +434,7 @@ impl RecordReader {
                 &self.buf[..self.len],
                 self.eof,
                 &mut self.cursor,
-                self.records_key.as_deref(),
+                &self.records_path,
                 &mut self.document,
                 tree,
                 slot_count,
@@ -509,12 +513,22 @@ impl RecordReader {
     }
 }
 
+/// What a member of an object on the records' path is.
+enum PathMember {
+    /// The records' array.
+    Records,
+    /// The next object on the path.
+    Enter,
+    /// Anything else, skipped.
+    Skipped,
+}
+
 #[allow(clippy::too_many_arguments)] // the reader's state, passed apart so the buffer can be borrowed
 fn scan_buffer<'a, E: From<DecodeError>>(
     buf: &'a [u8],
     eof: bool,
     c: &mut Cursor,
-    records_key: Option<&[u8]>,
+    records_path: &[Vec<u8>],
     document: &mut DocumentMembers,
     tree: &PathTree,
     slot_count: usize,
@@ -554,7 +568,7 @@ fn scan_buffer<'a, E: From<DecodeError>>(
         }
         let start = s.pos;
         match c.mode {
-            Mode::TopLevel if records_key.is_some() && buf[start] == b'{' => {
+            Mode::TopLevel if !records_path.is_empty() && buf[start] == b'{' => {
                 if !document.names.is_empty() {
                     // The members fields read may come after the records (keys sorted by the
                     // producer): the document is read whole for them first.
@@ -575,15 +589,26 @@ fn scan_buffer<'a, E: From<DecodeError>>(
                     offset: c.offset(start),
                 };
                 c.wrapper_had_records = false;
+                c.wrapper_depth = 1;
                 c.mode = Mode::WrapperFirst;
                 c.step_over_bracket(start);
                 continue;
             }
             Mode::WrapperFirst | Mode::WrapperAfterValue if buf[start] == b'}' => {
-                c.mode = Mode::TopLevel;
                 c.step_over_bracket(start);
+                c.wrapper_depth -= 1;
+                if c.wrapper_depth > 0 {
+                    // An object on the records' path closes inside the document.
+                    c.mode = Mode::WrapperAfterValue;
+                    continue;
+                }
+                c.mode = Mode::TopLevel;
                 if !c.wrapper_had_records {
-                    let key = String::from_utf8_lossy(records_key.unwrap_or_default());
+                    let key = records_path
+                        .iter()
+                        .map(|k| String::from_utf8_lossy(k))
+                        .collect::<Vec<_>>()
+                        .join(".");
                     let pos = c.wrapper_start;
                     c.records += 1;
                     f(Record::Invalid {
@@ -608,25 +633,37 @@ fn scan_buffer<'a, E: From<DecodeError>>(
                 )
             }
             Mode::WrapperFirst | Mode::WrapperMember => {
-                let key = records_key.unwrap_or_default();
+                let depth = c.wrapper_depth;
+                let last = depth == records_path.len();
                 let member = s.member_name().and_then(|name| {
-                    if name.as_ref() == key && s.peek()? == b'[' {
-                        Ok(true)
-                    } else {
-                        s.skip_value(2).map(|_| false)
+                    if name.as_ref() == records_path[depth - 1].as_slice() {
+                        match (last, s.peek()?) {
+                            (true, b'[') => return Ok(PathMember::Records),
+                            (false, b'{') => return Ok(PathMember::Enter),
+                            _ => {}
+                        }
                     }
+                    s.skip_value(depth + 1).map(|_| PathMember::Skipped)
                 });
                 match member {
-                    Ok(is_records) => {
+                    Ok(member) => {
                         c.take_lines(&mut s);
-                        if is_records {
-                            c.wrapper_had_records = true;
-                            c.in_wrapper = true;
-                            c.mode = Mode::ArrayStart;
-                            c.step_over_bracket(s.pos);
-                        } else {
-                            c.mode = Mode::WrapperAfterValue;
-                            c.pos = s.pos;
+                        match member {
+                            PathMember::Records => {
+                                c.wrapper_had_records = true;
+                                c.in_wrapper = true;
+                                c.mode = Mode::ArrayStart;
+                                c.step_over_bracket(s.pos);
+                            }
+                            PathMember::Enter => {
+                                c.wrapper_depth += 1;
+                                c.mode = Mode::WrapperFirst;
+                                c.step_over_bracket(s.pos);
+                            }
+                            PathMember::Skipped => {
+                                c.mode = Mode::WrapperAfterValue;
+                                c.pos = s.pos;
+                            }
                         }
                         continue;
                     }

@@ -17,7 +17,8 @@ fn read_with(bytes: Vec<u8>, records: Option<&str>) -> Result<Seen, DecodeError>
 fn read_records(chunks: ReadAhead, records: Option<&str>) -> Result<Seen, DecodeError> {
     let mut reader = RecordReader::new(chunks);
     if let Some(key) = records {
-        reader = reader.with_records_key(key);
+        let path: Vec<String> = key.split('.').map(String::from).collect();
+        reader = reader.with_records_path(&path);
     }
     let tree = PathTree::new([vec!["id".to_string()]].iter().map(|p| p.as_slice()));
     let mut seen = Vec::new();
@@ -409,7 +410,7 @@ fn with_documents(bytes: Vec<u8>, members: &[&str]) -> Result<Vec<(String, Strin
     std::thread::scope(|s| {
         let chunks = ReadAhead::scoped(s, "test", input).unwrap();
         let mut reader = RecordReader::new(chunks)
-            .with_records_key("logEvents")
+            .with_records_path(&["logEvents".to_string()])
             .with_document_members(members.iter().map(|m| m.to_string()).collect());
         let tree = PathTree::new([vec!["id".to_string()]].iter().map(|p| p.as_slice()));
         let mut seen = Vec::new();
@@ -498,4 +499,124 @@ fn the_documents_members_come_with_each_of_its_records() {
         .iter()
         .enumerate()
         .all(|(i, (id, d))| *id == format!("Number(\"{i}\")") && *d == kept));
+}
+
+/// Records further in (`records = "detail.items"`, as EventBridge and AWS Config deliver them):
+/// the objects on the way are entered, their other members skipped; a document whose path is not
+/// there, or not objects on the way, has no records and says so.
+#[test]
+fn records_at_a_nested_path_are_streamed_element_by_element() {
+    let key = Some("detail.batch.items");
+    let input = concat!(
+        r#"{"version":"0","detail":{"meta":{"items":[{"id":9}]},"batch":{"items":[{"id":1},{"id":2}],"n":2},"after":[]},"items":[{"id":9}]}"#,
+        "\n",
+        "{\n  \"detail\": {\n    \"batch\": {\n      \"items\": [\n        {\"id\": 3}\n      ]\n    }\n  }\n}\n",
+        r#"{"detail":"x"}"#,
+        "\n",
+        r#"{"detail":{"batch":{"items":{"id":9}}}}"#,
+        "\n",
+        r#"{"items":[{"id":9}]}"#,
+    );
+    let seen = read_with(input.into(), key).unwrap();
+    assert_eq!(ids(&seen), THREE);
+    assert_eq!(
+        seen.iter().map(|s| (s.0, s.1, s.2)).collect::<Vec<_>>(),
+        [
+            (1, 1, true),
+            (2, 1, true),
+            (3, 6, true),
+            (4, 11, false),
+            (5, 12, false),
+            (6, 13, false)
+        ]
+    );
+    assert!(
+        seen[3]
+            .4
+            .contains("has no \"detail.batch.items\" array of records"),
+        "{:?}",
+        seen[3]
+    );
+    // A document broken after its records still fails the object.
+    let err = read_with(
+        r#"{"detail":{"batch":{"items":[{"id":1}]} "x":1}}"#.into(),
+        key,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("',' or '}' after a member of the document"),
+        "{err}"
+    );
+
+    // A document larger than a read chunk, the records cut by chunk ends.
+    let filler = "x".repeat(3 * crate::read_ahead::CHUNK / 2);
+    let mut doc = format!("{{\"detail\":{{\"pad\":\"{filler}\",\"batch\":{{\"items\":[");
+    let n = 20_000;
+    for i in 0..n {
+        doc.push_str(&format!("{}{{\"id\":{i}}}", if i > 0 { "," } else { "" }));
+    }
+    doc.push_str("]}}}");
+    let seen = read_with(doc.into_bytes(), key).unwrap();
+    assert_eq!(seen.len(), n);
+    assert!(seen
+        .iter()
+        .enumerate()
+        .all(|(i, s)| s.2 && s.4 == format!("Number(\"{i}\")")));
+}
+
+/// Generated documents (the path's objects present or not, of other kinds, with members around
+/// them that hold look-alike arrays): the records read are the elements serde_json finds at the
+/// path, one rejected record for each document without them.
+#[test]
+fn records_at_a_nested_path_are_what_serde_json_finds_there() {
+    use serde_json::{json, Value};
+    let mut state = 17u64;
+    let mut next = |n: u64| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) % n
+    };
+    let mut id = 0;
+    let mut input = String::new();
+    let mut want: Vec<Option<i64>> = Vec::new();
+    for _ in 0..2_000 {
+        let mut items: Vec<Value> = Vec::new();
+        for _ in 0..next(4) {
+            id += 1;
+            items.push(json!({ "id": id, "pad": [1, {"items": [0]}] }));
+        }
+        let batch = match next(8) {
+            0 => json!("not an object"),
+            1 => json!({ "items": {"id": 0} }),
+            2 => json!({ "other": items }),
+            _ => json!({ "before": {"items": [0]}, "items": items, "after": next(9) }),
+        };
+        let doc = match next(10) {
+            0 => json!({ "batch": batch }),
+            1 => json!({ "detail": [batch] }),
+            _ => json!({ "id": "doc", "detail": { "x": null, "batch": batch }, "tail": [] }),
+        };
+        match doc.pointer("/detail/batch/items").and_then(Value::as_array) {
+            Some(found) => want.extend(found.iter().map(|r| r["id"].as_i64())),
+            None => want.push(None),
+        }
+        input.push_str(&doc.to_string());
+        input.push_str(["\n", "", " \r\n"][next(3) as usize]);
+    }
+    let seen = read_with(input.into_bytes(), Some("detail.batch.items")).unwrap();
+    let got: Vec<Option<i64>> = seen
+        .iter()
+        .map(|s| {
+            s.2.then(|| {
+                s.4.trim_start_matches("Number(\"")
+                    .trim_end_matches("\")")
+                    .parse()
+                    .unwrap()
+            })
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert!(want.iter().filter(|w| w.is_none()).count() > 300);
 }

@@ -1422,7 +1422,11 @@ path = "requestParameters"
 type = "json"
 "#,
     );
-    assert_eq!(d.records.as_deref(), Some("Records"), "read from [source]");
+    assert_eq!(
+        d.records.as_deref(),
+        Some(&["Records".to_string()][..]),
+        "read from [source]"
+    );
     let events = r#"{"Records":[
 {"eventVersion":"1.08","eventTime":"2020-06-24T13:57:24Z","eventName":"GetObject","requestParameters":{"bucketName":"b","key":"k"}},
 {"eventVersion":"1.08","eventTime":"2020-06-24T13:57:25Z","eventName":"ListBuckets","requestParameters":null},
