@@ -52,11 +52,19 @@ enum Command {
         #[arg(long)]
         summary: Option<PathBuf>,
     },
-    /// Check every dataset definition in a folder.
+    /// Check dataset definitions: every problem of every file; with --sample, what each mapping
+    /// finds in real records.
     Check {
-        /// Folder of definitions.
-        #[arg(long, default_value = "datasets")]
-        datasets: PathBuf,
+        /// Definition files, or folders of them (*.toml, *.json) [default: datasets].
+        paths: Vec<PathBuf>,
+        /// A folder of definitions (the same as giving it as a path).
+        #[arg(long)]
+        datasets: Option<PathBuf>,
+        /// A sample of raw records (any layout and compression `transform` reads): each definition
+        /// is run on it, and what does not map as it should is reported (paths that meet an array
+        /// or another value they cannot go into, rejected records, members no field maps).
+        #[arg(long)]
+        sample: Option<PathBuf>,
     },
     /// Write the benchmark's standard IoT data set (deterministic).
     Generate {
@@ -125,7 +133,17 @@ fn run(command: Command) -> Result<ExitCode, String> {
             location,
             summary,
         } => ddl(&dataset, &location, summary.as_deref()),
-        Command::Check { datasets } => check(&datasets),
+        Command::Check {
+            mut paths,
+            datasets,
+            sample,
+        } => {
+            paths.extend(datasets);
+            if paths.is_empty() {
+                paths.push(PathBuf::from("datasets"));
+            }
+            check(&paths, sample.as_deref())
+        }
         Command::Generate {
             records,
             out,
@@ -164,19 +182,110 @@ fn ddl(dataset: &Path, location: &str, summary: Option<&Path>) -> Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-/// `etl check`: every definition in a folder compiles.
-fn check(datasets: &Path) -> Result<ExitCode, String> {
-    let all = Dataset::load_dir(datasets).map_err(|e| e.to_string())?;
-    if all.is_empty() {
-        return Err(format!(
-            "{}: no dataset definitions (*.toml, *.json)",
-            datasets.display()
-        ));
+/// `etl check`: every definition given compiles (each problem of each file is printed), and with
+/// a sample, maps it as meant.
+fn check(paths: &[PathBuf], sample: Option<&Path>) -> Result<ExitCode, String> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let entries =
+                std::fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "toml" || e == "json"))
+                .collect();
+            if found.is_empty() {
+                return Err(format!(
+                    "{}: no dataset definitions (*.toml, *.json)",
+                    path.display()
+                ));
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
     }
-    for d in &all {
-        println!("ok  {}  {} → {}.{}", d.origin, d.name, d.database, d.table);
+    let mut all = Vec::new();
+    let mut failed = 0;
+    for file in &files {
+        match Dataset::load(file) {
+            Ok(d) => {
+                println!("ok  {}  {} → {}.{}", d.origin, d.name, d.database, d.table);
+                all.push(d);
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                failed += 1;
+            }
+        }
+    }
+    if let Err(e) = etl_core::dataset::check_unique_names(&all) {
+        eprintln!("{e}");
+        failed += 1;
+    }
+    if let Some(sample) = sample {
+        for d in &all {
+            try_on_sample(d, sample)?;
+        }
+    }
+    if failed > 0 {
+        eprintln!("etl: {failed} of {} definitions have problems", files.len());
+        return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `dataset` on `sample` into a scratch folder and says what did not map as it should.
+fn try_on_sample(dataset: &Dataset, sample: &Path) -> Result<(), String> {
+    let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let s = transform(
+        dataset,
+        sample,
+        &scratch.path().join("table"),
+        &scratch.path().join("rejected"),
+    )?;
+    let name = &dataset.origin;
+    println!(
+        "    {name} on {}: {} records, {} written, {} rejected",
+        sample.display(),
+        s.records_in,
+        s.records_written,
+        s.records_rejected
+    );
+    let path_of = |column: &str| {
+        (dataset.fields.iter())
+            .find(|f| f.column == column)
+            .map_or(String::new(), |f| f.path_display())
+    };
+    for (column, n) in &s.unreached_by_field {
+        println!(
+            "warning: {name}: column {column} (path {}) met a value it cannot go into in {n} of {} records written: an array where the path goes on into an object ([0] or [*] enter arrays), or a string or number; see unreached_by_field",
+            path_of(column),
+            s.records_written
+        );
+    }
+    for (reason, n) in &s.rejected_by_reason {
+        println!("warning: {name}: {n} records rejected as {reason}");
+    }
+    for (column, n) in &s.nulled_by_field {
+        println!(
+            "warning: {name}: column {column}: {n} values did not fit and were written as null"
+        );
+    }
+    if !s.unknown_fields.is_empty() {
+        let mut unknown: Vec<(&String, &u64)> = s.unknown_fields.iter().collect();
+        unknown.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let shown: Vec<String> = (unknown.iter().take(10))
+            .map(|(k, n)| format!("{k} ({n})"))
+            .collect();
+        println!(
+            "note: {name}: {} members no field maps, e.g. {}",
+            unknown.len(),
+            shown.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn layout_of(layout: Layout) -> generate::Layout {

@@ -227,3 +227,84 @@ fn an_unpartitioned_dataset_gets_a_table_and_no_partitions() {
     );
     assert!(!sql.contains("PARTITION"), "{sql}");
 }
+
+/// Files and folders together; every bad file is reported, each problem of each on its line; the
+/// good ones are still listed.
+#[test]
+fn check_reports_every_problem_of_every_file_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("more");
+    std::fs::create_dir(&folder).unwrap();
+    let head = "database = \"d\"\ntable = \"t\"\n[source]\nprefix = \"b/\"\n";
+    std::fs::write(
+        folder.join("b.toml"),
+        format!("name = \"b\"\n{head}[[fields]]\ncolumn = \"x\"\npath = \"a..b\"\ntype = \"string\"\n[[fields]]\ncolumn = \"y\"\ntype = \"string\"\nmin = 1\n"),
+    )
+    .unwrap();
+    let c = tmp.path().join("c.toml");
+    std::fs::write(
+        &c,
+        format!("name = \"c\"\n{head}[[fields]]\ncolumn = \"Bad-Name\"\ntype = \"string\"\n"),
+    )
+    .unwrap();
+    let out = etl(&[
+        "check",
+        "datasets/iot_sensors.toml",
+        folder.to_str().unwrap(),
+        c.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for wanted in [
+        "b.toml: fields[0].path",
+        "b.toml: fields[1].min",
+        "c.toml: fields[0].column",
+        "etl: 2 of 3 definitions have problems",
+    ] {
+        assert!(err.contains(wanted), "{wanted} in {err}");
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("ok  datasets/iot_sensors.toml"), "{stdout}");
+}
+
+/// With a sample, a path that crosses an array (and so finds nothing) is warned about, as are
+/// rejected records and members no field maps.
+#[test]
+fn check_with_a_sample_warns_where_a_path_crosses_an_array() {
+    let tmp = tempfile::tempdir().unwrap();
+    let definition = tmp.path().join("push.toml");
+    std::fs::write(
+        &definition,
+        "name = \"push\"\ndatabase = \"d\"\ntable = \"t\"\n[source]\nprefix = \"p/\"\n\
+         [[fields]]\ncolumn = \"id\"\ntype = \"bigint\"\nrequired = true\n\
+         [[fields]]\ncolumn = \"sha\"\npath = \"payload.commits.sha\"\ntype = \"string\"\n",
+    )
+    .unwrap();
+    let sample = tmp.path().join("sample.ndjson");
+    std::fs::write(
+        &sample,
+        "{\"id\":1,\"payload\":{\"commits\":[{\"sha\":\"a\"}]},\"actor\":\"x\"}\n{\"payload\":{}}\n",
+    )
+    .unwrap();
+    let out = etl(&[
+        "check",
+        definition.to_str().unwrap(),
+        "--sample",
+        sample.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for wanted in [
+        "2 records, 1 written, 1 rejected",
+        "warning: ",
+        "column sha (path payload.commits.sha) met a value it cannot go into in 1 of 1 records written: an array where the path goes on",
+        "1 records rejected as missing_required_field",
+        "members no field maps, e.g. actor (1)",
+    ] {
+        assert!(stdout.contains(wanted), "{wanted} in {stdout}");
+    }
+}

@@ -515,7 +515,52 @@ fn compile_fields(
     }
     let mut fields = Vec::with_capacity(file.fields.len());
     let mut by_column: HashMap<String, usize> = HashMap::new();
+    // Fields are independent: every field's problem is reported, not only the first.
+    let mut problems = Vec::new();
     for (i, f) in file.fields.iter().enumerate() {
+        let bound = FieldBinding {
+            file,
+            rows,
+            json_strings,
+            invalid,
+        };
+        match bound.compile(i, f, &mut by_column) {
+            Ok(field) => fields.push(field),
+            Err(e) => problems.push(e),
+        }
+    }
+    if problems.len() > 1 {
+        return Err(DatasetError::Several(problems));
+    }
+    if let Some(problem) = problems.pop() {
+        return Err(problem);
+    }
+    Ok((fields, by_column))
+}
+
+/// What a field is compiled against.
+#[derive(Clone, Copy)]
+struct FieldBinding<'a> {
+    file: &'a DatasetFile,
+    rows: Option<&'a Rows>,
+    json_strings: &'a [JsonString],
+    invalid: Invalid<'a>,
+}
+
+impl FieldBinding<'_> {
+    /// Field `i`, its column recorded in `by_column`.
+    fn compile(
+        self,
+        i: usize,
+        f: &config::FieldConfig,
+        by_column: &mut HashMap<String, usize>,
+    ) -> Result<Field, DatasetError> {
+        let Self {
+            file,
+            rows,
+            json_strings,
+            invalid,
+        } = self;
         let key = |k: &str| format!("fields[{i}].{k}");
         let source = match &f.path {
             None => f.column.as_deref().map(SourcePath::dotted).transpose(),
@@ -551,9 +596,8 @@ fn compile_fields(
             .map_err(|(k, m)| invalid.at(k, m))?;
         field.json_string = json_string;
         field.from_document = from_document;
-        fields.push(field);
+        Ok(field)
     }
-    Ok((fields, by_column))
 }
 
 /// The partition keys; a value partition named like its field takes the column out of the files.
@@ -629,7 +673,8 @@ pub fn dataset_for_key<'a>(datasets: &'a [Dataset], key: &str) -> Option<&'a Dat
         .max_by_key(|d| d.prefix.len())
 }
 
-fn check_unique_names(datasets: &[Dataset]) -> Result<(), DatasetError> {
+/// Two definitions with one name are a mistake (their tables would be confused).
+pub fn check_unique_names(datasets: &[Dataset]) -> Result<(), DatasetError> {
     let mut seen: HashMap<&str, &str> = HashMap::new();
     for d in datasets {
         if let Some(first) = seen.insert(&d.name, &d.origin) {

@@ -348,3 +348,23 @@ fn records_are_named_by_a_path_of_member_names() {
         "{err}"
     );
 }
+
+#[test]
+fn every_bad_field_is_reported_each_on_its_line() {
+    let err = error_of(&minimal(
+        "[[fields]]\ncolumn = \"a\"\npath = \"a..b\"\ntype = \"string\"\n\
+         [[fields]]\ncolumn = \"b\"\ntype = \"string\"\nmin = 1\n\
+         [[fields]]\ncolumn = \"id\"\ntype = \"string\"\n",
+    ));
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    for (line, key) in lines
+        .iter()
+        .zip(["fields[2].path", "fields[3].min", "fields[4].column"])
+    {
+        assert!(
+            line.starts_with(&format!("datasets/x.toml: {key}")),
+            "{line}"
+        );
+    }
+}
