@@ -204,6 +204,9 @@ impl ObjectStore for S3Objects {
                         .unwrap_or("")
                         .trim_matches('"')
                         .to_string(),
+                    last_modified: o
+                        .last_modified
+                        .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
                 })
             }));
         }

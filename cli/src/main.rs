@@ -308,7 +308,12 @@ fn transform(
         Box::new(File::open(input).map_err(|e| format!("{}: {e}", input.display()))?)
     };
     let path = std::path::absolute(input).unwrap_or_else(|_| input.to_path_buf());
-    let source = SourceObject::local_file(&path.display().to_string());
+    let mut source = SourceObject::local_file(&path.display().to_string());
+    // A local file was "created" when it was last written.
+    source.created = std::fs::metadata(input)
+        .and_then(|m| m.modified())
+        .ok()
+        .map(etl_core::timefmt::rfc3339_of);
     Engine::new(dataset)
         .transform(reader, &source, &LocalDir::new(out), &LocalDir::new(rejected))
         .map_err(|e| format!("{e}\nNothing was written for this input. Fix the file (or the dataset definition) and run again."))

@@ -308,3 +308,34 @@ fn check_with_a_sample_warns_where_a_path_crosses_an_array() {
         assert!(stdout.contains(wanted), "{wanted} in {stdout}");
     }
 }
+
+/// A local file's modification time is its object's creation time (`from = "object"`).
+#[test]
+fn a_local_file_was_created_when_it_was_last_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let definition = tmp.path().join("arrivals.toml");
+    std::fs::write(
+        &definition,
+        "name = \"arrivals\"\ndatabase = \"d\"\ntable = \"t\"\n[source]\nprefix = \"\"\n\
+         [[fields]]\ncolumn = \"n\"\ntype = \"int64\"\n\
+         [[fields]]\ncolumn = \"ingested\"\nfrom = \"object\"\npath = \"created\"\ntype = \"timestamp\"\nrequired = true\n\
+         [[partitions]]\nname = \"year\"\nfrom = \"ingested\"\npart = \"year\"\n",
+    )
+    .unwrap();
+    let input = tmp.path().join("in.ndjson");
+    std::fs::write(&input, "{\"n\":1}\n").unwrap();
+    let modified = std::fs::metadata(&input).unwrap().modified().unwrap();
+    let year = etl_core::timefmt::rfc3339_of(modified)[..4].to_string();
+    let out = etl(&[
+        "transform",
+        "--dataset",
+        definition.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        tmp.path().join("table").to_str().unwrap(),
+    ]);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["records_written"], 1, "{summary}");
+    assert_eq!(summary["partitions"][0]["path"], format!("year={year}/"));
+}

@@ -347,6 +347,9 @@ pub fn s3_event(objects: &[&RawObject]) -> Result<Value> {
         .iter()
         .map(|object| {
             let mut record = template.clone();
+            // S3 stamps the notification with the object's creation: now, here.
+            record["eventTime"] =
+                etl_core::timefmt::rfc3339_of(std::time::SystemTime::now()).into();
             let s3 = &mut record["s3"];
             s3["bucket"]["name"] = object.bucket.clone().into();
             s3["bucket"]["arn"] = format!("arn:aws:s3:::{}", object.bucket).into();

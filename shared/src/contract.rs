@@ -40,6 +40,10 @@ pub struct ObjectRef {
     /// ordered by when it commits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequencer: Option<String>,
+    /// When the object was created (RFC 3339): the S3 event's `eventTime`, or for a backfill the
+    /// listing's last-modified time. Fields `from = "object"` read it as `created`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
 }
 
 impl ObjectRef {

@@ -116,6 +116,8 @@ struct Run<'e> {
     rejected: RejectedWriter<'e>,
     tally: Tally,
     threshold_crossed: bool,
+    /// The object's members, for fields `from = "object"` (see [`sources::object_document`]).
+    object: String,
 }
 
 impl<'e> Run<'e> {
@@ -150,6 +152,7 @@ impl<'e> Run<'e> {
             rejected: RejectedWriter::new(rejected_store, rejected_key, source.uri()),
             tally: Tally::new(dataset.fields.len()),
             threshold_crossed: false,
+            object: sources::object_document(source, &dataset.prefix),
         }
     }
 
@@ -181,6 +184,7 @@ impl<'e> Run<'e> {
         let mut scratch = Scratch {
             levels: self.engine.rows.as_ref().map_or(Vec::new(), |p| p.states()),
             sources: (self.engine.sources.as_ref()).map_or_else(Default::default, |p| p.state()),
+            object: std::mem::take(&mut self.object),
             ..Scratch::default()
         };
         let result = reader.for_each(tree, tree.slot_count(), &mut unknown, |record| {
@@ -263,7 +267,8 @@ impl<'e> Run<'e> {
         plan.take_record_steps(slots);
         let slots = &*slots;
         let mut inner = reuse(std::mem::take(&mut scratch.inner));
-        plan.read_inner(slots, document, &mut inner, &mut scratch.sources);
+        let object = scratch.object.as_bytes();
+        plan.read_inner(slots, document, object, &mut inner, &mut scratch.sources);
         let slot_of = |i| plan.slot(i, slots, &inner);
         let mut row = reuse(std::mem::take(&mut scratch.row));
         scratch.counted.clear();
@@ -471,6 +476,7 @@ struct Scratch {
     /// record, and what is learnt across records.
     inner: Vec<Slot<'static>>,
     sources: sources::SourcesState,
+    object: String,
 }
 
 /// Empties a vector and gives its allocation to a vector of another type of the same size and

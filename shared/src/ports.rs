@@ -86,6 +86,8 @@ pub struct Listed {
     pub size: u64,
     /// Its ETag, without quotes.
     pub etag: String,
+    /// When it was created (RFC 3339, UTC), when the store says.
+    pub last_modified: Option<String>,
 }
 
 /// An object's bytes and the ETag a conditional write compares against.

@@ -352,6 +352,11 @@ fn parse_pattern(s: &str, pattern: &str) -> Option<i64> {
     })
 }
 
+/// A system time as RFC 3339 in UTC with milliseconds (`2026-12-01T10:00:00.000Z`).
+pub fn rfc3339_of(time: std::time::SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

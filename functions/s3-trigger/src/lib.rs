@@ -63,6 +63,9 @@ pub struct Backfill {
 /// starts nothing new (the executions are named by the object and this sequencer).
 pub const BACKFILL_SEQUENCER: &str = "0";
 
+/// The event time of a backfilled object whose store gave no time: not passed on as its time.
+const UNKNOWN_TIME: &str = "1970-01-01T00:00:00Z";
+
 /// Handles an invocation: an S3 notification, or a backfill.
 pub async fn handle_event<E: ExecutionStarter, O: ObjectStore>(
     deps: &Deps<E, O>,
@@ -81,7 +84,7 @@ pub async fn handle_event<E: ExecutionStarter, O: ObjectStore>(
                 .map(|o| {
                     serde_json::json!({
                         "eventName": "ObjectCreated:Put",
-                        "eventTime": "1970-01-01T00:00:00Z",
+                        "eventTime": o.last_modified.as_deref().unwrap_or(UNKNOWN_TIME),
                         "userIdentity": {},
                         "requestParameters": {},
                         "responseElements": {},
@@ -206,6 +209,9 @@ pub async fn handle<E: ExecutionStarter, O>(
                     .filter(|e| !e.is_empty()),
                 size,
                 sequencer: object.sequencer.filter(|s| !s.is_empty()),
+                created: Some(record.event_time)
+                    .filter(|t| t.timestamp() != 0)
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
             },
             removed,
         };

@@ -43,6 +43,16 @@ async fn a_backfill_starts_the_objects_already_there_once() {
             let input: PipelineInput = serde_json::from_str(input).unwrap();
             assert_eq!(input.object.sequencer.as_deref(), Some(BACKFILL_SEQUENCER));
             assert!(input.object.etag.is_some() && input.object.size == 3);
+            // The listing's time is the object's creation time (a file's modification here).
+            let created = input.object.created.as_deref().expect("a creation time");
+            let created_at = chrono::DateTime::parse_from_rfc3339(created)
+                .unwrap()
+                .timestamp();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+            assert!((now - created_at).abs() < 600, "{created}");
             input.object.key
         })
         .collect();
@@ -90,6 +100,11 @@ async fn the_sample_event_starts_one_execution_with_the_decoded_key() {
         Some("0123456789abcdef0123456789abcdef")
     );
     assert_eq!(input.object.size, 1445);
+    assert_eq!(
+        input.object.created.as_deref(),
+        Some("2020-06-24T13:57:30.000Z"),
+        "the event's time is the object's creation"
+    );
     assert!(
         name.len() <= 80
             && name
@@ -190,6 +205,7 @@ fn execution_names_are_stable_short_and_distinct() {
             etag: None,
             size: 1,
             sequencer: Some("0055AED6DCD90281E5".into()),
+            created: None,
         },
         removed: false,
     };

@@ -373,6 +373,7 @@ impl Attempt {
             key: o.key.clone(),
             version: o.identity_version().map(String::from),
             attempt: Some(id.clone()),
+            created: o.created.clone(),
         };
         let margin = inv.margin();
         Self {

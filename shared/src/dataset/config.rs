@@ -140,8 +140,9 @@ pub struct FieldConfig {
     pub column: Option<String>,
     /// Where the value is in the source record. Defaults to the column name.
     pub path: Option<PathConfig>,
-    /// What `path` starts from: `record` (the default), or `document`, the document around
-    /// the records with `[source] records` (CloudWatch Logs' `logGroup` on every log event).
+    /// What `path` starts from: `record` (the default); `document`, the document around the
+    /// records with `[source] records` (CloudWatch Logs' `logGroup` on every log event); or
+    /// `object`, the raw object itself (`key`, `created`, `key_time`, `key_values.<name>`).
     #[serde(default)]
     pub from: FieldFrom,
     /// Column type, in Athena's spelling: a scalar, `array<T>`, `struct<name:T,...>` or
@@ -176,9 +177,11 @@ pub enum FieldFrom {
     /// The record.
     #[default]
     Record,
-    /// The document whose array holds the records (`[source] records`): its members that come
-    /// before the array, the same for each of its records.
+    /// The document whose array holds the records (`[source] records`): its members, the same
+    /// for each of its records.
     Document,
+    /// The raw object: the same for all its records (see [`crate::dataset::OBJECT_MEMBERS`]).
+    Object,
 }
 
 /// Column types (the scalar names users write are in [`super::types`]).

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use config::{
-    Compression, DatasetFile, EmptyRows, EpochUnit, FieldType, MismatchPolicy, OnDelete,
+    Compression, DatasetFile, EmptyRows, EpochUnit, FieldFrom, FieldType, MismatchPolicy, OnDelete,
     PartitionConfig, TimePart,
 };
 pub use error::DatasetError;
@@ -119,8 +119,8 @@ pub struct Field {
     /// The rows level it reads from: 0 the record, `k` the current element of
     /// [`Dataset::rows`]' level `k` (its paths start there).
     pub level: usize,
-    /// Whether its path starts from the document around the records (`from = "document"`).
-    pub from_document: bool,
+    /// What its path starts from: the record, the document around the records, or the object.
+    pub from: config::FieldFrom,
     /// The [`Dataset::json_strings`] entry whose document it reads inside (its `path` and
     /// `select` then start there), or none for a path from the record.
     pub json_string: Option<usize>,
@@ -440,6 +440,29 @@ fn bind_json_string<'p>(strings: &[JsonString], steps: &'p [Step]) -> (Option<us
     (None, steps)
 }
 
+/// What a field `from = "object"` can read: the object's bucket and key, when it was created (S3's
+/// time, RFC 3339), the time in its key's `YYYY/MM/DD/HH/` segments after the prefix (Firehose's
+/// layout; `HH` may be left out), and its key's Hive-style `name=value` segments.
+pub const OBJECT_MEMBERS: [&str; 5] = ["bucket", "key", "created", "key_time", "key_values"];
+
+/// A field can read the object's members: those of [`OBJECT_MEMBERS`].
+fn check_object_field(file: &DatasetFile, path: &SourcePath) -> Result<(), String> {
+    if file.rows.is_some() {
+        return Err("from = \"object\" and [rows] do not go together yet".into());
+    }
+    let first = path.keys.first().map(String::as_str).unwrap_or_default();
+    let fits = match first {
+        "key_values" => path.keys.len() == 2 && path.steps.is_empty(),
+        member => OBJECT_MEMBERS.contains(&member) && path.keys.len() == 1 && path.steps.is_empty(),
+    };
+    if !fits {
+        return Err(format!(
+            "{path} is not a member of the object: one of bucket, key, created, key_time, or key_values.<name> for a key segment <name>=<value>"
+        ));
+    }
+    Ok(())
+}
+
 /// The member names of `[source] records`.
 fn records_path(path: &config::PathConfig) -> Result<Vec<String>, String> {
     let empty = "an empty name: give the member whose array holds the records, e.g. \"Records\"";
@@ -571,9 +594,15 @@ impl FieldBinding<'_> {
             return Err(invalid.at(key("column"), "a field needs a column name or a path"));
         };
         let all_steps = source.all_steps();
-        let from_document = f.from == config::FieldFrom::Document;
-        if from_document {
-            check_document_field(file, &source).map_err(|m| invalid.at(key("from"), m))?;
+        let from_document = f.from != config::FieldFrom::Record;
+        match f.from {
+            config::FieldFrom::Record => {}
+            config::FieldFrom::Document => {
+                check_document_field(file, &source).map_err(|m| invalid.at(key("from"), m))?
+            }
+            config::FieldFrom::Object => {
+                check_object_field(file, &source).map_err(|m| invalid.at(key("from"), m))?
+            }
         }
         let (level, inside) = match rows {
             Some(r) if !from_document => r.bind(&all_steps),
@@ -595,7 +624,7 @@ impl FieldBinding<'_> {
         let mut field = compile_field(f, column, &source, level, inside, &key)
             .map_err(|(k, m)| invalid.at(k, m))?;
         field.json_string = json_string;
-        field.from_document = from_document;
+        field.from = f.from;
         Ok(field)
     }
 }
@@ -798,7 +827,7 @@ fn compile_field(
         column,
         level,
         json_string: None,
-        from_document: false,
+        from: config::FieldFrom::Record,
         path: inside.keys.clone(),
         select: select.to_vec(),
         shown_path: source.to_string(),

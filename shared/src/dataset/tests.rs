@@ -293,7 +293,10 @@ fn fields_from_the_document_need_records_around_them() {
             ),
     )
     .unwrap();
-    assert!(d.fields[2].from_document && !d.fields[0].from_document);
+    assert_eq!(
+        (d.fields[2].from, d.fields[0].from),
+        (config::FieldFrom::Document, config::FieldFrom::Record)
+    );
     assert_eq!(d.fields[2].column, "log_group");
     for (source, extra, expected) in [
         (
@@ -314,7 +317,7 @@ fn fields_from_the_document_need_records_around_them() {
         (
             "records = \"logEvents\"",
             "[[fields]]\npath = \"logGroup\"\nfrom = \"elsewhere\"\ntype = \"string\"\n",
-            "unknown variant `elsewhere`, expected `record` or `document`",
+            "unknown variant `elsewhere`, expected one of `record`, `document`, `object`",
         ),
     ] {
         let err = error_of(&minimal(extra).replace("prefix = \"x/\"", &format!("prefix = \"x/\"\n{source}")));
@@ -365,6 +368,31 @@ fn every_bad_field_is_reported_each_on_its_line() {
         assert!(
             line.starts_with(&format!("datasets/x.toml: {key}")),
             "{line}"
+        );
+    }
+}
+
+#[test]
+fn fields_from_the_object_read_its_members_only() {
+    let ok = load(&minimal(
+        "[[fields]]\ncolumn = \"dt\"\nfrom = \"object\"\npath = \"key_values.dt\"\ntype = \"date\"\n\
+         [[fields]]\ncolumn = \"ingested\"\nfrom = \"object\"\npath = \"created\"\ntype = \"timestamp\"\n",
+    ))
+    .unwrap();
+    assert_eq!(ok.fields[2].from, config::FieldFrom::Object);
+    for path in [
+        "\"size\"",
+        "\"key_values\"",
+        "\"key.x\"",
+        "\"key_values.a.b\"",
+        "\"created[0]\"",
+    ] {
+        let err = error_of(&minimal(&format!(
+            "[[fields]]\ncolumn = \"x\"\nfrom = \"object\"\npath = {path}\ntype = \"string\"\n"
+        )));
+        assert!(
+            err.contains("fields[2].from: ") && err.contains("is not a member of the object: one of bucket, key, created, key_time, or key_values.<name>"),
+            "{path}: {err}"
         );
     }
 }

@@ -10,8 +10,9 @@
 //! decoder keeps them, see `RecordReader::with_document_members`) and are scanned the same way.
 
 use super::value_paths::ValuePaths;
-use crate::dataset::{Dataset, Step};
+use crate::dataset::{Dataset, FieldFrom, Step};
 use crate::decode::json::{Layouts, PathTree, Scanner, Shape, Slot, UnknownFields};
+use crate::layout::SourceObject;
 
 /// How the unreached fields of a string that is not a JSON document are counted (for messages:
 /// "its path meets a string that is not JSON").
@@ -38,9 +39,12 @@ struct Inner {
     base: usize,
 }
 
+#[derive(PartialEq)]
 enum InnerFrom {
     /// The document around the records.
     Document,
+    /// The object's members (see [`object_document`]).
+    Object,
     /// The JSON string in this slot of the record; `shown_path` names unknown members found
     /// inside it.
     String { slot: usize, shown_path: String },
@@ -57,31 +61,40 @@ pub(super) struct SourcesState {
 }
 
 impl SourcesPlan {
-    /// The plan of `dataset`, when it has JSON strings or fields from the document.
+    /// The plan of `dataset`, when it has JSON strings or fields from the document or object.
     pub fn new(dataset: &Dataset) -> Option<Self> {
-        let from_document = dataset.fields.iter().any(|f| f.from_document);
-        if dataset.json_strings.is_empty() && !from_document {
+        let reads = |from: FieldFrom| dataset.fields.iter().any(|f| f.from == from);
+        let (from_document, from_object) = (reads(FieldFrom::Document), reads(FieldFrom::Object));
+        if dataset.json_strings.is_empty() && !from_document && !from_object {
             return None;
         }
-        // Sources: 0 the record, then the document when read, then each string.
-        let strings_from = 1 + usize::from(from_document);
+        // Sources: 0 the record, then the document and the object when read, then each string.
+        let mut froms = Vec::new();
+        if from_document {
+            froms.push(InnerFrom::Document);
+        }
+        if from_object {
+            froms.push(InnerFrom::Object);
+        }
+        let source_of =
+            |wanted: InnerFrom| 1 + froms.iter().position(|f| *f == wanted).unwrap_or(0);
+        let (document_source, object_source) =
+            (source_of(InnerFrom::Document), source_of(InnerFrom::Object));
+        let strings_from = 1 + froms.len();
         let sources = strings_from + dataset.json_strings.len();
         let mut paths: Vec<Vec<&[String]>> = vec![Vec::new(); sources];
         let mut selects: Vec<Vec<&[Step]>> = vec![Vec::new(); sources];
         let mut place = Vec::with_capacity(dataset.fields.len());
         for field in &dataset.fields {
-            let source = match (field.from_document, field.json_string) {
-                (true, _) => 1,
-                (false, Some(k)) => strings_from + k,
-                (false, None) => 0,
+            let source = match (field.from, field.json_string) {
+                (FieldFrom::Document, _) => document_source,
+                (FieldFrom::Object, _) => object_source,
+                (FieldFrom::Record, Some(k)) => strings_from + k,
+                (FieldFrom::Record, None) => 0,
             };
             place.push((source, paths[source].len()));
             paths[source].push(&field.path);
             selects[source].push(&field.select);
-        }
-        let mut froms = Vec::with_capacity(sources - 1);
-        if from_document {
-            froms.push(InnerFrom::Document);
         }
         for string in &dataset.json_strings {
             froms.push(InnerFrom::String {
@@ -110,7 +123,7 @@ impl SourcesPlan {
             })
             .collect();
         let mut document_members: Vec<String> = (dataset.fields.iter())
-            .filter(|f| f.from_document)
+            .filter(|f| f.from == FieldFrom::Document)
             .filter_map(|f| f.path.first().cloned())
             .collect();
         document_members.sort();
@@ -160,12 +173,14 @@ impl SourcesPlan {
         self.record.take_steps(record);
     }
 
-    /// The slots of the inner values of the record whose slots are `record` and whose document's
-    /// members are `document` (the text of an object; empty for none).
+    /// The slots of the inner values of the record whose slots are `record`, whose document's
+    /// members are `document` (the text of an object; empty for none) and whose object's are
+    /// `object` (see [`object_document`]).
     pub fn read_inner<'a>(
         &self,
         record: &'a [Slot<'a>],
         document: &'a [u8],
+        object: &'a [u8],
         slots: &mut Vec<Slot<'a>>,
         state: &mut SourcesState,
     ) {
@@ -177,6 +192,7 @@ impl SourcesPlan {
             match &inner.from {
                 InnerFrom::Document if document.is_empty() => {}
                 InnerFrom::Document => read(paths, document, slots, state, j),
+                InnerFrom::Object => read(paths, object, slots, state, j),
                 InnerFrom::String { slot, .. } => {
                     match &record[*slot] {
                         Slot::Str(text) => read(paths, text.as_bytes(), slots, state, j),
@@ -238,4 +254,77 @@ fn read<'a>(
 /// Every slot unreached: the value is not a document its paths can go into.
 fn unreach(slots: &mut [Slot<'_>], kind: &'static str) {
     slots.iter_mut().for_each(|s| *s = Slot::Unreached(kind));
+}
+
+/// The members of `source` that fields `from = "object"` read, as the text of a JSON object:
+/// `bucket`, `key`, `created` when known, `key_time` when the key has `YYYY/MM/DD[/HH]/`
+/// segments after `prefix`, and `key_values` from its `name=value` segments (`%XX` decoded).
+pub(super) fn object_document(source: &SourceObject, prefix: &str) -> String {
+    let mut doc = serde_json::Map::new();
+    doc.insert("bucket".into(), source.bucket.clone().into());
+    doc.insert("key".into(), source.key.clone().into());
+    if let Some(created) = &source.created {
+        doc.insert("created".into(), created.clone().into());
+    }
+    let folders: Vec<&str> = match source.key.rsplit_once('/') {
+        Some((folders, _file)) => folders.split('/').collect(),
+        None => Vec::new(),
+    };
+    let after_prefix = source.key.strip_prefix(prefix).unwrap_or(&source.key);
+    if let Some(time) = key_time(after_prefix) {
+        doc.insert("key_time".into(), time.into());
+    }
+    let values: serde_json::Map<String, serde_json::Value> = (folders.iter())
+        .filter_map(|segment| segment.split_once('='))
+        .map(|(name, value)| (name.to_string(), percent_decoded(value).into()))
+        .collect();
+    doc.insert("key_values".into(), values.into());
+    serde_json::Value::Object(doc).to_string()
+}
+
+/// The first `YYYY/MM/DD` folders (and `HH` after them, if there) of `key`, as RFC 3339 UTC.
+fn key_time(key: &str) -> Option<String> {
+    let folders: Vec<&str> = key.rsplit_once('/')?.0.split('/').collect();
+    let number = |s: &str, len: usize, range: std::ops::RangeInclusive<u32>| {
+        (s.len() == len && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u32>().ok())
+            .flatten()
+            .filter(|n| range.contains(n))
+    };
+    (0..folders.len().saturating_sub(2)).find_map(|i| {
+        let year = number(folders[i], 4, 1..=9999)?;
+        let month = number(folders[i + 1], 2, 1..=12)?;
+        let day = number(folders[i + 2], 2, 1..=31)?;
+        let hour = folders
+            .get(i + 3)
+            .and_then(|h| number(h, 2, 0..=23))
+            .unwrap_or(0);
+        chrono::NaiveDate::from_ymd_opt(year as i32, month, day)?;
+        Some(format!("{year:04}-{month:02}-{day:02}T{hour:02}:00:00Z"))
+    })
+}
+
+/// `%XX` escapes decoded, as Hive writes partition values into paths (others left as they are).
+fn percent_decoded(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| value.to_string())
 }

@@ -33,6 +33,7 @@ fn source(key: &str) -> SourceObject {
         key: key.into(),
         version: Some("v1".into()),
         attempt: None,
+        created: None,
     }
 }
 
@@ -1530,5 +1531,6 @@ type = "bigint"
 
 mod json_strings;
 mod nested;
+mod object_fields;
 mod rows;
 mod scalars;

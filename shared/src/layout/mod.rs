@@ -87,6 +87,9 @@ pub struct SourceObject {
     /// it, so overlapping attempts never write or delete each other's files. `None` for the CLI,
     /// whose files are named by the object alone.
     pub attempt: Option<String>,
+    /// When the object was created (RFC 3339, UTC): the S3 event's time, or a local file's
+    /// modification time; `None` when not known.
+    pub created: Option<String>,
 }
 
 impl SourceObject {
@@ -97,6 +100,7 @@ impl SourceObject {
             key: path.to_string(),
             version: None,
             attempt: None,
+            created: None,
         }
     }
 

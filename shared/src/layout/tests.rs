@@ -17,6 +17,7 @@ fn every_name_of_the_curated_bucket() {
         key: "iot/a.json".into(),
         version: Some("v1".into()),
         attempt: Some(attempt.clone()),
+        created: None,
     };
     let id = source.id();
     assert_eq!(id, source_id("raw", "iot/a.json", Some("v1")));

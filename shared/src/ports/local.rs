@@ -175,6 +175,10 @@ impl ObjectStore for LocalObjects {
                         key,
                         size: body.len() as u64,
                         etag: Self::etag(&body).trim_matches('"').to_string(),
+                        last_modified: fs::metadata(&path)
+                            .and_then(|m| m.modified())
+                            .ok()
+                            .map(crate::timefmt::rfc3339_of),
                     });
                 }
             }
