@@ -1426,7 +1426,12 @@ async fn nested_examples_reach_the_table_as_lists_and_structs(stack: Arc<Stack>)
                     );
                 }
                 for batch in reader.build()? {
-                    rows += batch?.num_rows() as u64;
+                    let batch = batch?;
+                    // The S3 event's time reached the transform as the object's creation.
+                    if let Some(delivered) = batch.column_by_name("delivered") {
+                        ensure!(delivered.null_count() == 0, "{key}: delivered is null");
+                    }
+                    rows += batch.num_rows() as u64;
                 }
             }
         }

@@ -173,8 +173,9 @@ PARQUET = {
     "github_commits": "SELECT * FROM read_parquet('{table}/**/*.parquet', hive_partitioning = false)",
     "kubernetes_audit": "SELECT * FROM read_parquet('{table}/**/*.parquet', hive_partitioning = false)",
     "otlp_logs": "SELECT * FROM read_parquet('{table}/**/*.parquet', hive_partitioning = false)",
+    # `delivered` is the object's creation time, which the raw file does not hold.
     "cloudwatch_logs": """
-        SELECT * REPLACE (json(record) AS record)
+        SELECT * EXCLUDE (delivered) REPLACE (json(record) AS record)
         FROM read_parquet('{table}/**/*.parquet', hive_partitioning = false)
     """,
     "cloudtrail": """
