@@ -25,8 +25,12 @@ pub use error::TransformError;
 
 use crate::dataset::Dataset;
 use crate::decode::compression::Compression;
+use crate::decode::json::UnknownFields;
 use crate::decode::json::{PathTree, Shape, Slot};
-use crate::decode::{open_input, DecodeError, InputStats, Record, RecordPos, RecordReader};
+use crate::decode::zip::ZipReader;
+use crate::decode::{
+    open_member, open_object, DecodeError, Opened, Record, RecordPos, RecordReader,
+};
 use crate::layout::{self, SourceObject};
 use crate::mapping::{map_record, map_row, rejection, Counted, Reason, Rejection, Value};
 use crate::output::OutputStore;
@@ -101,7 +105,11 @@ impl Engine {
             Ok(()) => Ok(run.into_summary()),
             Err(failure) => {
                 run.discard();
-                Err(TransformError::new(source.uri(), failure))
+                let object = match &run.member {
+                    Some(member) => format!("{}, member {member}", source.uri()),
+                    None => source.uri(),
+                };
+                Err(TransformError::new(object, failure))
             }
         }
     }
@@ -118,6 +126,8 @@ struct Run<'e> {
     threshold_crossed: bool,
     /// The object's members, for fields `from = "object"` (see [`sources::object_document`]).
     object: String,
+    /// The ZIP archive's member being read, for an archive.
+    member: Option<String>,
 }
 
 impl<'e> Run<'e> {
@@ -153,25 +163,90 @@ impl<'e> Run<'e> {
             tally: Tally::new(dataset.fields.len()),
             threshold_crossed: false,
             object: sources::object_document(source, &dataset.prefix),
+            member: None,
         }
     }
 
     fn read_all(&mut self, input: impl Read + Send) -> Result<(), Failure> {
         let max_decoded = self.engine.dataset.max_decompressed_mb << 20;
-        let (decoded, stats) = open_input(input, max_decoded).map_err(DecodeError::Io)?;
-        // Reading, and decompressing (gzip: about a third of what the rest of the transform does
-        // with the bytes), run a few chunks ahead on a thread of their own.
+        let (opened, stats) = open_object(input, max_decoded).map_err(DecodeError::Io)?;
+        let mut unknown = std::mem::take(&mut self.tally.unknown);
+        let mut scratch = Scratch {
+            levels: self.engine.rows.as_ref().map_or(Vec::new(), |p| p.states()),
+            sources: (self.engine.sources.as_ref()).map_or_else(Default::default, |p| p.state()),
+            object: std::mem::take(&mut self.object),
+            ..Scratch::default()
+        };
+        let result = match opened {
+            Opened::Stream(decoded) => {
+                let name = match stats.compression {
+                    Compression::None => "read-ahead",
+                    _ => "inflate",
+                };
+                self.read_stream(decoded, name, &mut scratch, &mut unknown)
+            }
+            Opened::Archive(zip) => self.read_archive(zip, max_decoded, &mut scratch, &mut unknown),
+        };
+        if let Some(plan) = &self.engine.rows {
+            plan.report_unknown(&mut scratch.levels, &mut unknown);
+        }
+        if let Some(plan) = &self.engine.sources {
+            plan.report_unknown(&mut scratch.sources, &mut unknown);
+        }
+        self.tally.unknown = unknown;
+        self.tally.bytes_in = stats.raw_bytes();
+        result?;
+        self.finish()
+    }
+
+    /// Every member of a ZIP archive read as an input of its own, in the archive's order, and the
+    /// central directory checked at the end.
+    fn read_archive<R: std::io::BufRead + Send>(
+        &mut self,
+        mut zip: ZipReader<R>,
+        max_decoded: u64,
+        scratch: &mut Scratch,
+        unknown: &mut UnknownFields,
+    ) -> Result<(), Failure> {
+        while let Some(mut member) = zip.next_member().map_err(DecodeError::Io)? {
+            if member.is_directory() {
+                member.skip().map_err(DecodeError::Io)?;
+                continue;
+            }
+            self.member = Some(member.name().to_string());
+            self.tally.archive_members += 1;
+            let left = max_decoded - self.tally.bytes_decoded;
+            let decoded = open_member(&mut member, left, max_decoded).map_err(DecodeError::Io)?;
+            self.read_stream(decoded, "unzip", scratch, unknown)?;
+            // What a compressed member holds after its stream (nothing, as a rule) is not read.
+            member.skip().map_err(DecodeError::Io)?;
+            self.member = None;
+        }
+        Ok(())
+    }
+
+    /// Reads the records of one decoded stream, which is read (and decompressed) a few chunks
+    /// ahead on a thread of its own: gzip's inflate is about a third of what the rest of the
+    /// transform does with the bytes.
+    fn read_stream(
+        &mut self,
+        decoded: impl Read + Send,
+        thread: &str,
+        scratch: &mut Scratch,
+        unknown: &mut UnknownFields,
+    ) -> Result<(), Failure> {
         std::thread::scope(|scope| {
-            let name = match stats.compression {
-                Compression::None => "read-ahead",
-                _ => "inflate",
-            };
-            let chunks = ReadAhead::scoped(scope, name, decoded).map_err(DecodeError::Io)?;
-            self.read_records(chunks, &stats)
+            let chunks = ReadAhead::scoped(scope, thread, decoded).map_err(DecodeError::Io)?;
+            self.read_records(chunks, scratch, unknown)
         })
     }
 
-    fn read_records(&mut self, chunks: ReadAhead, stats: &InputStats) -> Result<(), Failure> {
+    fn read_records(
+        &mut self,
+        chunks: ReadAhead,
+        scratch: &mut Scratch,
+        unknown: &mut UnknownFields,
+    ) -> Result<(), Failure> {
         let mut reader = RecordReader::new(chunks);
         if let Some(path) = &self.engine.dataset.records {
             reader = reader.with_records_path(path);
@@ -180,14 +255,7 @@ impl<'e> Run<'e> {
             reader = reader.with_document_members(plan.document_members().to_vec());
         }
         let tree = &self.engine.tree;
-        let mut unknown = std::mem::take(&mut self.tally.unknown);
-        let mut scratch = Scratch {
-            levels: self.engine.rows.as_ref().map_or(Vec::new(), |p| p.states()),
-            sources: (self.engine.sources.as_ref()).map_or_else(Default::default, |p| p.state()),
-            object: std::mem::take(&mut self.object),
-            ..Scratch::default()
-        };
-        let result = reader.for_each(tree, tree.slot_count(), &mut unknown, |record| {
+        let result = reader.for_each(tree, tree.slot_count(), unknown, |record| {
             self.tally.records_in += 1;
             match record {
                 Record::Invalid { pos, raw, error } => {
@@ -209,25 +277,16 @@ impl<'e> Run<'e> {
                     document,
                     ..
                 } => match (&self.engine.rows, &self.engine.sources) {
-                    (Some(plan), _) => self.accept_rows(plan, pos, raw, slots, &mut scratch),
+                    (Some(plan), _) => self.accept_rows(plan, pos, raw, slots, scratch),
                     (None, Some(plan)) => {
-                        self.accept_sources(plan, pos, raw, slots, document, &mut scratch)
+                        self.accept_sources(plan, pos, raw, slots, document, scratch)
                     }
-                    (None, None) => self.accept(pos, raw, slots, &mut scratch),
+                    (None, None) => self.accept(pos, raw, slots, scratch),
                 },
             }
         });
-        if let Some(plan) = &self.engine.rows {
-            plan.report_unknown(&mut scratch.levels, &mut unknown);
-        }
-        if let Some(plan) = &self.engine.sources {
-            plan.report_unknown(&mut scratch.sources, &mut unknown);
-        }
-        self.tally.unknown = unknown;
-        self.tally.bytes_in = stats.raw_bytes();
-        self.tally.bytes_decoded = reader.bytes_read();
-        result?;
-        self.finish()
+        self.tally.bytes_decoded += reader.bytes_read();
+        result
     }
 
     /// A parsed object: mapped to a row, placed in its partition and written, or rejected.
@@ -418,6 +477,7 @@ impl<'e> Run<'e> {
     ) -> Result<(), Failure> {
         self.tally.rejected(reason, field);
         self.rejected.write(&RejectedRecord {
+            member: self.member.as_deref(),
             pos,
             raw,
             valid_json,

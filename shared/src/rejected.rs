@@ -5,6 +5,9 @@
 //! {"source":"s3://raw/iot/a.json","record_number":7,"line":7,"offset":812,"reason":"type_mismatch","field":"latitude","message":"...","record":{...}}
 //! ```
 //!
+//! A record of a ZIP archive's member also names the member (`"member":"logs/a.json"`); its
+//! number, line and offset are then counted within the member.
+//!
 //! A valid record is kept as written (on one line); one that is not valid JSON is kept as text in
 //! `raw`, and in `raw_base64` too when it is not UTF-8, so no byte of it is lost.
 
@@ -19,7 +22,9 @@ use crate::output::{OutputError, OutputFile, OutputStore};
 /// One rejected record.
 #[derive(Debug, Clone, Copy)]
 pub struct RejectedRecord<'a> {
-    /// Where it starts in the input.
+    /// The ZIP archive's member it is in, for an archive.
+    pub member: Option<&'a str>,
+    /// Where it starts in the input (in the member, for an archive).
     pub pos: RecordPos,
     /// Its bytes as read.
     pub raw: &'a [u8],
@@ -96,6 +101,8 @@ impl<'s> RejectedWriter<'s> {
 #[derive(Serialize)]
 struct RejectedMeta<'a> {
     source: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    member: Option<&'a str>,
     record_number: u64,
     line: u64,
     offset: u64,
@@ -109,6 +116,7 @@ struct RejectedMeta<'a> {
 fn rejected_line(source: &str, r: &RejectedRecord<'_>) -> Vec<u8> {
     let meta = RejectedMeta {
         source,
+        member: r.member,
         record_number: r.pos.index,
         line: r.pos.line,
         offset: r.pos.offset,
@@ -191,6 +199,7 @@ mod tests {
 
     fn record<'a>(raw: &'a [u8], valid_json: bool) -> RejectedRecord<'a> {
         RejectedRecord {
+            member: None,
             pos: RecordPos {
                 index: 3,
                 line: 4,
@@ -224,6 +233,15 @@ mod tests {
         );
         let original: serde_json::Value = serde_json::from_slice(pretty).unwrap();
         assert_eq!(v["record"], original);
+        assert!(v.get("member").is_none());
+
+        let in_member = RejectedRecord {
+            member: Some("logs/b.json"),
+            ..record(pretty, true)
+        };
+        let v: serde_json::Value =
+            serde_json::from_slice(&rejected_line("s3://raw/a.zip", &in_member)).unwrap();
+        assert_eq!(v["member"], "logs/b.json");
     }
 
     #[test]

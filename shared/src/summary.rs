@@ -23,6 +23,9 @@ pub struct Summary {
     pub bytes_in: u64,
     /// Bytes after decompression.
     pub bytes_decoded: u64,
+    /// For a ZIP archive: the members read (files; folders hold no records). 0 otherwise.
+    #[serde(default)]
+    pub archive_members: u64,
     /// Records found in the input (valid or not).
     pub records_in: u64,
     /// Records written to Parquet.
@@ -156,6 +159,8 @@ pub struct Tally {
     pub bytes_in: u64,
     /// Bytes after decompression.
     pub bytes_decoded: u64,
+    /// Members read from a ZIP archive.
+    pub archive_members: u64,
 }
 
 /// Where an object's output went, for its summary.
@@ -233,6 +238,7 @@ impl Tally {
             source,
             bytes_in: self.bytes_in,
             bytes_decoded: self.bytes_decoded,
+            archive_members: self.archive_members,
             records_in: self.records_in,
             records_written: kept(self.records_written),
             records_rejected,

@@ -332,7 +332,7 @@ impl Dataset {
 
 /// Extensions of compressed files that may follow a dataset's suffixes (`a.json.zst`): the
 /// compression itself is told from the bytes.
-const COMPRESSION_EXTENSIONS: [&str; 4] = [".gz", ".zst", ".bz2", ".snappy"];
+const COMPRESSION_EXTENSIONS: [&str; 5] = [".gz", ".zst", ".bz2", ".snappy", ".zip"];
 
 /// Builds the error for a bad key of the definition file `origin`.
 #[derive(Clone, Copy)]

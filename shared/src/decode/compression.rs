@@ -4,8 +4,8 @@
 //! Gzip (CloudTrail, Firehose, most producers; several members one after the other), zstd and
 //! bzip2 (Glue and Spark writers; several frames or streams one after the other), Snappy in its
 //! framing format (Firehose's "Snappy") and Hadoop-Snappy (Firehose's "Hadoop-Compatible Snappy":
-//! blocks of raw Snappy chunks, each with its length in front). A ZIP archive is recognised and
-//! refused with a message: its members are not read.
+//! blocks of raw Snappy chunks, each with its length in front). A ZIP archive is recognised here
+//! and read member by member by [`super::zip`].
 
 use std::io::{self, BufRead, Read};
 
@@ -22,12 +22,13 @@ pub enum Compression {
     Snappy,
     /// Hadoop's block format with Snappy chunks.
     HadoopSnappy,
+    /// A ZIP archive: an archive of members, not one stream (see [`super::zip`]).
+    Zip,
 }
 
 const GZIP: &[u8] = &[0x1f, 0x8b];
 const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 const SNAPPY_STREAM: &[u8] = b"\xff\x06\x00\x00sNaPpY";
-const ZIP: &[u8] = b"PK\x03\x04";
 
 /// The largest Hadoop-Snappy block or chunk read (Hadoop writes 256 KiB blocks by default;
 /// Firehose less): a larger length means a corrupt stream, not a buffer to allocate.
@@ -36,8 +37,8 @@ const MAX_HADOOP_BLOCK: usize = 64 << 20;
 impl Compression {
     /// The compression of an object whose first bytes are `head` (as many as a buffered reader
     /// holds; a few dozen settle it).
-    pub fn detect(head: &[u8]) -> io::Result<Self> {
-        Ok(if head.starts_with(GZIP) {
+    pub fn detect(head: &[u8]) -> Self {
+        if head.starts_with(GZIP) {
             Self::Gzip
         } else if head.starts_with(ZSTD) {
             Self::Zstd
@@ -47,14 +48,11 @@ impl Compression {
             Self::Snappy
         } else if is_hadoop_snappy(head) {
             Self::HadoopSnappy
-        } else if head.starts_with(ZIP) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "the object is a ZIP archive, whose members are not read; deliver them as gzip, zstd, bzip2 or Snappy files, or unzipped",
-            ));
+        } else if super::zip::is_zip(head) {
+            Self::Zip
         } else {
             Self::None
-        })
+        }
     }
 
     /// Its name in messages and summaries.
@@ -66,10 +64,11 @@ impl Compression {
             Self::Bzip2 => "bzip2",
             Self::Snappy => "snappy",
             Self::HadoopSnappy => "hadoop-snappy",
+            Self::Zip => "zip",
         }
     }
 
-    /// The decompressed stream of `input`.
+    /// The decompressed stream of `input` (a ZIP archive is no stream: an error).
     pub fn decoder<'r>(
         self,
         input: impl BufRead + Send + 'r,
@@ -81,6 +80,12 @@ impl Compression {
             Self::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(input)),
             Self::Snappy => Box::new(snap::read::FrameDecoder::new(input)),
             Self::HadoopSnappy => Box::new(HadoopSnappy::new(input)),
+            Self::Zip => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "a ZIP archive inside a ZIP archive is not read; deliver its members in the outer archive",
+                ))
+            }
         })
     }
 }

@@ -1,9 +1,9 @@
 //! Turning a raw object's byte stream into records, without holding the object in memory.
 //!
 //! Accepted layouts, detected from the bytes and mixable in one object: newline-delimited JSON,
-//! concatenated JSON (`{..}{..}`, what Firehose writes), and JSON arrays of records. Gzip is
-//! detected by its magic bytes (multi-member streams too); a UTF-8 BOM and CRLF line ends are
-//! tolerated.
+//! concatenated JSON (`{..}{..}`, what Firehose writes), and JSON arrays of records. Compressions
+//! ([`compression`]) and ZIP archives ([`zip`], each member read as such an input) are detected
+//! from the first bytes; a UTF-8 BOM and CRLF line ends are tolerated.
 //!
 //! Failure policy: a top-level record that is not valid JSON is handed to the caller as
 //! [`Record::Invalid`] and reading resumes at the next line (see [`next_record_line`] for
@@ -13,13 +13,15 @@
 
 pub mod compression;
 pub mod json;
+pub mod zip;
 
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use compression::Compression;
 use json::{JsonError, PathTree, Scanner, Shape, Slot, UnknownFields};
+use zip::ZipReader;
 
 use crate::read_ahead::ReadAhead;
 
@@ -123,32 +125,81 @@ impl<R: Read> Read for Counting<R> {
 /// How many bytes of an object are looked at to tell its compression.
 const HEAD_BYTES: usize = 64;
 
-/// Wraps a raw object stream, decompressing it as its first bytes say (see [`Compression`]); more
-/// than `max_decoded` bytes after decompression are an error (`InvalidData`, naming the limit), so
-/// a compression bomb stops as soon as it passes it.
-pub fn open_input<'r>(
+/// An object opened for reading: one stream of records, or a ZIP archive whose members are.
+pub enum Opened<'r> {
+    /// The decompressed stream.
+    Stream(Box<dyn Read + Send + 'r>),
+    /// The archive, each of its members to be opened with [`open_member`].
+    Archive(ZipReader<Box<dyn BufRead + Send + 'r>>),
+}
+
+/// Opens a raw object stream as its first bytes say (see [`Compression`]): decompressing it, or as
+/// a ZIP archive. More than `max_decoded` bytes after decompression are an error (`InvalidData`,
+/// naming the limit), so a compression bomb stops as soon as it passes it.
+pub fn open_object<'r>(
     reader: impl Read + Send + 'r,
     max_decoded: u64,
-) -> io::Result<(Box<dyn Read + Send + 'r>, InputStats)> {
+) -> io::Result<(Opened<'r>, InputStats)> {
     let mut stats = InputStats::default();
-    let mut counted = Counting {
+    let counted = Counting {
         inner: reader,
         count: stats.raw_bytes.clone(),
     };
-    // The first bytes, however the stream delivers them, settle the compression.
+    let (compression, buffered) = detect(counted, 256 << 10)?;
+    stats.compression = compression;
+    let opened = match compression {
+        Compression::Zip => Opened::Archive(ZipReader::new(Box::new(buffered))),
+        _ => Opened::Stream(Box::new(Limited {
+            inner: compression.decoder(buffered)?,
+            left: max_decoded,
+            limit: max_decoded,
+        })),
+    };
+    Ok((opened, stats))
+}
+
+/// A member of an archive as a stream, decompressed when it is itself compressed (a `.json.gz`
+/// zipped); past `left` more bytes, the object's `max_decoded` is passed (an error).
+pub fn open_member<'m>(
+    member: impl Read + Send + 'm,
+    left: u64,
+    max_decoded: u64,
+) -> io::Result<Box<dyn Read + Send + 'm>> {
+    let (compression, buffered) = detect(member, 64 << 10)?;
+    Ok(Box::new(Limited {
+        inner: compression.decoder(buffered)?,
+        left,
+        limit: max_decoded,
+    }))
+}
+
+/// A reader whose first bytes were read and put back in front, buffered.
+type Rejoined<R> = BufReader<io::Chain<io::Cursor<Vec<u8>>, R>>;
+
+/// The compression of `reader` told from its first bytes (however the stream delivers them), and
+/// the reader buffered with those bytes put back in front.
+fn detect<R: Read>(mut reader: R, capacity: usize) -> io::Result<(Compression, Rejoined<R>)> {
     let mut head = Vec::with_capacity(HEAD_BYTES);
-    (&mut counted)
+    (&mut reader)
         .take(HEAD_BYTES as u64)
         .read_to_end(&mut head)?;
-    stats.compression = Compression::detect(&head)?;
-    let buffered = BufReader::with_capacity(256 << 10, io::Cursor::new(head).chain(counted));
-    let input = stats.compression.decoder(buffered)?;
-    let limited = Limited {
-        inner: input,
-        left: max_decoded,
-        limit: max_decoded,
-    };
-    Ok((Box::new(limited), stats))
+    let compression = Compression::detect(&head);
+    Ok((
+        compression,
+        BufReader::with_capacity(capacity, io::Cursor::new(head).chain(reader)),
+    ))
+}
+
+/// The decompressed stream of an object that is not an archive (for tests).
+#[cfg(test)]
+pub(crate) fn open_input<'r>(
+    reader: impl Read + Send + 'r,
+    max_decoded: u64,
+) -> io::Result<(Box<dyn Read + Send + 'r>, InputStats)> {
+    match open_object(reader, max_decoded)? {
+        (Opened::Stream(stream), stats) => Ok((stream, stats)),
+        (Opened::Archive(_), _) => Err(io::Error::other("an archive")),
+    }
 }
 
 /// At most `limit` bytes of `inner`, then an error.

@@ -1529,6 +1529,7 @@ type = "bigint"
     );
 }
 
+mod archives;
 mod json_strings;
 mod nested;
 mod object_fields;
