@@ -1330,9 +1330,30 @@ async fn objects_past_a_limit_fail_clearly_and_leave_nothing(stack: Arc<Stack>) 
     Ok(())
 }
 
+/// A ZIP archive (deflated) of `members` (name in the archive, file), as Python's zipfile writes it.
+fn zip_with_python(members: &[(&str, &std::path::Path)]) -> Result<Vec<u8>> {
+    let dir = tempfile::tempdir()?;
+    let archive = dir.path().join("archive.zip");
+    let mut args = vec![archive.display().to_string()];
+    for (name, path) in members {
+        args.extend([name.to_string(), path.display().to_string()]);
+    }
+    let script = "import sys, zipfile\n\
+        with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:\n\
+        \x20   for name, path in zip(sys.argv[2::2], sys.argv[3::2]): z.write(path, name)\n";
+    let status = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(&args)
+        .status()
+        .context("python3 writes the archive")?;
+    ensure!(status.success(), "python3's zipfile failed");
+    Ok(std::fs::read(archive)?)
+}
+
 /// The example datasets for nested sources (`datasets/examples/`), their samples delivered as the
 /// services write them (CloudTrail gzipped under `AWSLogs/`, CloudWatch Logs payloads gzipped by
-/// Firehose under a key without an extension, GitHub events as NDJSON): every
+/// Firehose under a key without an extension, and zipped, GitHub events as NDJSON): every
 /// record written, the files' lists as Parquet's three-level lists and structs, and the table
 /// created with the nested types. (`make readback` compares the values with DuckDB's reading.)
 async fn nested_examples_reach_the_table_as_lists_and_structs(stack: Arc<Stack>) -> Result<()> {
@@ -1345,12 +1366,23 @@ async fn nested_examples_reach_the_table_as_lists_and_structs(stack: Arc<Stack>)
     cloudwatch.write_all(&std::fs::read(
         examples.join("samples/cloudwatch_logs.json"),
     )?)?;
+    // Firehose's ZIP compression: the same payloads as two members of an archive, written by
+    // Python's zipfile (not by us).
+    let sample = examples.join("samples/cloudwatch_logs.json");
+    let zipped = zip_with_python(&[("logs-1", &sample), ("logs-2", &sample)])?;
     let inputs = [
         (
             "cloudwatch/2026/12/01/10/logs-to-s3-1-2026-12-01-10-00-00-5f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
             cloudwatch.finish()?,
             "cloudwatch_logs",
             8,
+            ["log_group", "record"],
+        ),
+        (
+            "cloudwatch/2026/12/01/11/logs-to-s3-1-2026-12-01-11-00-00-0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+            zipped,
+            "cloudwatch_logs",
+            16,
             ["log_group", "record"],
         ),
         (
@@ -1406,6 +1438,8 @@ async fn nested_examples_reach_the_table_as_lists_and_structs(stack: Arc<Stack>)
         ensure!(t.dataset == name, "{key} belongs to {name}: {t:?}");
         let summary = summary(&stack, t).await?;
         check_accounting(t, &summary)?;
+        let members = if records == 16 { 2 } else { 0 };
+        ensure!(summary.archive_members == members, "{key}: {summary:?}");
         let table = S3Uri::parse(&t.table_location)?;
         let mut rows = 0;
         for partition in &summary.partitions {

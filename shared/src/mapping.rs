@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use crate::dataset::{EpochUnit, Field, FieldType, MismatchPolicy};
-use crate::decode::json::Slot;
+use crate::decode::json::{Slot, UnknownFields};
 use crate::nested::{Met, NestedColumn};
 use crate::timefmt::{from_micros, micros_to_days, to_micros};
 
@@ -214,6 +214,9 @@ fn nested_value_of<'s>(
     if met.unreached {
         counted.unreached.push(i);
     }
+    if met.unknown {
+        nested.count_unknown(slot, &field.shown_path, &mut counted.unknown);
+    }
     Ok(value)
 }
 
@@ -224,6 +227,9 @@ pub struct Counted {
     pub nulled: Vec<usize>,
     /// Not reached: the path met an array or a scalar where it goes on ([`Slot::Unreached`]).
     pub unreached: Vec<usize>,
+    /// Members inside struct columns that their types do not declare, counted across records
+    /// (not emptied by [`Counted::clear`]; the engine takes them at the end).
+    pub unknown: UnknownFields,
 }
 
 impl Counted {

@@ -17,7 +17,7 @@ use arrow_schema::{DataType, Field as ArrowField, Fields};
 
 use crate::dataset::{ColumnType, Field, MismatchPolicy, Step};
 use crate::decode::json::raw;
-use crate::decode::json::Slot;
+use crate::decode::json::{Slot, UnknownFields};
 use crate::mapping::{self, Reason, Value};
 use crate::parquet_out::{arrow_type, Collector};
 
@@ -61,6 +61,8 @@ pub struct Met {
     pub nulled: bool,
     /// A path inside met a value it cannot go into (an element that is no object, …).
     pub unreached: bool,
+    /// A struct had a member its type does not declare (see [`NestedColumn::count_unknown`]).
+    pub unknown: bool,
 }
 
 /// Where a nested value does not fit its type, for the rejection's message.
@@ -149,6 +151,18 @@ impl NestedColumn {
             "{} at {column_path}{at} cannot be read as {}{preview}",
             m.found, m.expected
         )
+    }
+
+    /// Counts in `unknown` the members of the value `slot` that no struct of the type declares,
+    /// named from `path` (the column's path as written) as in the source: `userIdentity.invokedBy`,
+    /// `resources[*].partition` inside a list's elements, `tags.*.color` inside a map's values.
+    /// Called when [`Met::unknown`] says there are some.
+    #[cold]
+    pub fn count_unknown(&self, slot: &Slot<'_>, path: &str, unknown: &mut UnknownFields) {
+        if let Slot::Object(span) | Slot::Array(span) = slot {
+            let mut name = path.to_string();
+            count_unknown(&self.shape, span, &mut name, unknown);
+        }
     }
 
     /// An empty collector for a batch of this column.
@@ -252,6 +266,8 @@ impl NestedColumn {
                         if exact || !spans[i].is_some_and(|(_, e)| e) {
                             spans[i] = Some((value, exact));
                         }
+                    } else {
+                        met.unknown = true;
                     }
                 }
                 let spans = spans.into_iter().map(|s| s.map(|(span, _)| span));
@@ -392,6 +408,43 @@ fn shape_of(kind: &ColumnType, steps: &[Step], rules: &Field) -> Result<Shape, S
             .map(Shape::Struct),
         ColumnType::Map(values) => Ok(Shape::Map(Box::new(shape_of(values, &[], rules)?))),
     }
+}
+
+/// Counts the undeclared members inside `span` read as `shape`; `name` is the path to it, and is
+/// given back as it came.
+fn count_unknown(shape: &Shape, span: &[u8], name: &mut String, unknown: &mut UnknownFields) {
+    let depth = name.len();
+    match shape {
+        Shape::Leaf(_) => {}
+        Shape::List { each, element, .. } if raw::kind_of(span) == "array" => {
+            name.push_str("[*]");
+            name.push_str(&steps_text(each));
+            for item in raw::elements(span) {
+                if let Walked::Found(item) = walk(item, each) {
+                    count_unknown(element, item, name, unknown);
+                }
+            }
+        }
+        Shape::Struct(members) if raw::kind_of(span) == "object" => {
+            for (key, value) in raw::members(span) {
+                name.truncate(depth);
+                name.push('.');
+                name.push_str(&String::from_utf8_lossy(&key));
+                match member_index(members, &key) {
+                    Some((i, _)) => count_unknown(&members[i].shape, value, name, unknown),
+                    None => unknown.count(name),
+                }
+            }
+        }
+        Shape::Map(values) if raw::kind_of(span) == "object" => {
+            name.push_str(".*");
+            for (_, value) in raw::members(span) {
+                count_unknown(values, value, name, unknown);
+            }
+        }
+        _ => {}
+    }
+    name.truncate(depth);
 }
 
 /// The struct member a JSON member name is read into: the member of that name, or else the one

@@ -310,6 +310,7 @@ mod tests {
         let counted = |nulled: Vec<usize>, unreached: Vec<usize>| crate::mapping::Counted {
             nulled,
             unreached,
+            ..Default::default()
         };
         for _ in 0..3 {
             tally.records_in += 1;

@@ -217,6 +217,15 @@ impl UnknownFields {
         self.counts.clear();
     }
 
+    /// Counts one occurrence of `name`.
+    pub fn count(&mut self, name: &str) {
+        if let Some(n) = self.counts.get_mut(name) {
+            *n += 1;
+        } else {
+            self.add(name.to_string(), 1);
+        }
+    }
+
     fn add(&mut self, name: String, n: u64) {
         if let Some(count) = self.counts.get_mut(&name) {
             *count += n;

@@ -10,8 +10,9 @@
 //! the central directory (with a ranged GET of the object's tail) gives, without the extra
 //! requests and with members read in the order they were written.
 //!
-//! Read: ZIP and ZIP64 archives (Java's `ZipOutputStream`, Info-ZIP `zip`, Python's `zipfile`, Go's
-//! `archive/zip`, Windows), stored or deflated members, with or without data descriptors.
+//! Read: ZIP and ZIP64 archives, stored or deflated members, their sizes in the local headers or in
+//! data descriptors after the data (as streaming writers such as Java's `ZipOutputStream` write
+//! them).
 //! Refused with a message: encrypted members, other methods, archives split over several disks, and
 //! a stored member whose size only comes after its data (its end cannot be found in one pass).
 

@@ -197,7 +197,8 @@ fn a_path_with_every_element_makes_a_list_and_counts_what_it_cannot_reach() {
         met,
         Met {
             nulled: false,
-            unreached: true
+            unreached: true,
+            unknown: false
         }
     );
     // The value where the list should be is no array: not reached, never a mismatch.
@@ -205,4 +206,38 @@ fn a_path_with_every_element_makes_a_list_and_counts_what_it_cannot_reach() {
     let slot = Slot::Str(Cow::Borrowed("x"));
     assert_eq!(nested.check(&slot, &mut met), Ok(Value::Null));
     assert!(met.unreached);
+}
+
+#[test]
+fn members_no_struct_declares_are_counted_under_their_source_path() {
+    let field = field_of(
+        "column = \"identity\"\npath = \"userIdentity\"\ntype = \"struct<type:string,session_context:struct<mfa:boolean>,keys:array<struct<id:bigint>>,tags:map<string,struct<v:string>>>\"",
+    );
+    let nested = field.nested.as_ref().unwrap();
+    let value = br#"{"type":"IAMUser","invokedBy":"x","sessionContext":{"mfa":true,"issuer":{"a":1}},
+        "keys":[{"id":1,"old":2},{"id":2},{"old":3}],"tags":{"a":{"v":"1","w":2},"b":{"v":"2"}},"invokedBy":"y"}"#;
+    let slot = Slot::Object(value);
+    let mut met = Met::default();
+    assert!(matches!(
+        nested.check(&slot, &mut met),
+        Ok(Value::Nested(_))
+    ));
+    assert!(met.unknown);
+    let mut unknown = UnknownFields::default();
+    nested.count_unknown(&slot, &field.shown_path, &mut unknown);
+    let mut counts: Vec<(String, u64)> = unknown.counts.into_iter().collect();
+    counts.sort();
+    let want = [
+        ("userIdentity.invokedBy", 2),
+        ("userIdentity.keys[*].old", 2),
+        ("userIdentity.sessionContext.issuer", 1),
+        ("userIdentity.tags.*.w", 1),
+    ];
+    assert_eq!(counts, want.map(|(k, n)| (k.to_string(), n)));
+
+    // Every member declared: nothing to count, and no second walk.
+    let mut met = Met::default();
+    let slot = Slot::Object(br#"{"type":"Root","keys":[{"id":1}],"tags":{}}"#);
+    assert!(nested.check(&slot, &mut met).is_ok());
+    assert!(!met.unknown);
 }

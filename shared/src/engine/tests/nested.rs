@@ -367,6 +367,20 @@ fn nested_columns_and_array_paths_read_back_as_the_reference_reads_the_json() {
     };
     let want = events.iter().filter(|e| unreached(e)).count() as u64;
     assert_eq!(s.unreached_by_field.get("shas"), Some(&want));
+    // Members the struct does not declare are counted under their source path, never dropped
+    // unseen; nothing else in the events is unmapped.
+    let extras = |e: &Value| match e.pointer("/payload/commits") {
+        Some(Value::Array(items)) => items.iter().filter(|c| c.get("extra").is_some()).count(),
+        _ => 0,
+    };
+    let want = events.iter().map(extras).sum::<usize>() as u64;
+    assert!(want > 100);
+    let unknown: Vec<(&str, u64)> = s
+        .unknown_fields
+        .iter()
+        .map(|(k, &n)| (k.as_str(), n))
+        .collect();
+    assert_eq!(unknown, [("payload.commits[*].extra", want)]);
 }
 
 #[test]
