@@ -23,7 +23,7 @@ use std::io::Read;
 use error::Failure;
 pub use error::TransformError;
 
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, FieldFrom};
 use crate::decode::compression::Compression;
 use crate::decode::json::UnknownFields;
 use crate::decode::json::{PathTree, Shape, Slot};
@@ -278,7 +278,7 @@ impl<'e> Run<'e> {
                     document,
                     ..
                 } => match (&self.engine.rows, &self.engine.sources) {
-                    (Some(plan), _) => self.accept_rows(plan, pos, raw, slots, scratch),
+                    (Some(plan), _) => self.accept_rows(plan, pos, raw, slots, document, scratch),
                     (None, Some(plan)) => {
                         self.accept_sources(plan, pos, raw, slots, document, scratch)
                     }
@@ -398,13 +398,15 @@ impl<'e> Run<'e> {
     }
 
     /// A parsed object of a dataset with `rows`: all its rows mapped, placed and written, or the
-    /// record rejected (for the first row that cannot be, naming its element).
+    /// record rejected (for the first row that cannot be, naming its element). Fields from the
+    /// document or the object are read once and go with every row.
     fn accept_rows<'a>(
         &mut self,
         plan: &rows::RowPlan,
         pos: RecordPos,
         raw: &[u8],
         slots: &mut [Slot<'a>],
+        document: &[u8],
         scratch: &mut Scratch,
     ) -> Result<(), Failure> {
         let mut expanded: rows::Expanded<'a> = std::mem::take(&mut scratch.expanded).recycle();
@@ -416,13 +418,24 @@ impl<'e> Run<'e> {
         let slots = &*slots;
         let fields = &self.engine.dataset.fields;
         let width = fields.len();
+        let mut outside = reuse(std::mem::take(&mut scratch.inner));
+        let sources = self.engine.sources.as_ref();
+        if let Some(sources) = sources {
+            let object = scratch.object.as_bytes();
+            sources.read_inner(&[], document, object, &mut outside, &mut scratch.sources);
+        }
         let mut values = reuse(std::mem::take(&mut scratch.row));
         let mut indices = std::mem::take(&mut scratch.partitions);
         indices.clear();
         scratch.counted.clear();
         let mut refused = None;
         for r in 0..expanded.rows {
-            let slot_of = |i| plan.slot(i, slots, &expanded, r);
+            let slot_of = |i: usize| match sources {
+                Some(sources) if fields[i].from != FieldFrom::Record => {
+                    sources.slot(i, &[], &outside)
+                }
+                _ => plan.slot(i, slots, &expanded, r),
+            };
             if let Err((field, reason)) =
                 map_row(fields, slot_of, &mut values, &mut scratch.counted)
             {
@@ -462,6 +475,7 @@ impl<'e> Run<'e> {
         };
         scratch.row = reuse(values);
         scratch.partitions = indices;
+        scratch.inner = reuse(outside);
         scratch.expanded = expanded.recycle();
         result
     }

@@ -446,10 +446,7 @@ fn bind_json_string<'p>(strings: &[JsonString], steps: &'p [Step]) -> (Option<us
 pub const OBJECT_MEMBERS: [&str; 5] = ["bucket", "key", "created", "key_time", "key_values"];
 
 /// A field can read the object's members: those of [`OBJECT_MEMBERS`].
-fn check_object_field(file: &DatasetFile, path: &SourcePath) -> Result<(), String> {
-    if file.rows.is_some() {
-        return Err("from = \"object\" and [rows] do not go together yet".into());
-    }
+fn check_object_field(path: &SourcePath) -> Result<(), String> {
     let first = path.keys.first().map(String::as_str).unwrap_or_default();
     let fits = match first {
         "key_values" => path.keys.len() == 2 && path.steps.is_empty(),
@@ -492,9 +489,6 @@ fn check_document_field(file: &DatasetFile, path: &SourcePath) -> Result<(), Str
         return Err(format!(
             "{path} is the records' own array: a field from the document reads its other members"
         ));
-    }
-    if file.rows.is_some() {
-        return Err("from = \"document\" and [rows] do not go together yet: map the document's members from a dataset without [rows]".into());
     }
     Ok(())
 }
@@ -601,7 +595,7 @@ impl FieldBinding<'_> {
                 check_document_field(file, &source).map_err(|m| invalid.at(key("from"), m))?
             }
             config::FieldFrom::Object => {
-                check_object_field(file, &source).map_err(|m| invalid.at(key("from"), m))?
+                check_object_field(&source).map_err(|m| invalid.at(key("from"), m))?
             }
         }
         let (level, inside) = match rows {

@@ -311,11 +311,6 @@ fn fields_from_the_document_need_records_around_them() {
         ),
         (
             "records = \"logEvents\"",
-            "[rows]\neach = \"items[*]\"\n[[fields]]\npath = \"logGroup\"\nfrom = \"document\"\ntype = \"string\"\n",
-            "fields[2].from: from = \"document\" and [rows] do not go together yet",
-        ),
-        (
-            "records = \"logEvents\"",
             "[[fields]]\npath = \"logGroup\"\nfrom = \"elsewhere\"\ntype = \"string\"\n",
             "unknown variant `elsewhere`, expected one of `record`, `document`, `object`",
         ),

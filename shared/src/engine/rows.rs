@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use super::value_paths::ValuePaths;
-use crate::dataset::{Dataset, EmptyRows, Step};
+use crate::dataset::{Dataset, EmptyRows, FieldFrom, Step};
 use crate::decode::json::{raw, JsonError, Layouts, PathTree, Scanner, Slot, UnknownFields};
 use crate::mapping::Reason;
 
@@ -86,6 +86,11 @@ impl RowPlan {
         let mut paths: Vec<Vec<&[String]>> = vec![Vec::new(); depth + 1];
         let mut selects: Vec<Vec<&[Step]>> = vec![Vec::new(); depth + 1];
         for field in &dataset.fields {
+            if field.from != FieldFrom::Record {
+                // Read from the document or the object (`sources::SourcesPlan`), not here.
+                place.push((NONE, NONE));
+                continue;
+            }
             place.push((field.level, paths[field.level].len()));
             paths[field.level].push(&field.path);
             selects[field.level].push(&field.select);
