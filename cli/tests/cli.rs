@@ -244,7 +244,9 @@ fn check_reports_every_problem_of_every_file_given() {
     let c = tmp.path().join("c.toml");
     std::fs::write(
         &c,
-        format!("name = \"c\"\n{head}[[fields]]\ncolumn = \"Bad-Name\"\ntype = \"string\"\n"),
+        "name = \"c\"\ndatabase = \"d\"\ntable = \"Bad Table\"\n[source]\nprefix = \"c/\"\n\
+         [[fields]]\ncolumn = \"Bad-Name\"\ntype = \"string\"\n\
+         [output]\nrow_group_rows = 0\n[quality]\nmax_rejected_fraction = 2.0\n",
     )
     .unwrap();
     let out = etl(&[
@@ -258,7 +260,10 @@ fn check_reports_every_problem_of_every_file_given() {
     for wanted in [
         "b.toml: fields[0].path",
         "b.toml: fields[1].min",
+        "c.toml: table",
         "c.toml: fields[0].column",
+        "c.toml: output: row_group_rows",
+        "c.toml: quality.max_rejected_fraction: 2 is not between",
         "etl: 2 of 3 definitions have problems",
     ] {
         assert!(err.contains(wanted), "{wanted} in {err}");

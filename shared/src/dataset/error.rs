@@ -30,7 +30,7 @@ pub enum DatasetError {
         /// What is wrong and what to do.
         message: String,
     },
-    /// Several problems in one file (one per field), each with its key, one per line.
+    /// Several problems in one file, each with its key, one per line.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Several(Vec<DatasetError>),
 }

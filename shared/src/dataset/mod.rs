@@ -231,11 +231,14 @@ impl Dataset {
         Self::compile(file, origin)
     }
 
-    /// Validates a parsed definition.
+    /// Validates a parsed definition, reporting every problem it finds (those that depend on a
+    /// part with a problem of its own, such as fields on a broken `[rows]`, only once that is
+    /// fixed).
     pub fn compile(file: DatasetFile, origin: &str) -> Result<Self, DatasetError> {
         let invalid = Invalid(origin);
+        let mut problems = Problems::default();
         if !is_dataset_name(&file.name) {
-            return Err(invalid.at(
+            problems.push(invalid.at(
                 "name",
                 format!(
                     "{:?} must be 1-64 characters of a-z, 0-9, '_' or '-'",
@@ -243,24 +246,37 @@ impl Dataset {
                 ),
             ));
         }
-        check_identifier(&file.database).map_err(|m| invalid.at("database", m))?;
-        check_identifier(&file.table).map_err(|m| invalid.at("table", m))?;
+        problems.keep(check_identifier(&file.database).map_err(|m| invalid.at("database", m)));
+        problems.keep(check_identifier(&file.table).map_err(|m| invalid.at("table", m)));
         if file.source.suffixes.is_empty() {
-            return Err(invalid.at(
+            problems.push(invalid.at(
                 "source.suffixes",
                 "must list at least one key ending, e.g. \".json\"",
             ));
         }
-        let rows = compile_rows(&file, invalid)?;
-        let json_strings = compile_json_strings(&file, invalid)?;
-        let (mut fields, by_column) = compile_fields(&file, rows.as_ref(), &json_strings, invalid)?;
-        check_json_strings_read(&json_strings, &fields, invalid)?;
-        let partitions = compile_partitions(&file, &mut fields, &by_column, invalid)?;
-        if !fields.iter().any(|f| f.in_file) {
-            return Err(invalid.at(
-                "fields",
-                "every column is a partition; Parquet files need at least one data column",
-            ));
+        let records = (file.source.records.as_ref())
+            .map(records_path)
+            .transpose()
+            .map_err(|m| invalid.at("source.records", m));
+        let records = problems.keep(records);
+        let rows = problems.keep(compile_rows(&file, invalid));
+        let json_strings = problems.keep(compile_json_strings(&file, invalid));
+        let mut compiled = match (&rows, &json_strings) {
+            (Some(rows), Some(strings)) => {
+                problems.keep(compile_fields(&file, rows.as_ref(), strings, invalid))
+            }
+            _ => None,
+        };
+        let mut partitions = None;
+        if let (Some((fields, by_column)), Some(strings)) = (&mut compiled, &json_strings) {
+            problems.keep(check_json_strings_read(strings, fields, invalid));
+            partitions = problems.keep(compile_partitions(&file, fields, by_column, invalid));
+            if partitions.is_some() && !fields.iter().any(|f| f.in_file) {
+                problems.push(invalid.at(
+                    "fields",
+                    "every column is a partition; Parquet files need at least one data column",
+                ));
+            }
         }
         let out = &file.output;
         if out.row_group_rows == 0
@@ -268,32 +284,31 @@ impl Dataset {
             || out.memory_budget_mb == 0
             || out.max_partitions == 0
         {
-            return Err(invalid.at(
+            problems.push(invalid.at(
                 "output",
                 "row_group_rows, target_file_mb, memory_budget_mb and max_partitions must be greater than 0",
             ));
         }
         if file.source.max_object_mb == 0 || file.source.max_decompressed_mb == 0 {
-            return Err(invalid.at(
+            problems.push(invalid.at(
                 "source",
                 "max_object_mb and max_decompressed_mb must be greater than 0",
             ));
         }
-        let records = file
-            .source
-            .records
-            .as_ref()
-            .map(records_path)
-            .transpose()
-            .map_err(|m| invalid.at("source.records", m))?;
         if let Some(f) = file.quality.max_rejected_fraction {
             if !(0.0..=1.0).contains(&f) {
-                return Err(invalid.at(
+                problems.push(invalid.at(
                     "quality.max_rejected_fraction",
                     format!("{f} is not between 0.0 and 1.0"),
                 ));
             }
         }
+        problems.into_result()?;
+        let (Some(records), Some(rows), Some(json_strings), Some((fields, _)), Some(partitions)) =
+            (records, rows, json_strings, compiled, partitions)
+        else {
+            unreachable!("every part compiled when there is no problem");
+        };
         Ok(Dataset {
             origin: origin.to_string(),
             name: file.name,
@@ -327,6 +342,33 @@ impl Dataset {
     /// The columns written inside the Parquet files, in order.
     pub fn file_fields(&self) -> impl Iterator<Item = &Field> {
         self.fields.iter().filter(|f| f.in_file)
+    }
+}
+
+/// The problems found in one definition.
+#[derive(Default)]
+struct Problems(Vec<DatasetError>);
+
+impl Problems {
+    fn push(&mut self, problem: DatasetError) {
+        match problem {
+            DatasetError::Several(problems) => self.0.extend(problems),
+            problem => self.0.push(problem),
+        }
+    }
+
+    /// The value, or `None` with its problem noted.
+    fn keep<T>(&mut self, result: Result<T, DatasetError>) -> Option<T> {
+        result.map_err(|problem| self.push(problem)).ok()
+    }
+
+    /// One error for all the problems, if there are any.
+    fn into_result(mut self) -> Result<(), DatasetError> {
+        match self.0.len() {
+            0 => Ok(()),
+            1 => Err(self.0.pop().expect("one problem")),
+            _ => Err(DatasetError::Several(self.0)),
+        }
     }
 }
 
