@@ -30,7 +30,7 @@ enum Command {
         /// Dataset definition (TOML or JSON).
         #[arg(long)]
         dataset: PathBuf,
-        /// Input file (JSON array, NDJSON or concatenated JSON; gzip, zstd, bzip2, Snappy and Hadoop-Snappy detected). `-` reads stdin.
+        /// Input file (JSON array, NDJSON or concatenated JSON; gzip, zstd, bzip2, Snappy, Hadoop-Snappy and ZIP archives detected). `-` reads stdin.
         #[arg(long)]
         input: PathBuf,
         /// Table location: partitions are written below it.

@@ -193,7 +193,7 @@ impl<'e> Run<'e> {
         if let Some(plan) = &self.engine.sources {
             plan.report_unknown(&mut scratch.sources, &mut unknown);
         }
-        unknown.merge_from(&mut scratch.counted.unknown);
+        unknown.merge_from(&mut scratch.counted.undeclared.found);
         self.tally.unknown = unknown;
         self.tally.bytes_in = stats.raw_bytes();
         result?;

@@ -7,8 +7,8 @@
 use std::fmt::Write as _;
 
 use crate::dataset::{EpochUnit, Field, FieldType, MismatchPolicy};
-use crate::decode::json::{Slot, UnknownFields};
-use crate::nested::{Met, NestedColumn};
+use crate::decode::json::Slot;
+use crate::nested::{Met, NestedColumn, Undeclared};
 use crate::timefmt::{from_micros, micros_to_days, to_micros};
 
 /// A typed value ready for its column.
@@ -201,7 +201,7 @@ fn nested_value_of<'s>(
     counted: &mut Counted,
 ) -> Result<Value<'s>, Reason> {
     let mut met = Met::default();
-    let value = nested.check(slot, &mut met)?;
+    let value = nested.check(slot, &mut met, &field.shown_path, &mut counted.undeclared)?;
     if value == Value::Null {
         if field.required {
             return Err(Reason::MissingRequiredField);
@@ -213,9 +213,6 @@ fn nested_value_of<'s>(
     }
     if met.unreached {
         counted.unreached.push(i);
-    }
-    if met.unknown {
-        nested.count_unknown(slot, &field.shown_path, &mut counted.unknown);
     }
     Ok(value)
 }
@@ -229,7 +226,7 @@ pub struct Counted {
     pub unreached: Vec<usize>,
     /// Members inside struct columns that their types do not declare, counted across records
     /// (not emptied by [`Counted::clear`]; the engine takes them at the end).
-    pub unknown: UnknownFields,
+    pub undeclared: Undeclared,
 }
 
 impl Counted {

@@ -11,6 +11,7 @@
 //! path finds in every element.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use arrow_schema::{DataType, Field as ArrowField, Fields};
@@ -61,8 +62,25 @@ pub struct Met {
     pub nulled: bool,
     /// A path inside met a value it cannot go into (an element that is no object, …).
     pub unreached: bool,
-    /// A struct had a member its type does not declare (see [`NestedColumn::count_unknown`]).
-    pub unknown: bool,
+}
+
+/// A struct member's value as found: its span, its name as written, whether that is its own name.
+type FoundMember<'a> = Option<(&'a [u8], Cow<'a, [u8]>, bool)>;
+
+/// The members no struct of a type declares, counted by name as the source spells them, with a
+/// buffer for the names (reused from record to record).
+#[derive(Debug, Default)]
+pub struct Undeclared {
+    /// Occurrences per name.
+    pub found: UnknownFields,
+    name: String,
+}
+
+/// Where a checking walk is (the path from the record, `userIdentity.sessionContext`), for
+/// naming the members no struct of the type declares.
+struct Trail<'u> {
+    name: &'u mut String,
+    unknown: &'u mut UnknownFields,
 }
 
 /// Where a nested value does not fit its type, for the rejection's message.
@@ -100,7 +118,16 @@ impl NestedColumn {
 
     /// Checks a value (the column's slot) against the type: `Null` for a null or missing value
     /// (or one nulled by `on_type_mismatch = "null"`), else the value's JSON text for the writer.
-    pub fn check<'s>(&self, slot: &'s Slot<'_>, met: &mut Met) -> Result<Value<'s>, Reason> {
+    /// Members no struct of the type declares are counted in `undeclared`, named from `path` (the
+    /// column's path as written) as in the source: `userIdentity.invokedBy`,
+    /// `resources[*].partition` inside a list's elements, `tags.*.color` inside a map's values.
+    pub fn check<'s>(
+        &self,
+        slot: &'s Slot<'_>,
+        met: &mut Met,
+        path: &str,
+        undeclared: &mut Undeclared,
+    ) -> Result<Value<'s>, Reason> {
         let span = match slot {
             Slot::Missing | Slot::Null | Slot::Unreached(_) => return Ok(Value::Null),
             Slot::Object(span) | Slot::Array(span) if raw::kind_of(span) == self.shape.wanted() => {
@@ -118,7 +145,13 @@ impl NestedColumn {
             }
             _ => return Err(Reason::TypeMismatch),
         };
-        match self.read(&self.shape, Some(span), None, met) {
+        undeclared.name.clear();
+        undeclared.name.push_str(path);
+        let mut trail = Trail {
+            name: &mut undeclared.name,
+            unknown: &mut undeclared.found,
+        };
+        match self.read(&self.shape, Some(span), None, met, Some(&mut trail)) {
             Ok(_) => Ok(Value::Nested(span)),
             Err(_) => Err(Reason::TypeMismatch),
         }
@@ -128,7 +161,7 @@ impl NestedColumn {
     pub fn misfit_message(&self, column_path: &str, slot: &Slot<'_>) -> String {
         let misfit = match slot {
             Slot::Object(span) | Slot::Array(span) if raw::kind_of(span) == self.shape.wanted() => {
-                self.read(&self.shape, Some(span), None, &mut Met::default())
+                self.read(&self.shape, Some(span), None, &mut Met::default(), None)
                     .err()
             }
             other => Some(Box::new(Misfit {
@@ -153,18 +186,6 @@ impl NestedColumn {
         )
     }
 
-    /// Counts in `unknown` the members of the value `slot` that no struct of the type declares,
-    /// named from `path` (the column's path as written) as in the source: `userIdentity.invokedBy`,
-    /// `resources[*].partition` inside a list's elements, `tags.*.color` inside a map's values.
-    /// Called when [`Met::unknown`] says there are some.
-    #[cold]
-    pub fn count_unknown(&self, slot: &Slot<'_>, path: &str, unknown: &mut UnknownFields) {
-        if let Slot::Object(span) | Slot::Array(span) = slot {
-            let mut name = path.to_string();
-            count_unknown(&self.shape, span, &mut name, unknown);
-        }
-    }
-
     /// An empty collector for a batch of this column.
     pub(crate) fn collector(&self) -> Collector {
         Collector::new(&self.data_type())
@@ -172,18 +193,26 @@ impl NestedColumn {
 
     /// Appends one row's value (the JSON text [`NestedColumn::check`] passed) to `out`.
     pub(crate) fn collect(&self, span: &[u8], out: &mut Collector) {
-        let written = self.read(&self.shape, Some(span), Some(out), &mut Met::default());
+        let written = self.read(
+            &self.shape,
+            Some(span),
+            Some(out),
+            &mut Met::default(),
+            None,
+        );
         debug_assert!(written.is_ok(), "a value checked when it was mapped");
     }
 
-    /// Reads the value `span` (`None`: missing) as `shape`, appending it to `out` when given.
-    /// Answers whether it was there (not null); a misfit the policy rejects is an error.
+    /// Reads the value `span` (`None`: missing) as `shape`, appending it to `out` when given and
+    /// counting undeclared members along `trail` when given. Answers whether it was there (not
+    /// null); a misfit the policy rejects is an error.
     fn read(
         &self,
         shape: &Shape,
         span: Option<&[u8]>,
         mut out: Option<&mut Collector>,
         met: &mut Met,
+        mut trail: Option<&mut Trail<'_>>,
     ) -> Result<bool, Box<Misfit>> {
         let Some(span) = span.filter(|s| !raw::is_null(s)) else {
             if let Some(out) = out {
@@ -240,6 +269,7 @@ impl NestedColumn {
         match shape {
             Shape::Leaf(_) => unreachable!("scalars were read above"),
             Shape::List { each, element, .. } => {
+                let depth = trail.as_deref_mut().map(|t| t.enter_elements(each));
                 for (i, item) in raw::elements(span).enumerate() {
                     let target = match walk(item, each) {
                         Walked::Found(s) => Some(s),
@@ -250,37 +280,52 @@ impl NestedColumn {
                         }
                     };
                     let child = out.as_deref_mut().map(Collector::elements);
-                    self.read(element, target, child, met).map_err(|mut m| {
-                        m.trail.push(format!("[{i}]{}", steps_text(each)));
-                        m
-                    })?;
+                    (self.read(element, target, child, met, trail.as_deref_mut())).map_err(
+                        |mut m| {
+                            m.trail.push(format!("[{i}]{}", steps_text(each)));
+                            m
+                        },
+                    )?;
                 }
+                Trail::leave(trail.as_deref_mut(), depth);
             }
             Shape::Struct(members) => {
-                // Per member, its value and whether it came by its own name.
-                let mut spans: Vec<Option<(&[u8], bool)>> = vec![None; members.len()];
+                // Per member, its value, its name as written and whether that is its own name.
+                let mut spans: Vec<FoundMember> = vec![None; members.len()];
                 for (name, value) in raw::members(span) {
                     if let Some((i, exact)) = member_index(members, &name) {
                         // The last of a repeated name counts, as for top-level fields; a member
                         // under the member's own name beats one under a camelCase spelling.
-                        if exact || !spans[i].is_some_and(|(_, e)| e) {
-                            spans[i] = Some((value, exact));
+                        if exact || !spans[i].as_ref().is_some_and(|(_, _, e)| *e) {
+                            spans[i] = Some((value, name, exact));
                         }
-                    } else {
-                        met.unknown = true;
+                    } else if let Some(t) = trail.as_deref_mut() {
+                        let depth = t.enter_member(&name);
+                        t.unknown.count(t.name);
+                        Trail::leave(Some(t), Some(depth));
                     }
                 }
-                let spans = spans.into_iter().map(|s| s.map(|(span, _)| span));
-                for (i, (member, value)) in members.iter().zip(spans).enumerate() {
+                for (i, (member, found)) in members.iter().zip(spans).enumerate() {
                     let child = out.as_deref_mut().map(|o| o.member(i));
-                    self.read(&member.shape, value, child, met)
-                        .map_err(|mut m| {
+                    let (value, name) = match found {
+                        Some((value, name, _)) => (Some(value), Some(name)),
+                        None => (None, None),
+                    };
+                    let depth = match (trail.as_deref_mut(), &name) {
+                        (Some(t), Some(name)) => Some(t.enter_member(name)),
+                        _ => None,
+                    };
+                    (self.read(&member.shape, value, child, met, trail.as_deref_mut())).map_err(
+                        |mut m| {
                             m.trail.push(format!(".{}", member.name));
                             m
-                        })?;
+                        },
+                    )?;
+                    Trail::leave(trail.as_deref_mut(), depth);
                 }
             }
             Shape::Map(values) => {
+                let depth = trail.as_deref_mut().map(Trail::enter_values);
                 let entries = last_of_each_name(raw::members(span).collect());
                 for (name, value) in entries {
                     let key = String::from_utf8_lossy(&name);
@@ -288,12 +333,14 @@ impl NestedColumn {
                         out.map_key(&key);
                     }
                     let child = out.as_deref_mut().map(Collector::map_values);
-                    self.read(values, Some(value), child, met)
-                        .map_err(|mut m| {
+                    (self.read(values, Some(value), child, met, trail.as_deref_mut())).map_err(
+                        |mut m| {
                             m.trail.push(format!("[{key:?}]"));
                             m
-                        })?;
+                        },
+                    )?;
                 }
+                Trail::leave(trail, depth);
             }
         }
         if let Some(out) = out {
@@ -410,41 +457,38 @@ fn shape_of(kind: &ColumnType, steps: &[Step], rules: &Field) -> Result<Shape, S
     }
 }
 
-/// Counts the undeclared members inside `span` read as `shape`; `name` is the path to it, and is
-/// given back as it came.
-fn count_unknown(shape: &Shape, span: &[u8], name: &mut String, unknown: &mut UnknownFields) {
-    let depth = name.len();
-    match shape {
-        Shape::Leaf(_) => {}
-        Shape::List { each, element, .. } if raw::kind_of(span) == "array" => {
-            name.push_str("[*]");
-            name.push_str(&steps_text(each));
-            for item in raw::elements(span) {
-                if let Walked::Found(item) = walk(item, each) {
-                    count_unknown(element, item, name, unknown);
-                }
-            }
-        }
-        Shape::Struct(members) if raw::kind_of(span) == "object" => {
-            for (key, value) in raw::members(span) {
-                name.truncate(depth);
-                name.push('.');
-                name.push_str(&String::from_utf8_lossy(&key));
-                match member_index(members, &key) {
-                    Some((i, _)) => count_unknown(&members[i].shape, value, name, unknown),
-                    None => unknown.count(name),
-                }
-            }
-        }
-        Shape::Map(values) if raw::kind_of(span) == "object" => {
-            name.push_str(".*");
-            for (_, value) in raw::members(span) {
-                count_unknown(values, value, name, unknown);
-            }
-        }
-        _ => {}
+impl Trail<'_> {
+    /// Goes into a member named `name` as written; answers where to come back to.
+    fn enter_member(&mut self, name: &[u8]) -> usize {
+        let depth = self.name.len();
+        self.name.push('.');
+        self.name.push_str(&String::from_utf8_lossy(name));
+        depth
     }
-    name.truncate(depth);
+
+    /// Goes into a list's elements, and the steps taken from each.
+    fn enter_elements(&mut self, each: &[Step]) -> usize {
+        let depth = self.name.len();
+        self.name.push_str("[*]");
+        for step in each {
+            let _ = write!(self.name, "{step}");
+        }
+        depth
+    }
+
+    /// Goes into a map's values.
+    fn enter_values(&mut self) -> usize {
+        let depth = self.name.len();
+        self.name.push_str(".*");
+        depth
+    }
+
+    /// Comes back to `depth` (when there is a trail).
+    fn leave(trail: Option<&mut Self>, depth: Option<usize>) {
+        if let (Some(t), Some(depth)) = (trail, depth) {
+            t.name.truncate(depth);
+        }
+    }
 }
 
 /// The struct member a JSON member name is read into: the member of that name, or else the one

@@ -168,12 +168,15 @@ fn times_inside_a_nested_value_follow_the_columns_format() {
     let slot = Slot::Array(br#"[{"start": 1593007044123456789, "day": "2020-06-24"}]"#);
     let mut met = Met::default();
     assert!(matches!(
-        nested.check(&slot, &mut met),
+        nested.check(&slot, &mut met, "x", &mut Undeclared::default()),
         Ok(Value::Nested(_))
     ));
     assert_eq!(met, Met::default());
     let slot = Slot::Array(br#"[{"start": "yesterday"}]"#);
-    assert_eq!(nested.check(&slot, &mut met), Err(Reason::TypeMismatch));
+    assert_eq!(
+        nested.check(&slot, &mut met, "x", &mut Undeclared::default()),
+        Err(Reason::TypeMismatch)
+    );
     assert_eq!(
         nested.misfit_message("spans", &slot),
         "string at spans[0].start cannot be read as timestamp: \"yesterday\""
@@ -190,21 +193,23 @@ fn a_path_with_every_element_makes_a_list_and_counts_what_it_cannot_reach() {
     let mut met = Met::default();
     let slot = Slot::Array(br#"[{"text":"a"}, "b", {"other":1}, null]"#);
     assert!(matches!(
-        nested.check(&slot, &mut met),
+        nested.check(&slot, &mut met, "x", &mut Undeclared::default()),
         Ok(Value::Nested(_))
     ));
     assert_eq!(
         met,
         Met {
             nulled: false,
-            unreached: true,
-            unknown: false
+            unreached: true
         }
     );
     // The value where the list should be is no array: not reached, never a mismatch.
     let mut met = Met::default();
     let slot = Slot::Str(Cow::Borrowed("x"));
-    assert_eq!(nested.check(&slot, &mut met), Ok(Value::Null));
+    assert_eq!(
+        nested.check(&slot, &mut met, "x", &mut Undeclared::default()),
+        Ok(Value::Null)
+    );
     assert!(met.unreached);
 }
 
@@ -218,14 +223,10 @@ fn members_no_struct_declares_are_counted_under_their_source_path() {
         "keys":[{"id":1,"old":2},{"id":2},{"old":3}],"tags":{"a":{"v":"1","w":2},"b":{"v":"2"}},"invokedBy":"y"}"#;
     let slot = Slot::Object(value);
     let mut met = Met::default();
-    assert!(matches!(
-        nested.check(&slot, &mut met),
-        Ok(Value::Nested(_))
-    ));
-    assert!(met.unknown);
-    let mut unknown = UnknownFields::default();
-    nested.count_unknown(&slot, &field.shown_path, &mut unknown);
-    let mut counts: Vec<(String, u64)> = unknown.counts.into_iter().collect();
+    let mut undeclared = Undeclared::default();
+    let checked = nested.check(&slot, &mut met, &field.shown_path, &mut undeclared);
+    assert!(matches!(checked, Ok(Value::Nested(_))));
+    let mut counts: Vec<(String, u64)> = undeclared.found.counts.into_iter().collect();
     counts.sort();
     let want = [
         ("userIdentity.invokedBy", 2),
@@ -235,9 +236,9 @@ fn members_no_struct_declares_are_counted_under_their_source_path() {
     ];
     assert_eq!(counts, want.map(|(k, n)| (k.to_string(), n)));
 
-    // Every member declared: nothing to count, and no second walk.
-    let mut met = Met::default();
+    // Every member declared: nothing to count.
+    let mut undeclared = Undeclared::default();
     let slot = Slot::Object(br#"{"type":"Root","keys":[{"id":1}],"tags":{}}"#);
-    assert!(nested.check(&slot, &mut met).is_ok());
-    assert!(!met.unknown);
+    assert!(nested.check(&slot, &mut met, "u", &mut undeclared).is_ok());
+    assert!(undeclared.found.counts.is_empty());
 }
