@@ -11,7 +11,7 @@
 //! path finds in every element.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
+use std::io::Write as _;
 use std::sync::Arc;
 
 use arrow_schema::{DataType, Field as ArrowField, Fields};
@@ -73,13 +73,13 @@ type FoundMember<'a> = Option<(&'a [u8], Cow<'a, [u8]>, bool)>;
 pub struct Undeclared {
     /// Occurrences per name.
     pub found: UnknownFields,
-    name: String,
+    name: Vec<u8>,
 }
 
 /// Where a checking walk is (the path from the record, `userIdentity.sessionContext`), for
 /// naming the members no struct of the type declares.
 struct Trail<'u> {
-    name: &'u mut String,
+    name: &'u mut Vec<u8>,
     unknown: &'u mut UnknownFields,
 }
 
@@ -146,7 +146,7 @@ impl NestedColumn {
             _ => return Err(Reason::TypeMismatch),
         };
         undeclared.name.clear();
-        undeclared.name.push_str(path);
+        undeclared.name.extend_from_slice(path.as_bytes());
         let mut trail = Trail {
             name: &mut undeclared.name,
             unknown: &mut undeclared.found,
@@ -461,15 +461,15 @@ impl Trail<'_> {
     /// Goes into a member named `name` as written; answers where to come back to.
     fn enter_member(&mut self, name: &[u8]) -> usize {
         let depth = self.name.len();
-        self.name.push('.');
-        self.name.push_str(&String::from_utf8_lossy(name));
+        self.name.push(b'.');
+        self.name.extend_from_slice(name);
         depth
     }
 
     /// Goes into a list's elements, and the steps taken from each.
     fn enter_elements(&mut self, each: &[Step]) -> usize {
         let depth = self.name.len();
-        self.name.push_str("[*]");
+        self.name.extend_from_slice(b"[*]");
         for step in each {
             let _ = write!(self.name, "{step}");
         }
@@ -479,7 +479,7 @@ impl Trail<'_> {
     /// Goes into a map's values.
     fn enter_values(&mut self) -> usize {
         let depth = self.name.len();
-        self.name.push_str(".*");
+        self.name.extend_from_slice(b".*");
         depth
     }
 

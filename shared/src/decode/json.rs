@@ -6,7 +6,6 @@
 //! and skipped; keys nobody asked for are reported as unknown fields (schema drift).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 /// What the record held at one configured path.
 #[derive(Debug, Clone, PartialEq)]
@@ -184,7 +183,7 @@ impl PathTree {
 #[derive(Debug, Clone, Default)]
 pub struct UnknownFields {
     /// Occurrences per dotted path.
-    pub counts: HashMap<String, u64>,
+    pub counts: ahash::AHashMap<String, u64>,
     scratch: Vec<u8>,
 }
 
@@ -217,12 +216,13 @@ impl UnknownFields {
         self.counts.clear();
     }
 
-    /// Counts one occurrence of `name`.
-    pub fn count(&mut self, name: &str) {
-        if let Some(n) = self.counts.get_mut(name) {
+    /// Counts one occurrence of `name` (UTF-8 from checked JSON; anything else is replaced).
+    pub fn count(&mut self, name: &[u8]) {
+        let name = String::from_utf8_lossy(name);
+        if let Some(n) = self.counts.get_mut(name.as_ref()) {
             *n += 1;
         } else {
-            self.add(name.to_string(), 1);
+            self.add(name.into_owned(), 1);
         }
     }
 
