@@ -464,6 +464,11 @@ impl PartitionOut {
         self.buffered_bytes
     }
 
+    /// Whether a file is open (its writer's state held in memory until it is completed).
+    pub fn has_open_file(&self) -> bool {
+        self.writer.is_some()
+    }
+
     /// Appends one row (values for the file columns, in order, cast to their types); returns the
     /// bytes added.
     #[inline]

@@ -756,12 +756,25 @@ struct HoldingStore {
     defer_commits: bool,
     fail_commit_of: Option<&'static str>,
     deferred: std::sync::Mutex<Vec<(String, Vec<u8>)>>,
+    /// Files hold their bytes without counting them as pending (as a local file writes them).
+    nothing_pending: bool,
+    /// Files created and not yet committed or dropped, and the most there were at once.
+    open: std::sync::atomic::AtomicUsize,
+    most_open: std::sync::atomic::AtomicUsize,
 }
 
 struct HeldFile<'s> {
     key: String,
     bytes: Vec<u8>,
     store: &'s HoldingStore,
+}
+
+impl Drop for HeldFile<'_> {
+    fn drop(&mut self) {
+        self.store
+            .open
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl std::io::Write for HeldFile<'_> {
@@ -777,23 +790,20 @@ impl std::io::Write for HeldFile<'_> {
 impl crate::output::OutputFile for HeldFile<'static> {
     fn commit(self: Box<Self>) -> Result<u64, crate::output::OutputError> {
         let n = self.bytes.len() as u64;
+        let (key, bytes) = (self.key.clone(), self.bytes.clone());
         if self.store.defer_commits {
-            self.store
-                .deferred
-                .lock()
-                .unwrap()
-                .push((self.key, self.bytes));
+            self.store.deferred.lock().unwrap().push((key, bytes));
         } else {
-            self.store
-                .committed
-                .lock()
-                .unwrap()
-                .insert(self.key, self.bytes);
+            self.store.committed.lock().unwrap().insert(key, bytes);
         }
         Ok(n)
     }
     fn pending_bytes(&self) -> usize {
-        self.bytes.len()
+        if self.store.nothing_pending {
+            0
+        } else {
+            self.bytes.len()
+        }
     }
 }
 
@@ -802,6 +812,9 @@ impl OutputStore for &'static HoldingStore {
         &self,
         key: &str,
     ) -> Result<Box<dyn crate::output::OutputFile>, crate::output::OutputError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let open = self.open.fetch_add(1, Relaxed) + 1;
+        self.most_open.fetch_max(open, Relaxed);
         Ok(Box::new(HeldFile {
             key: key.into(),
             bytes: Vec::new(),
@@ -970,6 +983,54 @@ fn bytes_held_by_the_store_count_against_the_budget() {
         }
     }
     assert_eq!(rows, 200_000);
+}
+
+/// Thousands of partitions of a few rows each: the open files' state counts against the budget
+/// (each open file holds about `open_file_bytes`), so partitions with few rows are written as
+/// complete files instead of held open, and no row is lost.
+#[test]
+fn open_files_count_against_the_budget_at_any_fan_out() {
+    let store: &'static HoldingStore = Box::leak(Box::new(HoldingStore {
+        nothing_pending: true,
+        ..HoldingStore::default()
+    }));
+    let mut d = by_value();
+    d.output.memory_budget_mb = 1;
+    d.output.max_partitions = 5_000;
+    let input: String = (0..240_000)
+        .map(|n| format!("{{\"n\":{n},\"k\":\"p{}\"}}\n", n % 4_000))
+        .collect();
+    let rejected = out();
+    let s = Engine::new(&d)
+        .transform(
+            input.as_bytes(),
+            &source("t/a.json"),
+            &store,
+            &rejected.rejected,
+        )
+        .unwrap();
+    assert_eq!((s.records_written, s.partitions.len()), (240_000, 4_000));
+    let most_open = store.most_open.load(std::sync::atomic::Ordering::Relaxed);
+    let per_file = crate::writer::open_file_bytes(1);
+    assert!(
+        most_open * per_file <= 1 << 20,
+        "{most_open} files open at once"
+    );
+    let files: usize = s.partitions.iter().map(|p| p.files.len()).sum();
+    assert!(files < 4_000 * 2, "{files} files");
+    let committed = store.committed.lock().unwrap();
+    let mut rows = 0;
+    for p in &s.partitions {
+        for f in &p.files {
+            let bytes = bytes::Bytes::from(committed[&f.key].clone());
+            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+                .unwrap()
+                .build()
+                .unwrap();
+            rows += reader.map(|b| b.unwrap().num_rows()).sum::<usize>();
+        }
+    }
+    assert_eq!(rows, 240_000);
 }
 
 /// A dataset partitioned by the value of `k` (carried by the partition, so not in the files), with
