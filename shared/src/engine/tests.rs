@@ -807,6 +807,23 @@ impl crate::output::OutputFile for HeldFile<'static> {
     }
 }
 
+impl HoldingStore {
+    /// The rows of the committed files a summary lists, read back.
+    fn rows_of(&self, s: &Summary) -> usize {
+        let committed = self.committed.lock().unwrap();
+        let mut rows = 0;
+        for f in s.partitions.iter().flat_map(|p| &p.files) {
+            let bytes = bytes::Bytes::from(committed[&f.key].clone());
+            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+                .unwrap()
+                .build()
+                .unwrap();
+            rows += reader.map(|b| b.unwrap().num_rows()).sum::<usize>();
+        }
+        rows
+    }
+}
+
 impl OutputStore for &'static HoldingStore {
     fn create(
         &self,
@@ -970,19 +987,7 @@ fn bytes_held_by_the_store_count_against_the_budget() {
             .map(|p| p.files.len())
             .collect::<Vec<_>>()
     );
-    let committed = store.committed.lock().unwrap();
-    let mut rows = 0;
-    for p in &s.partitions {
-        for f in &p.files {
-            let bytes = bytes::Bytes::from(committed[&f.key].clone());
-            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-                .unwrap()
-                .build()
-                .unwrap();
-            rows += reader.map(|b| b.unwrap().num_rows()).sum::<usize>();
-        }
-    }
-    assert_eq!(rows, 200_000);
+    assert_eq!(store.rows_of(&s), 200_000);
 }
 
 /// Thousands of partitions of a few rows each: the open files' state counts against the budget
@@ -1018,19 +1023,7 @@ fn open_files_count_against_the_budget_at_any_fan_out() {
     );
     let files: usize = s.partitions.iter().map(|p| p.files.len()).sum();
     assert!(files < 4_000 * 2, "{files} files");
-    let committed = store.committed.lock().unwrap();
-    let mut rows = 0;
-    for p in &s.partitions {
-        for f in &p.files {
-            let bytes = bytes::Bytes::from(committed[&f.key].clone());
-            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-                .unwrap()
-                .build()
-                .unwrap();
-            rows += reader.map(|b| b.unwrap().num_rows()).sum::<usize>();
-        }
-    }
-    assert_eq!(rows, 240_000);
+    assert_eq!(store.rows_of(&s), 240_000);
 }
 
 /// A dataset partitioned by the value of `k` (carried by the partition, so not in the files), with
