@@ -2,7 +2,11 @@
 //! (single PUT for small files, multipart upload for large ones).
 //!
 //! Network and decoding overlap: the object is read ahead of the engine by a task on the async
-//! runtime ([`READ_AHEAD`] bytes at most), and multipart parts upload in the background
+//! runtime ([`READ_AHEAD`] bytes at most). One GetObject stream delivers far less than the engine
+//! reads (often under 100 MB/s in Lambda), so an object larger than [`RANGED_FROM`] is read as
+//! ranges of [`RANGE_BYTES`], [`RANGES_IN_FLIGHT`] at once on their own connections, each pinned
+//! to the version the first response came from (`If-Match` its ETag, and its version id): at
+//! most `RANGES_IN_FLIGHT × RANGE_BYTES` (32 MiB) more in memory. Multipart parts upload in the background
 //! ([`PARTS_IN_FLIGHT`] per file) while the engine goes on. Committing a file (its single PUT, or
 //! the completion of its multipart upload) also happens in the background, [`COMMITS_IN_FLIGHT`]
 //! at a time: a transform that ends with 150 small partition files does not wait for 150 PUTs one
@@ -36,6 +40,15 @@ pub const PARTS_IN_FLIGHT: usize = 2;
 
 /// How far the download may run ahead of the decoder.
 pub const READ_AHEAD: usize = 8 << 20;
+
+/// Objects larger than this are read as ranges on several connections at once.
+pub const RANGED_FROM: u64 = 16 << 20;
+
+/// The size of each ranged GET.
+pub const RANGE_BYTES: u64 = 8 << 20;
+
+/// Ranged GETs of one object downloading at once (each holds up to [`RANGE_BYTES`]).
+pub const RANGES_IN_FLIGHT: usize = 4;
 
 /// Files of one output store being committed at once in the background.
 pub const COMMITS_IN_FLIGHT: usize = 16;
@@ -74,7 +87,22 @@ impl ObjectStore for S3Objects {
             .await
             .map_err(|e| port_error(format!("GetObject {}", S3Uri::new(bucket, key)), e))?;
         // The engine reads synchronously on a blocking thread, from chunks a task downloads ahead.
-        Ok(Box::new(read_ahead(out.body, &Handle::current())))
+        let size = out.content_length().map_or(0, |n| n.max(0) as u64);
+        if size <= RANGED_FROM {
+            return Ok(Box::new(read_ahead(out.body, &Handle::current())));
+        }
+        let object = Ranged {
+            client: self.client.clone(),
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            version: out
+                .version_id()
+                .map(String::from)
+                .or(version.map(String::from)),
+            etag: out.e_tag().map(String::from),
+            size,
+        };
+        Ok(Box::new(object.read(out.body, &Handle::current())))
     }
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, PortError> {
@@ -232,35 +260,158 @@ const CONDITION_LOST: &[&str] = &["PreconditionFailed", "ConditionalRequestConfl
 /// Streams `body` from a task on `handle` into a blocking [`Read`], at most [`READ_AHEAD`] bytes
 /// ahead of the reader.
 fn read_ahead(mut body: ByteStream, handle: &Handle) -> ChunkReader {
-    const KIB: usize = 1024;
-    let budget = Arc::new(Semaphore::new(READ_AHEAD / KIB));
-    // The semaphore bounds the bytes; the channel only needs room for many small chunks.
-    let (sender, chunks) = mpsc::channel(1024);
+    let (feed, reader) = chunk_channel();
     handle.spawn(async move {
-        loop {
-            let next = match body.next().await {
-                Some(Ok(chunk)) if chunk.is_empty() => continue,
-                Some(Ok(chunk)) => {
-                    let kib = chunk.len().div_ceil(KIB).min(READ_AHEAD / KIB) as u32;
-                    let Ok(permit) = budget.clone().acquire_many_owned(kib).await else {
-                        return;
-                    };
-                    Ok((chunk, permit))
-                }
-                Some(Err(e)) => Err(io::Error::other(e)),
-                None => return,
-            };
-            let failed = next.is_err();
-            // A closed channel means the reader is gone (the engine stopped): stop downloading.
-            if sender.send(next).await.is_err() || failed {
+        while let Some(chunk) = body.next().await {
+            if !feed.send(chunk.map_err(io::Error::other)).await {
                 return;
             }
         }
     });
-    ChunkReader {
+    reader
+}
+
+/// The two ends of a download running at most [`READ_AHEAD`] bytes ahead of its reader.
+fn chunk_channel() -> (Feed, ChunkReader) {
+    // The semaphore bounds the bytes; the channel only needs room for many small chunks.
+    let (sender, chunks) = mpsc::channel(1024);
+    let feed = Feed {
+        sender,
+        budget: Arc::new(Semaphore::new(READ_AHEAD / KIB)),
+    };
+    let reader = ChunkReader {
         chunks,
         current: Bytes::new(),
         _permit: None,
+    };
+    (feed, reader)
+}
+
+const KIB: usize = 1024;
+
+/// The downloading end of [`chunk_channel`].
+struct Feed {
+    sender: mpsc::Sender<io::Result<(Bytes, OwnedSemaphorePermit)>>,
+    budget: Arc<Semaphore>,
+}
+
+impl Feed {
+    /// Passes a chunk (or the error) to the reader once the budget has room for it; false when
+    /// the reader is gone or the chunk was an error (nothing more is to be sent).
+    async fn send(&self, chunk: io::Result<Bytes>) -> bool {
+        let next = match chunk {
+            Ok(chunk) if chunk.is_empty() => return true,
+            Ok(chunk) => {
+                // At most half the budget for one chunk: the reader keeps the permit of the chunk
+                // it is reading until the next arrives, so a chunk needing all of it would wait
+                // for that one forever (a range is one chunk of RANGE_BYTES).
+                let kib = chunk.len().div_ceil(KIB).min(READ_AHEAD / KIB / 2) as u32;
+                let Ok(permit) = self.budget.clone().acquire_many_owned(kib).await else {
+                    return false;
+                };
+                Ok((chunk, permit))
+            }
+            Err(e) => Err(e),
+        };
+        let failed = next.is_err();
+        // A closed channel means the reader is gone (the engine stopped): stop downloading.
+        self.sender.send(next).await.is_ok() && !failed
+    }
+}
+
+/// A large object read as ranges, all of the version the first response came from.
+struct Ranged {
+    client: Client,
+    bucket: String,
+    key: String,
+    version: Option<String>,
+    etag: Option<String>,
+    size: u64,
+}
+
+impl Ranged {
+    /// The object as a blocking [`Read`]: its first range streamed from `first` (the response to
+    /// a plain GetObject, dropped after that range), each further range fetched whole by a GET
+    /// of its own, [`RANGES_IN_FLIGHT`] at once, and passed on in order.
+    fn read(self, mut first: ByteStream, handle: &Handle) -> ChunkReader {
+        let (feed, reader) = chunk_channel();
+        let object = Arc::new(self);
+        handle.spawn(async move {
+            let mut next = RANGE_BYTES.min(object.size);
+            let mut in_flight: VecDeque<(u64, JoinHandle<io::Result<Bytes>>)> = VecDeque::new();
+            let start_ranges = |in_flight: &mut VecDeque<_>, next: &mut u64| {
+                while in_flight.len() < RANGES_IN_FLIGHT && *next < object.size {
+                    let end = (*next + RANGE_BYTES).min(object.size);
+                    let task = tokio::spawn(Arc::clone(&object).fetch(*next, end));
+                    in_flight.push_back((end - *next, task));
+                    *next = end;
+                }
+            };
+            start_ranges(&mut in_flight, &mut next);
+            // The first range, from the response already open.
+            let mut left = RANGE_BYTES.min(object.size) as usize;
+            while left > 0 {
+                let next_chunk = match first.next().await {
+                    Some(Ok(mut chunk)) => {
+                        chunk.truncate(left);
+                        left -= chunk.len();
+                        Ok(chunk)
+                    }
+                    Some(Err(e)) => Err(io::Error::other(e)),
+                    None => Err(object.cut_short()),
+                };
+                if !feed.send(next_chunk).await {
+                    return;
+                }
+            }
+            drop(first);
+            while let Some((length, task)) = in_flight.pop_front() {
+                let range = match task.await {
+                    Ok(Ok(bytes)) if bytes.len() as u64 == length => Ok(bytes),
+                    Ok(Ok(_)) => Err(object.cut_short()),
+                    Ok(Err(e)) => Err(e),
+                    Err(e) => Err(io::Error::other(e)),
+                };
+                if !feed.send(range).await {
+                    return;
+                }
+                start_ranges(&mut in_flight, &mut next);
+            }
+        });
+        reader
+    }
+
+    /// The bytes `start..end` of the object's version.
+    async fn fetch(self: Arc<Self>, start: u64, end: u64) -> io::Result<Bytes> {
+        let what = || {
+            format!(
+                "GetObject {} (bytes {start}-{})",
+                S3Uri::new(&self.bucket, &self.key),
+                end - 1
+            )
+        };
+        let out = (self.client.get_object())
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .set_version_id(self.version.clone())
+            .set_if_match(self.etag.clone())
+            .range(format!("bytes={start}-{}", end - 1))
+            .send()
+            .await
+            .map_err(|e| io::Error::other(port_error(what(), e)))?;
+        let body = out.body.collect().await.map_err(io::Error::other)?;
+        Ok(body.into_bytes())
+    }
+
+    fn cut_short(&self) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!(
+                "GetObject {}: fewer bytes than its {} came",
+                S3Uri::new(&self.bucket, &self.key),
+                self.size
+            ),
+        )
     }
 }
 

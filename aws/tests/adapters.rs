@@ -2,6 +2,7 @@
 //! throttling, not found, and the service-specific answers the stages depend on.
 
 use std::io::{Read, Write};
+use std::sync::Arc;
 
 use aws_sdk_athena::operation::get_query_execution::GetQueryExecutionOutput;
 use aws_sdk_athena::operation::get_table_metadata::{
@@ -22,7 +23,9 @@ use aws_sdk_sfn::types::error::ExecutionAlreadyExists;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use aws_smithy_types::retry::RetryConfig;
 use etl_aws::athena::AthenaEngine;
-use etl_aws::s3::{S3Objects, COMMITS_IN_FLIGHT, PARTS_IN_FLIGHT, PART_SIZE, READ_AHEAD};
+use etl_aws::s3::{
+    S3Objects, COMMITS_IN_FLIGHT, PARTS_IN_FLIGHT, PART_SIZE, RANGED_FROM, RANGE_BYTES, READ_AHEAD,
+};
 use etl_aws::sfn::SfnStarter;
 use etl_aws::sns::SnsNotifier;
 use etl_aws::testing::http_response;
@@ -320,6 +323,110 @@ async fn s3_reads_ahead_of_the_engine_without_losing_or_reordering_bytes() {
     .await
     .unwrap();
     assert!(read == expected, "same bytes in the same order");
+}
+
+/// Reads a whole object through the port's blocking reader.
+async fn read_whole(reader: Box<dyn Read + Send>) -> std::io::Result<Vec<u8>> {
+    tokio::task::spawn_blocking(move || {
+        let mut reader = reader;
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out).map(|_| out)
+    })
+    .await
+    .unwrap()
+}
+
+/// A large object: its first range from the plain GetObject's stream, the rest as ranged GETs
+/// pinned to the first response's ETag and version, put back in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_reads_a_large_object_as_ranges_of_its_version_in_order() {
+    let size = 3 * RANGE_BYTES + RANGE_BYTES / 2 + 1_234;
+    assert!(size > RANGED_FROM);
+    let body: Arc<Vec<u8>> = Arc::new((0..size).map(|i| (i % 253) as u8).collect());
+    let whole = {
+        let body = Arc::clone(&body);
+        mock!(aws_sdk_s3::Client::get_object)
+            .match_requests(|r| r.range().is_none() && r.version_id().is_none())
+            .then_output(move || {
+                GetObjectOutput::builder()
+                    .body(ByteStream::from(body.to_vec()))
+                    .content_length(size as i64)
+                    .e_tag("\"v1\"")
+                    .version_id("ver-1")
+                    .build()
+            })
+    };
+    let ranges: Vec<_> = (1..4)
+        .map(|k| {
+            let start = k * RANGE_BYTES;
+            let end = (start + RANGE_BYTES).min(size);
+            let range = format!("bytes={start}-{}", end - 1);
+            let body = Arc::clone(&body);
+            mock!(aws_sdk_s3::Client::get_object)
+                .match_requests(move |r| {
+                    r.range() == Some(range.as_str())
+                        && r.if_match() == Some("\"v1\"")
+                        && r.version_id() == Some("ver-1")
+                })
+                .then_output(move || {
+                    GetObjectOutput::builder()
+                        .body(ByteStream::from(
+                            body[start as usize..end as usize].to_vec(),
+                        ))
+                        .build()
+                })
+        })
+        .collect();
+    let client = mock_client!(
+        aws_sdk_s3,
+        RuleMode::MatchAny,
+        [&whole, &ranges[0], &ranges[1], &ranges[2]],
+        |c| c.retry_config(RetryConfig::disabled())
+    );
+    let reader = S3Objects::new(client)
+        .open("raw", "iot/big.json", None)
+        .await
+        .unwrap();
+    let read = read_whole(reader).await.unwrap();
+    assert!(read == *body, "same bytes in the same order");
+    assert_eq!(whole.num_calls(), 1);
+    assert!(ranges.iter().all(|r| r.num_calls() == 1));
+}
+
+/// A range of a version that is gone (the key was overwritten while it was read) fails the read,
+/// naming the object and the bytes; nothing of the newer version is read into the older one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_a_large_object_replaced_while_read_fails_its_read() {
+    let size = RANGED_FROM + 1;
+    let whole = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.range().is_none())
+        .then_output(move || {
+            GetObjectOutput::builder()
+                .body(ByteStream::from(vec![b' '; size as usize]))
+                .content_length(size as i64)
+                .e_tag("\"v1\"")
+                .build()
+        });
+    let changed = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.range().is_some())
+        .then_http_response(|| {
+            http_response(
+                412,
+                "<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>",
+            )
+        });
+    let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&whole, &changed], |c| c
+        .retry_config(RetryConfig::disabled()));
+    let reader = S3Objects::new(client)
+        .open("raw", "iot/big.json", None)
+        .await
+        .unwrap();
+    let error = read_whole(reader).await.unwrap_err().to_string();
+    assert!(
+        error.contains("GetObject s3://raw/iot/big.json (bytes 8388608-")
+            && error.contains("PreconditionFailed"),
+        "{error}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
