@@ -135,8 +135,10 @@ $(NODE_STAMP): package.json package-lock.json
 
 
 .PHONY: bench
-bench: $(ETL) $(BENCH_STAMP) release-functions ## Benchmark the standard job (NDJSON, gzip, array, 3 GB) side by side with DuckDB, and the Lambdas' size and start-up
+bench: $(ETL) $(BENCH_STAMP) $(VENV_STAMP) release-functions ## Benchmark the standard job (NDJSON, gzip, array, 3 GB) side by side with DuckDB, S3 reads through throttled connections, and the Lambdas' size and start-up
 	BENCH_PYTHON=$(BENCH_VENV)/bin/python python3 bench/bench.py
+	$(CARGO) build --release --locked -p etl-local --example ranged_reads
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH target/release/examples/ranged_reads 128 40
 	python3 bench/lambda_start.py
 
 .PHONY: release-functions

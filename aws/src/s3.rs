@@ -61,12 +61,23 @@ pub const COMMIT_BYTES_IN_FLIGHT: usize = 16 << 20;
 #[derive(Debug, Clone)]
 pub struct S3Objects {
     client: Client,
+    ranged_from: u64,
 }
 
 impl S3Objects {
     /// Wraps a client.
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            ranged_from: RANGED_FROM,
+        }
+    }
+
+    /// Reads objects larger than `bytes` as ranges ([`RANGED_FROM`] unless set; `u64::MAX`: one
+    /// stream whatever the size, for comparing the two).
+    pub fn ranged_from(mut self, bytes: u64) -> Self {
+        self.ranged_from = bytes.max(RANGE_BYTES);
+        self
     }
 }
 
@@ -88,7 +99,7 @@ impl ObjectStore for S3Objects {
             .map_err(|e| port_error(format!("GetObject {}", S3Uri::new(bucket, key)), e))?;
         // The engine reads synchronously on a blocking thread, from chunks a task downloads ahead.
         let size = out.content_length().map_or(0, |n| n.max(0) as u64);
-        if size <= RANGED_FROM {
+        if size <= self.ranged_from {
             return Ok(Box::new(read_ahead(out.body, &Handle::current())));
         }
         let object = Ranged {
