@@ -390,25 +390,18 @@ fn read_central_directory(
     // Members, the central directory's offset and the disk, from the ZIP64 end record.
     let mut zip64 = None;
     if signature == ZIP64_END_OF_DIRECTORY {
+        // Its size, then the fixed fields (44 bytes) and data the format leaves to extensions.
         let length = read_u64(input).map_err(cut_short)?;
-        let record = read_bytes(
-            input,
-            usize::try_from(length).unwrap_or(usize::MAX).min(1 << 16),
-        )?;
-        let field = |at: usize| -> io::Result<u64> {
-            let bytes = record
-                .get(at..at + 8)
-                .ok_or_else(|| damaged("has a short ZIP64 end record".into()))?;
-            Ok(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
-        };
-        let disk = u32::from_le_bytes(
-            record
-                .get(4..8)
-                .unwrap_or(&[1, 0, 0, 0])
-                .try_into()
-                .expect("4 bytes"),
-        );
-        zip64 = Some((field(20)?, field(36)?, disk));
+        let extension = length
+            .checked_sub(44)
+            .ok_or_else(|| damaged("has a short ZIP64 end record".into()))?;
+        let record = read_bytes(input, 44)?;
+        if io::copy(&mut input.by_ref().take(extension), &mut io::sink())? != extension {
+            return Err(cut_short(io::ErrorKind::UnexpectedEof.into()));
+        }
+        let field = |at: usize| u64::from_le_bytes(record[at..at + 8].try_into().expect("8 bytes"));
+        let disk = u32::from_le_bytes(record[4..8].try_into().expect("4 bytes"));
+        zip64 = Some((field(20), field(36), disk));
         signature = read_u32(input).map_err(cut_short)?;
         if signature == ZIP64_LOCATOR {
             read_bytes(input, 16)?;

@@ -325,3 +325,50 @@ fn directory_and_end_len(archive: &[u8]) -> usize {
         .unwrap();
     archive.len() - at
 }
+
+/// An archive ending in a ZIP64 end record (with extension data) and its locator, the 32-bit end
+/// record's counts saying "see ZIP64", as writers do past 65,535 members or 4 GiB: read the same.
+#[test]
+fn a_zip64_end_record_is_read_and_its_extension_skipped() {
+    let members = [
+        Spec::new("a.json", "{\"a\":1}\n"),
+        Spec::new("b.json", "{}\n"),
+    ];
+    let archive = python_zip(&members, true, "");
+    let end = archive.len() - 22;
+    assert_eq!(archive[end..end + 4], END_OF_DIRECTORY.to_le_bytes());
+    let u32_at = |at: usize| u32::from_le_bytes(archive[at..at + 4].try_into().unwrap());
+    let (directory_size, directory_offset) = (u32_at(end + 12), u32_at(end + 16));
+    let mut zip64 = archive[..end].to_vec();
+    let record_at = zip64.len() as u64;
+    let extension = b"extra";
+    zip64.extend(ZIP64_END_OF_DIRECTORY.to_le_bytes());
+    zip64.extend((44 + extension.len() as u64).to_le_bytes());
+    zip64.extend([45, 0, 45, 0]);
+    zip64.extend([0u8; 8]); // this disk, the directory's disk
+    zip64.extend(2u64.to_le_bytes());
+    zip64.extend(2u64.to_le_bytes());
+    zip64.extend(u64::from(directory_size).to_le_bytes());
+    zip64.extend(u64::from(directory_offset).to_le_bytes());
+    zip64.extend(extension);
+    zip64.extend(ZIP64_LOCATOR.to_le_bytes());
+    zip64.extend(0u32.to_le_bytes());
+    zip64.extend(record_at.to_le_bytes());
+    zip64.extend(1u32.to_le_bytes());
+    zip64.extend(END_OF_DIRECTORY.to_le_bytes());
+    zip64.extend([0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+    zip64.extend(directory_size.to_le_bytes());
+    zip64.extend(u32::MAX.to_le_bytes());
+    zip64.extend([0, 0]);
+    assert_eq!(read_members(&zip64, 4096).unwrap(), expected(&members));
+
+    // Its counts disagreeing with the directory: the archive fails.
+    let count_at = record_at as usize + 12 + 2 + 2 + 8 + 8;
+    let mut wrong = zip64.clone();
+    wrong[count_at] = 3;
+    let error = read_members(&wrong, 4096).unwrap_err().to_string();
+    assert!(
+        error.contains("says in its end record that 3 members"),
+        "{error}"
+    );
+}
