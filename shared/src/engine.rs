@@ -162,7 +162,12 @@ impl<'e> Run<'e> {
             rejected: RejectedWriter::new(rejected_store, rejected_key, source.uri()),
             tally: Tally::new(dataset.fields.len()),
             threshold_crossed: false,
-            object: sources::object_document(source, &dataset.prefix),
+            object: match &engine.sources {
+                Some(plan) if plan.reads_object() => {
+                    sources::object_document(source, &dataset.prefix)
+                }
+                _ => String::new(),
+            },
             member: None,
         }
     }

@@ -141,6 +141,11 @@ impl SourcesPlan {
         &self.record.tree
     }
 
+    /// Whether fields read the object's members (so [`object_document`] is needed).
+    pub fn reads_object(&self) -> bool {
+        self.inner.iter().any(|i| i.from == InnerFrom::Object)
+    }
+
     /// The names of the document's members that fields read (for the decoder to keep).
     pub fn document_members(&self) -> &[String] {
         &self.document_members
