@@ -10,6 +10,7 @@ NODE_STAMP := node_modules/.installed
 # DuckDB, for make bench and for reading the example datasets' output back in make test.
 BENCH_VENV := bench/.venv
 BENCH_STAMP := $(BENCH_VENV)/.installed
+PEERS_STAMP := $(BENCH_VENV)/.peers-installed
 # sam, cfn-lint and cargo-lambda (with zig) come from the pinned venv.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
@@ -135,7 +136,7 @@ $(NODE_STAMP): package.json package-lock.json
 
 
 .PHONY: bench
-bench: $(ETL) $(BENCH_STAMP) $(VENV_STAMP) release-functions ## Benchmark the standard job (NDJSON, gzip, array, 3 GB) side by side with DuckDB, S3 reads through throttled connections, and the Lambdas' size and start-up
+bench: $(ETL) $(PEERS_STAMP) $(VENV_STAMP) release-functions ## Benchmark every shape (standard IoT job and its layouts, wide numeric, clickstream, deep documents, 20,000-partition fan-out, nested) side by side with DuckDB and chDB, S3 reads through throttled connections, and the Lambdas' size and start-up
 	BENCH_PYTHON=$(BENCH_VENV)/bin/python python3 bench/bench.py
 	$(CARGO) build --release --locked -p etl-local --example ranged_reads
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH target/release/examples/ranged_reads 128 40
@@ -148,6 +149,11 @@ release-functions: ## The five functions in release mode for this machine (what 
 $(BENCH_STAMP): bench/requirements.txt
 	python3 -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	touch $@
+
+# chDB (~900 MB installed) only for make bench: make test reads Parquet back with DuckDB alone.
+$(PEERS_STAMP): $(BENCH_STAMP) bench/requirements-peers.txt
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements-peers.txt
 	touch $@
 
 .PHONY: cli

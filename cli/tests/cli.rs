@@ -174,6 +174,21 @@ fn every_shipped_dataset_definition_checks_ok() {
     assert!(stdout.contains("ok  datasets/iot_sensors.toml"), "{stdout}");
 }
 
+/// The definitions `make bench` maps its generated shapes with (`bench/datasets/`) pass too.
+#[test]
+fn every_bench_dataset_definition_checks_ok() {
+    let out = etl(&["check", "--datasets", "bench/datasets"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in ["wide_metrics", "clickstream", "deep_documents", "fan_out"] {
+        assert!(stdout.contains(&format!("{name}.toml")), "{stdout}");
+    }
+}
+
 /// An unpartitioned dataset: its files sit at the table location and `etl ddl` registers no
 /// partitions (no `PARTITION ()`, which Hive rejects).
 #[test]
