@@ -59,7 +59,7 @@ def chdb_job(shape, source, out):
     )
 
 
-def _canonical(shape, hive):
+def _canonical(shape):
     """The select list both sides are compared by: times as epoch microseconds, strings as
     VARCHAR (chDB writes some as binary), partition values as strings."""
     cols = []
@@ -84,11 +84,11 @@ def compare(shape, ours, theirs, peer):
     # etl's and DuckDB's partition values are in the paths; chDB's inside the files.
     peer_hive = "false" if peer == "chdb" else "true"
     con.execute(
-        f"""CREATE VIEW a AS SELECT {_canonical(shape, True)} FROM read_parquet('{ours}/**/*.parquet',
+        f"""CREATE VIEW a AS SELECT {_canonical(shape)} FROM read_parquet('{ours}/**/*.parquet',
                 hive_partitioning = true, hive_types_autocast = false)"""
     )
     con.execute(
-        f"""CREATE VIEW b AS SELECT {_canonical(shape, False)} FROM read_parquet('{theirs}/**/*.parquet',
+        f"""CREATE VIEW b AS SELECT {_canonical(shape)} FROM read_parquet('{theirs}/**/*.parquet',
                 hive_partitioning = {peer_hive}, hive_types_autocast = false)"""
     )
     rows_a, rows_b, only_a, only_b = con.execute(
