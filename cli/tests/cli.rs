@@ -161,29 +161,29 @@ fn check_reports_a_bad_definition_with_file_and_key() {
     );
 }
 
-/// The definitions shipped in `datasets/` (compiled into the Lambdas) all pass `etl check`.
-#[test]
-fn every_shipped_dataset_definition_checks_ok() {
-    let out = etl(&["check", "--datasets", "datasets"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
+/// `etl check --datasets folder`'s report, which must be a pass.
+fn check_passes(folder: &str) -> String {
+    let out = etl(&["check", "--datasets", folder]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    stdout
+}
+
+/// The definitions shipped in `datasets/` (compiled into the Lambdas) all pass `etl check`.
+#[test]
+fn every_shipped_dataset_definition_checks_ok() {
+    let stdout = check_passes("datasets");
     assert!(stdout.contains("ok  datasets/iot_sensors.toml"), "{stdout}");
 }
 
 /// The definitions `make bench` maps its generated shapes with (`bench/datasets/`) pass too.
 #[test]
 fn every_bench_dataset_definition_checks_ok() {
-    let out = etl(&["check", "--datasets", "bench/datasets"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = check_passes("bench/datasets");
     for name in ["wide_metrics", "clickstream", "deep_documents", "fan_out"] {
         assert!(stdout.contains(&format!("{name}.toml")), "{stdout}");
     }
